@@ -1,0 +1,32 @@
+"""Engine of ComfyUI-Inbetween: the math of smooth, controllable interpolation, in pure torch.
+
+It knows tensors, not ComfyUI: ``interpolation`` blends latents, noise or embeddings by lerp,
+variance-preserving normalized lerp or slerp, per batch row and along a vector of coefficients;
+``schedules`` makes those coefficients, evenly spaced or at Beta-distribution quantiles (the
+Beta prior of the AID paper, with its own float64 incomplete-beta CDF and inverse); ``metrics``
+scores a finished frame sequence by the AID paper's smoothness (1 - Gini of adjacent distances),
+consistency (mean distance) and largest jump. Inputs are validated with messages that name the
+function, the parameter, what was expected and what arrived, and are never modified.
+"""
+
+from .interpolation import INTERPOLATION_METHODS, interpolate, lerp, normalized_lerp, slerp
+from .metrics import DISTANCES, adjacent_distances, consistency, gini, sequence_metrics, smoothness
+from .schedules import beta_cdf, beta_quantile, beta_schedule, uniform_schedule
+
+__all__ = [
+    "DISTANCES",
+    "INTERPOLATION_METHODS",
+    "adjacent_distances",
+    "beta_cdf",
+    "beta_quantile",
+    "beta_schedule",
+    "consistency",
+    "gini",
+    "interpolate",
+    "lerp",
+    "normalized_lerp",
+    "sequence_metrics",
+    "slerp",
+    "smoothness",
+    "uniform_schedule",
+]

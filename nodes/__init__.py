@@ -1,0 +1,23 @@
+"""ComfyUI nodes of the pack: thin adapters from ComfyUI types to the ``inbetween`` engine."""
+
+from typing_extensions import override
+
+from comfy_api.latest import ComfyExtension, io
+
+from .latent_nodes import SlerpLatent
+from .schedule_nodes import BetaCoefficientSchedule
+
+NODES: list[type[io.ComfyNode]] = [
+    BetaCoefficientSchedule,
+    SlerpLatent,
+]
+
+
+class InbetweenExtension(ComfyExtension):
+    @override
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES
+
+
+async def comfy_entrypoint() -> InbetweenExtension:
+    return InbetweenExtension()

@@ -1,0 +1,94 @@
+"""Host suite: runs against a real ComfyUI checkout named by COMFYUI_PATH (see the README).
+
+Without one, nothing here is collected and the header says why; ``.ci/run`` reports the skip.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import comfy_host
+
+try:
+    COMFYUI = comfy_host.import_comfy_on_cpu()
+    NOT_FOUND = None
+except comfy_host.ComfyUINotFound as err:
+    COMFYUI, NOT_FOUND = None, str(err)
+
+ARTIFACTS = Path(__file__).resolve().parent / ".artifacts"
+WORKFLOWS = comfy_host.PACK_DIR / "workflows"
+
+
+def pytest_report_header(config):
+    return f"ComfyUI host: {COMFYUI}" if COMFYUI else f"ComfyUI host: NOT FOUND, host suite skipped ({NOT_FOUND})"
+
+
+def pytest_ignore_collect(collection_path, config):
+    return COMFYUI is None and collection_path.name.startswith("test_")
+
+
+@pytest.fixture(scope="session")
+def pack():
+    """This repository imported as a package, the way ComfyUI imports a custom node folder."""
+    return comfy_host.load_pack()
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """Random-weight SD1.5-shaped UNet (64 channels, 3 levels) in a real ModelPatcher. Clone before patching."""
+    import tiny_models
+
+    return tiny_models.build_sd15_model_patcher(seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip():
+    """Real comfy.sd.CLIP with ComfyUI's bundled SD1 tokenizer and a 2-layer random CLIP-L text model."""
+    import tiny_models
+
+    return tiny_models.build_sd1_clip(seed=0)
+
+
+@pytest.fixture(scope="session")
+def test_checkpoint():
+    """A random-weight SD1.5 checkpoint file, generated once per checkout (never committed)."""
+    import tiny_models
+
+    path = ARTIFACTS / tiny_models.TEST_CHECKPOINT_NAME
+    if not path.exists():
+        tiny_models.write_test_checkpoint(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def comfy_server(test_checkpoint, tmp_path_factory):
+    """ComfyUI started headless on loopback with this pack in custom_nodes; stopped at the end."""
+    from server import ComfyServer
+
+    server = ComfyServer(COMFYUI, tmp_path_factory.mktemp("comfy_base"), comfy_host.PACK_DIR, [test_checkpoint])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def object_info(comfy_server):
+    return comfy_server.object_info()
+
+
+@pytest.fixture(scope="session")
+def run_workflow(comfy_server, object_info, test_checkpoint):
+    """Run a shipped UI-format workflow as a user would, with the test checkpoint and small images."""
+    from ui_workflow import ui_to_api
+
+    def run(name: str, overrides: dict | None = None, timeout: float = 900.0):
+        workflow = json.loads((WORKFLOWS / name).read_text())
+        test_overrides = {"ckpt_name": test_checkpoint.name, "width": 64, "height": 64, **(overrides or {})}
+        prompt = ui_to_api(workflow, object_info, overrides=test_overrides)
+        entry = comfy_server.run_prompt(prompt, timeout=timeout)
+        return entry, comfy_server.output_files(entry)
+
+    return run

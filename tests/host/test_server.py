@@ -1,0 +1,65 @@
+"""A real ComfyUI server with the pack installed: /object_info, and every shipped workflow run as users run it."""
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import comfy_host
+from conftest import WORKFLOWS
+from ui_workflow import WorkflowError, ui_to_api
+
+SHIPPED = sorted(path.name for path in WORKFLOWS.glob("*.json"))
+
+
+def test_workflows_are_shipped():
+    assert SHIPPED, f"no workflow in {WORKFLOWS}"
+
+
+def test_object_info_lists_every_pack_node(object_info, pack, comfy_server):
+    missing = [n.GET_SCHEMA().node_id for n in pack.nodes.NODES if n.GET_SCHEMA().node_id not in object_info]
+    assert not missing, f"server does not list {missing}; server log:\n{comfy_server.log_tail()}"
+    for node in pack.nodes.NODES:
+        info = object_info[node.GET_SCHEMA().node_id]
+        assert info["python_module"] == "custom_nodes.ComfyUI-Inbetween"
+        assert info["category"].startswith("inbetween/")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_workflow_executes(run_workflow, name):
+    entry, files = run_workflow(name)
+    assert entry["status"]["status_str"] == "success"
+    images = [f for f in files if f.suffix.lower() in (".png", ".webp")]
+    assert images, f"{name} wrote no image; outputs: {json.dumps(entry['outputs'])[:2000]}"
+    for path in images:
+        with Image.open(path) as image:
+            assert image.width > 0 and image.height > 0
+
+
+def _shipped(name: str) -> dict:
+    return json.loads((WORKFLOWS / name).read_text())
+
+
+def test_unknown_node_type_is_named(object_info):
+    workflow = _shipped(SHIPPED[0])
+    workflow["nodes"][0]["type"] = "NoSuchNodeAnywhere"
+    node_id = workflow["nodes"][0]["id"]
+    with pytest.raises(WorkflowError, match=rf"node {node_id} \(NoSuchNodeAnywhere.*unknown node type"):
+        ui_to_api(workflow, object_info)
+
+
+def test_bad_widget_value_is_named(object_info, test_checkpoint):
+    workflow = _shipped(SHIPPED[0])
+    sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")
+    sampler["widgets_values"][4] = "not_a_sampler"
+    with pytest.raises(WorkflowError, match=rf"node {sampler['id']} \(KSampler.*'sampler_name'.*not_a_sampler"):
+        ui_to_api(workflow, object_info, overrides={"ckpt_name": test_checkpoint.name})
+
+
+def test_widget_count_mismatch_is_named(object_info, test_checkpoint):
+    workflow = _shipped(SHIPPED[0])
+    sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")
+    sampler["widgets_values"] = sampler["widgets_values"][:-1]
+    with pytest.raises(WorkflowError, match=rf"node {sampler['id']} \(KSampler"):
+        ui_to_api(workflow, object_info, overrides={"ckpt_name": test_checkpoint.name})

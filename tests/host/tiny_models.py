@@ -1,0 +1,125 @@
+"""Small random-weight models built from configs with ComfyUI's own classes (no downloads).
+
+Layers in ComfyUI are created uninitialised (``comfy.ops.disable_weight_init``), so every builder
+here initialises weights with PyTorch's default initialisers from a fixed seed: the same seed
+gives the same model, bit for bit.
+"""
+
+from pathlib import Path
+
+import torch
+
+TEST_CHECKPOINT_NAME = "inbetween_test_sd15.safetensors"
+
+
+def init_random_(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Run torch.nn's own ``reset_parameters`` on every layer that has one, deterministically."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for layer in module.modules():
+            for cls in type(layer).__mro__:
+                if cls.__module__.startswith("torch.nn") and "reset_parameters" in cls.__dict__:
+                    cls.reset_parameters(layer)
+                    break
+    return module
+
+
+def sd15_unet_config(model_channels: int = 64, channel_mult=(1, 2, 4), context_dim: int = 768) -> dict:
+    """An SD1.5-shaped UNet config (as ComfyUI's model detection writes it), one res block and one
+    transformer per level. ``model_channels=320`` with ``context_dim=768`` is detected as SD1.5."""
+    levels = len(channel_mult)
+    return {
+        "use_checkpoint": False,
+        "image_size": 32,
+        "use_spatial_transformer": True,
+        "legacy": False,
+        "adm_in_channels": None,
+        "in_channels": 4,
+        "out_channels": 4,
+        "model_channels": model_channels,
+        "num_res_blocks": [1] * levels,
+        "transformer_depth": [1] * levels,
+        "transformer_depth_output": [1] * (2 * levels),
+        "channel_mult": list(channel_mult),
+        "transformer_depth_middle": 1,
+        "use_linear_in_transformer": False,
+        "context_dim": context_dim,
+        "use_temporal_resblock": False,
+        "use_temporal_attention": False,
+    }
+
+
+def build_sd15_model_patcher(seed: int = 0, **config):
+    """A random-weight SD1.5-type model (``comfy.supported_models.SD15``) in a real ModelPatcher."""
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    model_config = comfy.supported_models.SD15(sd15_unet_config(**config))
+    model_config.set_inference_dtype(torch.float32, None)
+    model = model_config.get_model({})
+    init_random_(model.diffusion_model, seed)
+    model.diffusion_model.eval()
+    device = comfy.model_management.get_torch_device()
+    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+
+
+def build_sd1_clip(seed: int = 0, layers: int | None = 2):
+    """A real ``comfy.sd.CLIP`` (SD1 tokenizer bundled with ComfyUI, CLIP-L text model classes).
+
+    ``layers`` shrinks the text transformer for fast in-process tests; ``None`` keeps CLIP-L's
+    full config, which a checkpoint needs so that ComfyUI's loader accepts its weights.
+    """
+    import comfy.sd
+    import comfy.sd1_clip
+    import comfy.supported_models_base
+
+    model_options = {}
+    if layers is not None:
+        model_options["clip_l_model_config"] = {"num_hidden_layers": layers, "intermediate_size": 512}
+    target = comfy.supported_models_base.ClipTarget(comfy.sd1_clip.SD1Tokenizer, comfy.sd1_clip.SD1ClipModel)
+    clip = comfy.sd.CLIP(target, model_options={**model_options, "dtype": torch.float32})
+    init_random_(clip.cond_stage_model, seed)
+    return clip
+
+
+def build_sd_vae(seed: int = 0):
+    """The SD1.x AutoencoderKL shape ComfyUI detects from a state dict, with random weights."""
+    import comfy.sd
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    ddconfig = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+                "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
+    autoencoder = init_random_(AutoencoderKL(ddconfig=ddconfig, embed_dim=4), seed)
+    return comfy.sd.VAE(sd=autoencoder.state_dict())
+
+
+def write_test_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a random-weight checkpoint that ``CheckpointLoaderSimple`` loads and detects as SD1.5.
+
+    Its UNet is reduced (320 model channels, two levels), its CLIP-L and VAE have their real shapes.
+    Written in fp16 to keep the file small; generated at test time, never committed.
+    """
+    import comfy.sd
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = build_sd15_model_patcher(seed=seed, model_channels=320, channel_mult=(1, 2))
+    clip = build_sd1_clip(seed=seed + 1, layers=None)
+    vae = build_sd_vae(seed=seed + 2)
+    partial = path.with_suffix(".partial")
+    comfy.sd.save_checkpoint(str(partial), model, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
+    _to_fp16(partial)
+    partial.replace(path)
+    return path
+
+
+def _to_fp16(path: Path) -> None:
+    import safetensors
+    import safetensors.torch
+
+    with safetensors.safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
+    safetensors.torch.save_file(tensors, str(path), metadata=metadata)

@@ -1,0 +1,190 @@
+"""Convert a UI-format workflow (what users open, what we ship in ``workflows/``) to the API format
+``POST /prompt`` takes, the way ComfyUI's front end does it, using the server's ``/object_info``.
+
+The front end gives every widget input of a node one entry in ``widgets_values``, in the order of
+the node's inputs (required, then optional); an INT named ``seed``/``noise_seed`` or any input
+with ``control_after_generate`` is followed by its control value ("fixed", "randomize", ...), and
+an upload combo by its upload widget. A linked (converted) widget keeps its slot in
+``widgets_values`` but takes its value from the link. Reroutes pass their link through, bypassed
+nodes pass the input of the same type through, muted nodes disappear, primitive nodes become the
+value they hold, and notes are ignored.
+"""
+
+from dataclasses import dataclass
+
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+FRONTEND_ONLY = {"Note", "MarkdownNote"}
+MODE_MUTED, MODE_BYPASS = 2, 4
+UPLOAD_WIDGET_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+
+
+class WorkflowError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int
+    origin_id: int
+    origin_slot: int
+    target_id: int
+    target_slot: int
+    type: str
+
+
+def _links(workflow: dict) -> dict[int, Link]:
+    links = {}
+    for raw in workflow.get("links", []):
+        if isinstance(raw, dict):
+            link = Link(raw["id"], raw["origin_id"], raw["origin_slot"], raw["target_id"], raw["target_slot"], raw["type"])
+        else:
+            link = Link(*raw[:6])
+        links[link.id] = link
+    return links
+
+
+def _node_label(node: dict) -> str:
+    title = node.get("title")
+    label = f"node {node['id']} ({node['type']}"
+    return label + (f", titled '{title}')" if title else ")")
+
+
+def _input_specs(info: dict) -> list[tuple[str, object, dict]]:
+    """(name, type, options) for every input, in the order the front end builds widgets."""
+    order = info.get("input_order") or {section: list(info["input"].get(section, {})) for section in ("required", "optional")}
+    specs = []
+    for section in ("required", "optional"):
+        inputs = info["input"].get(section, {})
+        for name in order.get(section, []):
+            spec = inputs[name]
+            input_type = spec[0]
+            options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+            specs.append((name, input_type, options))
+    return specs
+
+
+def _is_widget(input_type, options: dict) -> bool:
+    if options.get("forceInput"):
+        return False
+    return isinstance(input_type, list) or input_type in WIDGET_TYPES
+
+
+def _extra_widget_values(name: str, input_type, options: dict) -> int:
+    extra = 0
+    if options.get("control_after_generate") or (input_type == "INT" and name in ("seed", "noise_seed")):
+        extra += 1
+    if any(options.get(key) for key in UPLOAD_WIDGET_KEYS):
+        extra += 1
+    return extra
+
+
+def _check_widget_value(node: dict, name: str, input_type, options: dict, value) -> None:
+    where = f"{_node_label(node)}: widget '{name}'"
+    choices = input_type if isinstance(input_type, list) else options.get("options") if input_type == "COMBO" else None
+    if choices is not None:
+        if value not in choices:
+            shown = choices if len(choices) <= 12 else choices[:12] + ["..."]
+            raise WorkflowError(f"{where}: {value!r} is not one of {shown}")
+        return
+    if input_type == "BOOLEAN":
+        if not isinstance(value, bool):
+            raise WorkflowError(f"{where}: expected a boolean, got {value!r}")
+        return
+    if input_type == "STRING":
+        if not isinstance(value, str):
+            raise WorkflowError(f"{where}: expected a string, got {value!r}")
+        return
+    if input_type in ("INT", "FLOAT"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WorkflowError(f"{where}: expected a number, got {value!r}")
+        if input_type == "INT" and float(value) != int(value):
+            raise WorkflowError(f"{where}: expected an integer, got {value!r}")
+        low, high = options.get("min"), options.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise WorkflowError(f"{where}: {value!r} is outside [{low}, {high}]")
+
+
+def ui_to_api(workflow: dict, object_info: dict, overrides: dict | None = None) -> dict:
+    """Return the API-format prompt for a UI-format workflow; WorkflowError names any bad node.
+
+    ``overrides`` replaces the value of any unlinked widget of that name on every node (tests use it
+    to put the test checkpoint and small image sizes into the workflows we ship).
+    """
+    overrides = overrides or {}
+    if workflow.get("definitions", {}).get("subgraphs"):
+        raise WorkflowError("subgraphs are not supported by this converter")
+    nodes = {node["id"]: node for node in workflow["nodes"]}
+    links = _links(workflow)
+
+    for node in nodes.values():
+        if node["type"] in FRONTEND_ONLY or node["type"] in ("Reroute", "PrimitiveNode"):
+            continue
+        if node["type"] not in object_info:
+            raise WorkflowError(f"{_node_label(node)}: unknown node type; the server does not list it in /object_info")
+
+    def resolve(link_id: int):
+        """Follow a link back to a real producer: ("link", [id, slot]), ("value", v) or None (muted)."""
+        seen = set()
+        while True:
+            if link_id in seen:
+                raise WorkflowError(f"link {link_id} loops through reroutes/bypassed nodes")
+            seen.add(link_id)
+            link = links.get(link_id)
+            if link is None:
+                raise WorkflowError(f"link {link_id} is used by a node but missing from 'links'")
+            origin = nodes.get(link.origin_id)
+            if origin is None:
+                raise WorkflowError(f"link {link_id} starts at node {link.origin_id}, which does not exist")
+            if origin["type"] == "PrimitiveNode":
+                return "value", origin["widgets_values"][0]
+            if origin["type"] == "Reroute" or origin.get("mode") == MODE_BYPASS:
+                upstream = _pass_through_input(origin, link)
+                if upstream is None:
+                    return None
+                link_id = upstream
+                continue
+            if origin.get("mode") == MODE_MUTED:
+                return None
+            return "link", [str(origin["id"]), link.origin_slot]
+
+    def _pass_through_input(node: dict, link: Link):
+        candidates = [i for i in node.get("inputs", []) if i.get("link") is not None]
+        if node["type"] != "Reroute":
+            candidates = [i for i in candidates if i.get("type") == link.type]
+        return candidates[0]["link"] if candidates else None
+
+    prompt = {}
+    for node in nodes.values():
+        if node["type"] in FRONTEND_ONLY or node["type"] in ("Reroute", "PrimitiveNode"):
+            continue
+        if node.get("mode") in (MODE_MUTED, MODE_BYPASS):
+            continue
+        info = object_info[node["type"]]
+        linked = {i["name"]: i["link"] for i in node.get("inputs", []) if i.get("link") is not None}
+        values = node.get("widgets_values") or []
+        if isinstance(values, dict):
+            raise WorkflowError(f"{_node_label(node)}: dict-style widgets_values are not supported")
+
+        inputs, position = {}, 0
+        for name, input_type, options in _input_specs(info):
+            if _is_widget(input_type, options):
+                if position >= len(values):
+                    raise WorkflowError(f"{_node_label(node)}: widgets_values has {len(values)} entries, "
+                                        f"no value for widget '{name}'")
+                value = values[position]
+                position += 1 + _extra_widget_values(name, input_type, options)
+                if name not in linked:
+                    value = overrides.get(name, value)
+                    _check_widget_value(node, name, input_type, options, value)
+                    inputs[name] = value
+                    continue
+            if name in linked:
+                resolved = resolve(linked[name])
+                if resolved is not None:
+                    inputs[name] = resolved[1]
+        if position != len(values):
+            raise WorkflowError(f"{_node_label(node)}: widgets_values has {len(values)} entries but the node's "
+                                f"widgets take {position}")
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs,
+                                   "_meta": {"title": node.get("title") or info.get("display_name") or node["type"]}}
+    return prompt
