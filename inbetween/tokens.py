@@ -24,36 +24,48 @@ class TokenCountMismatch(ValueError):
 
 def align_tokens(a: torch.Tensor, b: torch.Tensor, alignment: str = "error",
                  names: tuple[str, str] = ("a", "b")) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``a, b`` with equal token counts (dim 1).
+    """Return ``a, b`` with equal token counts (dim 1); see :func:`align_many`."""
+    first, second = align_many([a, b], alignment, names)
+    return first, second
 
-    - ``error``: raise :class:`TokenCountMismatch` naming both counts.
-    - ``truncate``: both cut to ``min(n_a, n_b)`` tokens, ``x[:, :n]``.
-    - ``repeat_last``: the shorter one extended with copies of its own last token,
-      ``x[:, n-1]`` repeated to ``max(n_a, n_b)`` (for CLIP that is an end/pad embedding it
-      really produced).
 
-    Equal counts return the inputs themselves; nothing is modified in place.
+def align_many(sequences: list[torch.Tensor], alignment: str = "error",
+               names: tuple[str, ...] | None = None) -> list[torch.Tensor]:
+    """Return the sequences with one common token count (dim 1).
+
+    - ``error``: raise :class:`TokenCountMismatch` naming the first two differing counts.
+    - ``truncate``: all cut to ``n = min(n_i)`` tokens, ``x[:, :n]``.
+    - ``repeat_last``: each shorter one extended with copies of its own last token ``x[:, -1]``
+      to ``n = max(n_i)`` (for CLIP that is an end/pad embedding it really produced).
+
+    Sequences that already have the common count are returned as they are; nothing is
+    modified in place.
     """
+    names = tuple(names) if names is not None else tuple(f"sequence {i}" for i in range(len(sequences)))
     if alignment not in TOKEN_ALIGNMENTS:
         raise ValueError(f"align_tokens: alignment must be one of {TOKEN_ALIGNMENTS}, got {alignment!r}")
-    for label, x in zip(names, (a, b)):
+    if not sequences or len(names) != len(sequences):
+        raise ValueError(f"align_tokens: need one name per sequence, got {len(names)} names for {len(sequences)}")
+    for label, x in zip(names, sequences):
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[1] == 0:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"align_tokens: {label} must be a [batch, tokens, dim] tensor with tokens >= 1, got {shape}")
-    if a.shape[2] != b.shape[2]:
-        raise ValueError(f"align_tokens: {names[0]} has embedding width {a.shape[2]} but {names[1]} has "
-                         f"{b.shape[2]}; they come from different text encoders")
-    n_a, n_b = a.shape[1], b.shape[1]
-    if n_a == n_b:
-        return a, b
+    first = sequences[0]
+    for label, x in zip(names[1:], sequences[1:]):
+        if x.shape[2] != first.shape[2]:
+            raise ValueError(f"align_tokens: {names[0]} has embedding width {first.shape[2]} but {label} has "
+                             f"{x.shape[2]}; they come from different text encoders")
+    counts = [x.shape[1] for x in sequences]
+    if len(set(counts)) == 1:
+        return list(sequences)
     if alignment == "error":
-        raise TokenCountMismatch(names[0], n_a, names[1], n_b)
+        other = next(i for i, n in enumerate(counts) if n != counts[0])
+        raise TokenCountMismatch(names[0], counts[0], names[other], counts[other])
     if alignment == "truncate":
-        n = min(n_a, n_b)
-        return a[:, :n], b[:, :n]
-    n = max(n_a, n_b)
-    return _repeat_last(a, n), _repeat_last(b, n)
-
+        n = min(counts)
+        return [x[:, :n] for x in sequences]
+    n = max(counts)
+    return [_repeat_last(x, n) for x in sequences]
 
 def _repeat_last(x: torch.Tensor, tokens: int) -> torch.Tensor:
     missing = tokens - x.shape[1]

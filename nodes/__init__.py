@@ -4,12 +4,20 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from .latent_nodes import SlerpLatent
+from .conditioning_nodes import ConditioningInterpolationBatch
+from .image_nodes import ImageGrid
+from .latent_nodes import LatentSlide, SharedNoiseLatent, SlerpLatent
+from .noise_nodes import InterpolatedNoise
 from .schedule_nodes import BetaCoefficientSchedule
 
 NODES: list[type[io.ComfyNode]] = [
     BetaCoefficientSchedule,
+    ConditioningInterpolationBatch,
     SlerpLatent,
+    InterpolatedNoise,
+    SharedNoiseLatent,
+    LatentSlide,
+    ImageGrid,
 ]
 
 

@@ -2,9 +2,10 @@
 
 import torch
 
+import comfy.model_management
 from comfy_api.latest import io
 
-from ..inbetween import interpolation
+from ..inbetween import interpolation, translation
 from .errors import engine_errors, input_error
 from .schedule_type import ScheduleIO
 
@@ -53,7 +54,8 @@ class SlerpLatent(io.ComfyNode):
 
         out = {key: value for key, value in latent_a.items() if key not in ("samples", "batch_index", "noise_mask")}
         out["samples"] = samples
-        mask = _interpolate_masks(latent_a.get("noise_mask"), latent_b.get("noise_mask"), t)
+        with engine_errors(cls.DISPLAY_NAME, "latent_a/latent_b noise_mask"):
+            mask = _interpolate_masks(latent_a.get("noise_mask"), latent_b.get("noise_mask"), t)
         if mask is not None:
             out["noise_mask"] = mask
         return io.NodeOutput(out)
@@ -73,3 +75,79 @@ def _interpolate_masks(mask_a, mask_b, t):
         # Differently shaped masks have no meaningful blend; ComfyUI resizes either one at sampling.
         return mask_a
     return interpolation.lerp(mask_a, mask_b.to(mask_a), t).clamp(0.0, 1.0)
+
+
+class SharedNoiseLatent(io.ComfyNode):
+    """An empty latent batch whose rows all get the same noise from KSampler (the AID setting)."""
+
+    DISPLAY_NAME = "Shared Noise Latent"
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InbetweenSharedNoiseLatent",
+            display_name=cls.DISPLAY_NAME,
+            category="inbetween/latent",
+            description=(
+                "Empty latent of batch N with batch_index all 0, so ComfyUI's KSampler gives every row the same "
+                "initial noise: the frames of a sequence then differ only by their conditioning, as in AID."
+            ),
+            inputs=[
+                io.Int.Input("width", default=512, min=16, max=16384, step=8, tooltip="Image width in pixels."),
+                io.Int.Input("height", default=512, min=16, max=16384, step=8, tooltip="Image height in pixels."),
+                io.Int.Input("frames", default=7, min=1, max=4096,
+                             tooltip="Batch size when no schedule is connected."),
+                ScheduleIO.Input("schedule", optional=True, tooltip="Optional: the batch size follows its length."),
+            ],
+            outputs=[io.Latent.Output(tooltip="Latent batch; every row shares batch_index 0.")],
+        )
+
+    @classmethod
+    def execute(cls, width, height, frames, schedule=None) -> io.NodeOutput:
+        batch = len(schedule) if schedule is not None else frames
+        device = comfy.model_management.intermediate_device()
+        samples = torch.zeros([batch, 4, height // 8, width // 8], device=device)
+        return io.NodeOutput({"samples": samples, "batch_index": [0] * batch})
+
+
+class LatentSlide(io.ComfyNode):
+    """Seed 001's translation: a window sliding over [A | B], or a wipe that keeps columns in place."""
+
+    DISPLAY_NAME = "Latent Slide"
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InbetweenLatentSlide",
+            display_name=cls.DISPLAY_NAME,
+            category="inbetween/latent",
+            description=(
+                "Joins latent A and latent B side by side and outputs one frame per step: 'slide' moves a window "
+                "of A's width from A to B (the image translates), 'wipe' keeps every column in place and switches "
+                "it from A to B."
+            ),
+            inputs=[
+                io.Latent.Input("latent_a", tooltip="First frame (one latent)."),
+                io.Latent.Input("latent_b", tooltip="Last frame (one latent of the same size)."),
+                io.Combo.Input("mode", options=list(translation.TRANSLATION_MODES), default="slide",
+                               tooltip="slide: window over [A | B]. wipe: columns switch from A to B in place."),
+                io.Int.Input("frames", default=9, min=2, max=4096,
+                             tooltip="Number of evenly spaced window positions when no schedule is connected."),
+                ScheduleIO.Input("schedule", optional=True,
+                                 tooltip="Optional coefficients in [0, 1]: frame k shifts by round(t_k * width)."),
+            ],
+            outputs=[io.Latent.Output(tooltip="One latent per window position.")],
+        )
+
+    @classmethod
+    def execute(cls, latent_a, latent_b, mode, frames, schedule=None) -> io.NodeOutput:
+        a, b = latent_a["samples"], latent_b["samples"]
+        width = a.shape[-1]
+        if schedule is not None:
+            coefficients = schedule.coefficients
+        else:
+            coefficients = [k / (frames - 1) for k in range(frames)]
+        with engine_errors(cls.DISPLAY_NAME, "schedule" if schedule is not None else "latent_a/latent_b"):
+            offsets = translation.offsets_from_coefficients(coefficients, width)
+            samples = translation.translate(a, b.to(a), offsets, mode)
+        return io.NodeOutput({"samples": samples})

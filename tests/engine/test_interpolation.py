@@ -115,7 +115,7 @@ def test_float32_matches_float64_reference(method):
     assert_close(out.double(), expected, **FLOAT32_TOL)
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("method", INTERPOLATION_METHODS)
 def test_half_precision_is_the_float32_result_rounded(method, dtype):
     a, b = randn(2, 64, seed=7, dtype=dtype), randn(2, 64, seed=8, dtype=dtype)
@@ -171,7 +171,7 @@ def test_swapping_inputs_mirrors_t(pair, t, method):
 # --- degenerate slerp: lerp fallback, never NaN ---------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", LOW_PRECISION + [torch.float64])
+@pytest.mark.parametrize("dtype", LOW_PRECISION + [torch.float64], ids=str)
 @pytest.mark.parametrize("t", [-0.5, 0.1, 0.5, 0.9, 2.0])
 def test_slerp_of_equal_inputs_is_the_input(dtype, t):
     a = randn(2, 4, 8, 8, seed=9, dtype=dtype)
@@ -196,7 +196,7 @@ def test_slerp_falls_back_only_on_degenerate_rows():
     assert_close(out[2], torch.zeros(16, dtype=torch.float64), rtol=0, atol=1e-15)
 
 
-@pytest.mark.parametrize("dtype", LOW_PRECISION)
+@pytest.mark.parametrize("dtype", LOW_PRECISION, ids=str)
 def test_slerp_near_parallel_rows_stay_finite_and_close_to_lerp(dtype):
     a = randn(1, 4096, seed=13, dtype=dtype)
     b = (a.double() * (1 + 1e-3 * randn(1, 4096, seed=14))).to(dtype)
@@ -215,7 +215,7 @@ def test_slerp_zero_row_against_nonzero_row_is_lerp():
 # --- exact endpoints --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", LOW_PRECISION + [torch.float64])
+@pytest.mark.parametrize("dtype", LOW_PRECISION + [torch.float64], ids=str)
 @pytest.mark.parametrize("method", INTERPOLATION_METHODS)
 def test_endpoints_are_bit_exact(method, dtype):
     # Values with many significant bits, so an ulp of rounding would show.
@@ -304,7 +304,7 @@ def test_noncontiguous_inputs_give_the_contiguous_result():
     assert_close(slerp(a_t, b_t, 0.4), slerp(a_t.contiguous(), b_t.contiguous(), 0.4), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("dtype", LOW_PRECISION + [torch.float64])
+@pytest.mark.parametrize("dtype", LOW_PRECISION + [torch.float64], ids=str)
 @pytest.mark.parametrize("method", INTERPOLATION_METHODS)
 def test_dtype_and_device_are_preserved(method, dtype):
     a, b = randn(2, 3, seed=32, dtype=dtype), randn(2, 3, seed=33, dtype=dtype)

@@ -53,3 +53,15 @@ def test_width_mismatch_and_bad_alignment():
         align_tokens(_seq(3, 0), _seq(3, 1), "zero_pad")
     with pytest.raises(ValueError, match=r"a must be a \[batch, tokens, dim\] tensor"):
         align_tokens(torch.zeros(3, 4), _seq(3, 1))
+
+
+def test_align_many_uses_common_count():
+    from inbetween.tokens import align_many
+
+    a, b, g = _seq(3, 0), _seq(6, 1), _seq(4, 2)
+    assert [x.shape[1] for x in align_many([a, b, g], "truncate")] == [3, 3, 3]
+    out = align_many([a, b, g], "repeat_last")
+    assert [x.shape[1] for x in out] == [6, 6, 6]
+    assert torch.equal(out[2][:, 4:], g[:, 3:4].expand(-1, 2, -1))
+    with pytest.raises(TokenCountMismatch, match="x has 3 tokens but z has 4"):
+        align_many([a, a, g], names=("x", "y", "z"))

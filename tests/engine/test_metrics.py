@@ -1,0 +1,231 @@
+"""Tests of inbetween.metrics: hand-worked cases, an independent sorted-form Gini, NumPy references
+and properties. Gini and friends are float64; tolerances are stated per test."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.testing import assert_close
+
+from inbetween import (
+    DISTANCES,
+    adjacent_distances,
+    beta_schedule,
+    consistency,
+    gini,
+    lerp,
+    sequence_metrics,
+    smoothness,
+    uniform_schedule,
+)
+
+FAST = settings(max_examples=60, deadline=None)
+distance_lists = st.lists(st.floats(0.0, 1e6), min_size=1, max_size=30).filter(lambda d: sum(d) > 0)
+
+
+def sorted_form_gini(d):
+    """O(n log n) Gini with 1-based ranks of the ascending values: 2 sum_i i d_(i) / (n sum d) - (n + 1) / n."""
+    values = np.sort(np.asarray(d, dtype=np.float64))
+    n = len(values)
+    ranks = np.arange(1, n + 1)
+    return 2 * (ranks * values).sum() / (n * values.sum()) - (n + 1) / n
+
+
+# --- adjacent_distances -------------------------------------------------------------------------------
+
+
+def test_pixel_distance_hand_case():
+    frames = torch.tensor([[0.0, 0.0], [3.0, 4.0], [3.0, 4.0], [3.0, 2.0]])
+    # RMS of (3, 4) is sqrt(25 / 2); of (0, 0) is 0; of (0, -2) is sqrt(4 / 2).
+    expected = torch.tensor([math.sqrt(12.5), 0.0, math.sqrt(2.0)])
+    assert_close(adjacent_distances(frames), expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5), (torch.float16, 1e-5)])
+def test_pixel_distance_matches_numpy(dtype, tol):
+    frames = torch.randn(5, 3, 8, 8, generator=torch.Generator().manual_seed(0)).to(dtype)
+    as_numpy = frames.double().numpy()
+    expected = np.sqrt(((as_numpy[1:] - as_numpy[:-1]) ** 2).reshape(4, -1).mean(axis=1))
+    out = adjacent_distances(frames)
+    assert out.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+    assert_close(out.double(), torch.from_numpy(expected), rtol=tol, atol=tol)
+
+
+def test_pixel_distance_of_integer_frames_does_not_wrap():
+    frames = torch.tensor([[0], [255], [0]], dtype=torch.uint8)
+    assert_close(adjacent_distances(frames), torch.tensor([255.0, 255.0]), rtol=0, atol=0)
+
+
+def test_one_dimensional_frames_are_scalars():
+    assert_close(adjacent_distances(torch.tensor([0.0, 1.0, 3.0])), torch.tensor([1.0, 2.0]), rtol=0, atol=0)
+
+
+def test_callable_distance_gets_adjacent_pairs_and_may_return_lpips_shape():
+    frames = torch.arange(4.0).reshape(4, 1, 1, 1)
+    seen = {}
+
+    def l1(x, y):
+        seen["shapes"] = (tuple(x.shape), tuple(y.shape))
+        return (y - x).abs().sum(dim=(1, 2, 3), keepdim=True)  # [N - 1, 1, 1, 1], like LPIPS
+
+    out = adjacent_distances(frames, l1)
+    assert seen["shapes"] == ((3, 1, 1, 1), (3, 1, 1, 1))
+    assert_close(out, torch.ones(3), rtol=0, atol=0)
+
+
+def test_frames_are_not_modified():
+    frames = torch.randn(4, 2, 3, generator=torch.Generator().manual_seed(1))
+    before = frames.clone()
+    adjacent_distances(frames)
+    adjacent_distances(frames, lambda x, y: (x - y).flatten(1).norm(dim=1))
+    assert torch.equal(frames, before)
+
+
+def test_distances_tuple():
+    assert DISTANCES == ("pixel",)
+
+
+@pytest.mark.parametrize(
+    "frames,distance,error,message",
+    [
+        ([[0.0], [1.0]], "pixel", TypeError, "adjacent_distances: frames must be a torch.Tensor, got list"),
+        (torch.zeros(3, dtype=torch.bool), "pixel", TypeError, "frames must hold real numbers, got dtype torch.bool"),
+        (torch.zeros(1, 4), "pixel", ValueError, "frames must be [N, ...] with N >= 2, got shape (1, 4)"),
+        (torch.tensor(1.0), "pixel", ValueError, "frames must be [N, ...] with N >= 2, got shape ()"),
+        (torch.zeros(3, 0), "pixel", ValueError, "adjacent_distances: frames are empty, shape (3, 0)"),
+        (torch.zeros(3, 2), "lpips", ValueError, "distance must be one of ('pixel',) or a callable, got 'lpips'"),
+        (torch.zeros(3, 2), 3, TypeError, "distance must be one of ('pixel',) or a callable, got int 3"),
+        (torch.zeros(3, 2), lambda x, y: [0.0, 0.0], TypeError, "the distance callable must return a torch.Tensor, got list"),
+        (torch.zeros(3, 2), lambda x, y: torch.zeros(3), ValueError, "must return 2 values for 3 frames, got shape (3,)"),
+    ],
+)
+def test_adjacent_distances_invalid_arguments(frames, distance, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        adjacent_distances(frames, distance)
+
+
+# --- gini, smoothness, consistency ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 12])
+def test_gini_of_equal_values_is_zero(n):
+    assert gini([0.3] * n) == 0.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 12])
+def test_gini_of_one_nonzero_value_is_n_minus_one_over_n(n):
+    d = [0.0] * n
+    d[n // 2] = 2.5
+    assert_close(gini(d), (n - 1) / n, rtol=1e-15, atol=0)
+
+
+def test_gini_hand_case():
+    # Pairs of [1, 2, 3]: |1-2| + |1-3| + |2-3| = 4, counted twice = 8; 2 n^2 mean = 2 * 9 * 2 = 36.
+    assert_close(gini([1.0, 2.0, 3.0]), 8 / 36, rtol=1e-15, atol=0)
+
+
+def test_gini_of_all_zero_distances_is_zero():
+    assert gini([0.0, 0.0, 0.0]) == 0.0
+    assert smoothness(torch.zeros(4)) == 1.0
+
+
+@FAST
+@given(d=distance_lists)
+def test_gini_equals_sorted_form(d):
+    assert_close(gini(d), sorted_form_gini(d), rtol=1e-9, atol=1e-12)
+
+
+@FAST
+@given(d=distance_lists, scale=st.floats(1e-3, 1e3))
+def test_gini_is_scale_invariant(d, scale):
+    assert_close(gini([scale * v for v in d]), gini(d), rtol=1e-9, atol=1e-12)
+
+
+@FAST
+@given(d=distance_lists, seed=st.integers(0, 1000))
+def test_gini_is_permutation_invariant_and_bounded(d, seed):
+    shuffled = list(np.random.default_rng(seed).permutation(d))
+    assert_close(gini(shuffled), gini(d), rtol=1e-12, atol=1e-12)
+    n = len(d)
+    assert -1e-12 <= gini(d) <= (n - 1) / n + 1e-12
+
+
+@FAST
+@given(d=distance_lists)
+def test_smoothness_and_consistency_definitions(d):
+    assert smoothness(d) == 1.0 - gini(d)
+    assert_close(consistency(d), math.fsum(d) / len(d), rtol=1e-12, atol=0)
+
+
+def test_tensor_and_list_inputs_agree():
+    d = [0.1, 0.4, 0.2, 0.2]
+    as_tensor = torch.tensor(d, dtype=torch.float32)
+    assert_close(gini(as_tensor), gini([float(v) for v in as_tensor]), rtol=0, atol=0)
+    assert_close(consistency(as_tensor), consistency([float(v) for v in as_tensor]), rtol=0, atol=0)
+
+
+def test_sequence_metrics_hand_case():
+    metrics = sequence_metrics(torch.tensor([1.0, 2.0, 3.0]))
+    assert set(metrics) == {"smoothness", "consistency", "max_distance", "distances"}
+    assert all(isinstance(metrics[key], float) for key in ("smoothness", "consistency", "max_distance"))
+    assert_close(metrics["smoothness"], 1 - 8 / 36, rtol=1e-15, atol=0)
+    assert metrics["consistency"] == 2.0
+    assert metrics["max_distance"] == 3.0
+    assert metrics["distances"] == [1.0, 2.0, 3.0]
+
+
+def test_distances_are_not_modified():
+    d = torch.tensor([0.5, 0.25, 1.0])
+    before = d.clone()
+    sequence_metrics(d)
+    gini(d)
+    assert torch.equal(d, before)
+
+
+@pytest.mark.parametrize("function", [gini, smoothness, consistency, sequence_metrics])
+@pytest.mark.parametrize(
+    "d,error,message",
+    [
+        ([], ValueError, "d is empty; need at least one distance"),
+        (torch.zeros(0), ValueError, "d is empty; need at least one distance"),
+        ([0.5, -0.1], ValueError, "distances must be >= 0, got d[1] = -0.1"),
+        ([0.5, math.nan], ValueError, "d[1] must be finite, got nan"),
+        (torch.tensor([math.inf]), ValueError, "d[0] must be finite, got inf"),
+        (torch.zeros(2, 2), ValueError, "d must be 1-D, got a tensor of shape (2, 2)"),
+        (torch.tensor([True]), TypeError, "d must hold real numbers, got a tensor of dtype torch.bool"),
+        ([0.5, True], TypeError, "d[1] must be a real number, got bool True"),
+        ("0.5", TypeError, "d must be a 1-D tensor or a sequence of numbers, got str '0.5'"),
+        (None, TypeError, "d must be a 1-D tensor or a sequence of numbers, got NoneType None"),
+    ],
+)
+def test_metrics_invalid_arguments(function, d, error, message):
+    with pytest.raises(error, match=f"^{function.__name__}: " + re.escape(message)):
+        function(d)
+
+
+# --- the metrics on interpolated sequences -----------------------------------------------------------
+
+
+def test_uniform_lerp_sequence_is_perfectly_smooth():
+    # Lerp moves by (b - a) / (n - 1) per uniform step, so every pixel distance is the same.
+    a = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    b = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    frames = lerp(a, b, uniform_schedule(7))
+    d = adjacent_distances(frames)
+    assert_close(smoothness(d), 1.0, rtol=0, atol=1e-12)
+    assert_close(consistency(d), adjacent_distances(torch.cat([a, b]))[0].item() / 6, rtol=1e-12, atol=0)
+
+
+def test_beta_schedule_is_less_smooth_in_a_linear_space():
+    # Beta(25, 25) crowds frames near t = 0.5, so on a straight path its steps are uneven; the
+    # largest step is the first, of size u_1 |b - a|.
+    a = torch.zeros(1, 16, dtype=torch.float64)
+    b = torch.ones(1, 16, dtype=torch.float64)
+    schedule = beta_schedule(7, 25, 25)
+    metrics = sequence_metrics(adjacent_distances(lerp(a, b, schedule)))
+    assert metrics["smoothness"] < 0.9
+    assert_close(metrics["max_distance"], schedule[1].item(), rtol=1e-12, atol=0)
