@@ -4,6 +4,7 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
+from .aid_nodes import AIDAttentionPatch
 from .conditioning_nodes import ConditioningInterpolationBatch
 from .image_nodes import ImageGrid
 from .latent_nodes import LatentSlide, SharedNoiseLatent, SlerpLatent
@@ -18,6 +19,7 @@ NODES: list[type[io.ComfyNode]] = [
     SharedNoiseLatent,
     LatentSlide,
     ImageGrid,
+    AIDAttentionPatch,
 ]
 
 

@@ -28,8 +28,9 @@ PUBLIC_API = {
 
 
 def test_public_api_is_exported():
-    assert set(inbetween.__all__) == PUBLIC_API
-    for name in PUBLIC_API:
+    # Other engine modules may add names; these must stay.
+    assert PUBLIC_API <= set(inbetween.__all__)
+    for name in inbetween.__all__:
         assert hasattr(inbetween, name), name
 
 
@@ -38,7 +39,7 @@ def test_every_module_and_public_function_has_a_docstring():
     for module_path in ENGINE_DIR.glob("*.py"):
         tree = ast.parse(module_path.read_text())
         assert ast.get_docstring(tree), f"{module_path.name} has no module docstring"
-    for name in PUBLIC_API:
+    for name in inbetween.__all__:
         value = getattr(inbetween, name)
         if inspect.isfunction(value):
             assert inspect.getdoc(value), f"{name} has no docstring"

@@ -1,0 +1,63 @@
+"""The AID node: patch a model so a batch [A, in-betweens, B] samples with interpolated attention."""
+
+from comfy_api.latest import io
+
+from ..inbetween import aid
+from .aid_patch import NODE_NAME, AIDConfig, patch_model
+from .errors import input_error
+from .schedule_type import ScheduleIO
+
+LAYERS = {"self + cross": (True, True), "self": (True, False), "cross": (False, True)}
+
+
+class AIDAttentionPatch(io.ComfyNode):
+    DISPLAY_NAME = NODE_NAME
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InbetweenAIDAttentionPatch",
+            display_name=cls.DISPLAY_NAME,
+            category="inbetween/attention",
+            description=(
+                "Attention Interpolation of Diffusion (AID, training-free): sample the frames [A, in-betweens, B] "
+                "as one batch and every in-between frame also attends to the endpoints' keys and values, which "
+                "makes the sequence consistent. Feed a conditioning batch (Conditioning Interpolation Batch, "
+                "optionally with a guide for PAID) and a latent of the same batch (Shared Noise Latent)."
+            ),
+            inputs=[
+                io.Model.Input("model", tooltip="An SD1.x, SD2.x or SDXL model (LoRA and IP-Adapter patches are kept)."),
+                ScheduleIO.Input("schedule", tooltip="The coefficients of the frames; the same schedule as the "
+                                                     "conditioning batch. Endpoint frames stay plain generations."),
+                io.Combo.Input("mode", options=list(aid.AID_MODES), default="outer",
+                               tooltip="outer: blend the attention to A and to B by t (AID-O, best consistency and "
+                                       "fidelity in the paper). inner: attend to keys/values interpolated by t (AID-I)."),
+                io.Boolean.Input("fused", default=True,
+                                 tooltip="Fused: the frame attends to its own keys/values as well as the endpoints' "
+                                         "(the paper's fused interpolated attention). Off: endpoints only."),
+                io.Combo.Input("layers", options=list(LAYERS), default="self + cross",
+                               tooltip="Which attention layers interpolate: self-attention, cross-attention or both "
+                                       "(the reference uses both)."),
+                io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Fraction of the sampling steps where AID starts."),
+                io.Float.Input("end_percent", default=0.5, min=0.0, max=1.0, step=0.01,
+                               tooltip="Fraction of the sampling steps where AID stops; plain attention after "
+                                       "(the reference's warmup ratio is 0.5)."),
+                io.Boolean.Input("apply_to_uncond", default=False,
+                                 tooltip="Also interpolate the negative (unconditional) pass; the reference leaves it "
+                                         "plain."),
+            ],
+            outputs=[io.Model.Output(tooltip="A patched clone; the input model is unchanged.")],
+        )
+
+    @classmethod
+    def execute(cls, model, schedule, mode, fused, layers, start_percent, end_percent, apply_to_uncond) -> io.NodeOutput:
+        if not start_percent < end_percent:
+            raise input_error(cls.DISPLAY_NAME, "end_percent",
+                              f"must be greater than start_percent ({start_percent}), got {end_percent}")
+        if len(schedule) < 3:
+            raise input_error(cls.DISPLAY_NAME, "schedule",
+                              f"has {len(schedule)} frames; AID needs at least 3 (two endpoints and an in-between)")
+        config = AIDConfig(tuple(schedule.coefficients), mode, fused, start_percent, end_percent, apply_to_uncond)
+        self_attention, cross_attention = LAYERS[layers]
+        return io.NodeOutput(patch_model(model, config, self_attention, cross_attention))
