@@ -62,11 +62,26 @@ def test_checkpoint():
 
 
 @pytest.fixture(scope="session")
-def comfy_server(test_checkpoint, tmp_path_factory):
+def test_controlnet():
+    """A random-weight SD1.5 ControlNet matching the test checkpoint's UNet."""
+    import assets
+
+    path = ARTIFACTS / assets.TEST_CONTROLNET_NAME
+    if not path.exists():
+        assets.write_test_controlnet(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def comfy_server(test_checkpoint, test_controlnet, tmp_path_factory):
     """ComfyUI started headless on loopback with this pack in custom_nodes; stopped at the end."""
+    import assets
     from server import ComfyServer
 
-    server = ComfyServer(COMFYUI, tmp_path_factory.mktemp("comfy_base"), comfy_host.PACK_DIR, [test_checkpoint])
+    base = tmp_path_factory.mktemp("comfy_base")
+    assets.write_hint_image(base / "input" / assets.TEST_HINT_IMAGE_NAME)
+    server = ComfyServer(COMFYUI, base, comfy_host.PACK_DIR, [test_checkpoint],
+                         controlnets=[test_controlnet])
     server.start()
     try:
         yield server
@@ -84,9 +99,13 @@ def run_workflow(comfy_server, object_info, test_checkpoint):
     """Run a shipped UI-format workflow as a user would, with the test checkpoint and small images."""
     from ui_workflow import ui_to_api
 
+    import assets
+
     def run(name: str, overrides: dict | None = None, timeout: float = 900.0):
         workflow = json.loads((WORKFLOWS / name).read_text())
-        test_overrides = {"ckpt_name": test_checkpoint.name, "width": 64, "height": 64, **(overrides or {})}
+        test_overrides = {"ckpt_name": test_checkpoint.name, "width": 64, "height": 64,
+                          "control_net_name": assets.TEST_CONTROLNET_NAME, "image": assets.TEST_HINT_IMAGE_NAME,
+                          **(overrides or {})}
         prompt = ui_to_api(workflow, object_info, overrides=test_overrides)
         entry = comfy_server.run_prompt(prompt, timeout=timeout)
         return entry, comfy_server.output_files(entry)

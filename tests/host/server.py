@@ -32,11 +32,12 @@ def _free_port() -> int:
 
 
 class ComfyServer:
-    def __init__(self, comfyui: Path, base_dir: Path, pack_dir: Path, checkpoints: list[Path], python: str = sys.executable):
+    def __init__(self, comfyui: Path, base_dir: Path, pack_dir: Path, checkpoints: list[Path],
+                 controlnets: list[Path] = (), python: str = sys.executable):
         self.comfyui = Path(comfyui)
         self.base_dir = Path(base_dir)
         self.pack_dir = Path(pack_dir)
-        self.checkpoints = [Path(p) for p in checkpoints]
+        self.models = {"checkpoints": [Path(p) for p in checkpoints], "controlnet": [Path(p) for p in controlnets]}
         self.python = python
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -91,16 +92,17 @@ class ComfyServer:
 
     def _prepare_base_dir(self) -> None:
         custom_nodes = self.base_dir / "custom_nodes"
-        checkpoints = self.base_dir / "models" / "checkpoints"
-        for folder in (custom_nodes, checkpoints, self.base_dir / "input", self.base_dir / "output"):
+        for folder in (custom_nodes, self.base_dir / "input", self.base_dir / "output"):
             folder.mkdir(parents=True, exist_ok=True)
         link = custom_nodes / PACK_FOLDER_NAME
         if not link.exists():
             link.symlink_to(self.pack_dir, target_is_directory=True)
-        for checkpoint in self.checkpoints:
-            target = checkpoints / checkpoint.name
-            if not target.exists():
-                target.symlink_to(checkpoint)
+        for folder, files in self.models.items():
+            (self.base_dir / "models" / folder).mkdir(parents=True, exist_ok=True)
+            for model in files:
+                target = self.base_dir / "models" / folder / model.name
+                if not target.exists():
+                    target.symlink_to(model)
 
     def log_tail(self, lines: int = 80) -> str:
         if not self.log_path.exists():

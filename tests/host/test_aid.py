@@ -141,3 +141,135 @@ def test_active_window_follows_the_steps(n, tiny_model, sequence):
         interpolated = _expected(call, coefficients, "outer", True, uncond=False)
         reference = interpolated if step < 2 else plain_rows(call)
         torch.testing.assert_close(call["out"].double(), reference, rtol=1e-4, atol=1e-5)
+
+
+class PlainPlusZero:
+    """An additive replace patch like IP-Adapter's (plain attention + its own term, here zero).
+
+    Calls are counted on the class: ComfyUI deep-copies patch objects whenever it clones a model.
+    """
+
+    calls = 0
+
+    def __call__(self, q, k, v, options):
+        import comfy.ldm.modules.attention as attention
+
+        type(self).calls += 1
+        return attention.optimized_attention(q, k, v, options["n_heads"], attn_precision=options.get("attn_precision"),
+                                             transformer_options=options)
+
+
+def test_existing_replace_patch_is_wrapped_and_still_called(n, tiny_model, sequence):
+    with_adapter = tiny_model.clone()
+    with_adapter.set_model_attn2_replace(PlainPlusZero(), "input", 1)  # the (block, number) key IP-Adapter nodes use
+    reference = sample(patch(n, tiny_model, sequence["schedule"]), sequence, steps=2)
+    patched = patch(n, with_adapter, sequence["schedule"])
+    wrapped = patched.model_options["transformer_options"]["patches_replace"]["attn2"][("input", 1, 0)].wrapped
+    assert isinstance(wrapped, PlainPlusZero)
+    PlainPlusZero.calls = 0
+    out = sample(patched, sequence, steps=2)
+    assert PlainPlusZero.calls == 2, "the wrapped patch runs once per step, on the whole batch"
+    # The adapter adds nothing, so wrapping it must not change AID's result.
+    torch.testing.assert_close(out, reference, rtol=0, atol=1e-5 * reference.abs().max().item())
+
+
+def test_existing_attention_override_is_still_used(n, tiny_model, sequence):
+    calls = []
+
+    def override(func, *args, **kwargs):
+        calls.append(args[0].shape[0])
+        return func(*args, **kwargs)
+
+    with_override = tiny_model.clone()
+    with_override.model_options["transformer_options"]["optimized_attention_override"] = override
+    patched = patch(n, with_override, sequence["schedule"])
+    assert patched.model_options["transformer_options"]["optimized_attention_override"] is override
+    sample(patched, sequence, steps=1)
+    assert calls, "the plain attention of the endpoint and negative rows goes through the existing override"
+
+
+def test_second_aid_patch_replaces_the_first(n, tiny_model, sequence):
+    twice = patch(n, patch(n, tiny_model, sequence["schedule"], mode="inner"), sequence["schedule"])
+    replace = twice.model_options["transformer_options"]["patches_replace"]["attn1"][("input", 1, 0)]
+    assert replace.config.mode == "outer" and replace.wrapped is None
+
+
+def test_layers_option(n, tiny_model, sequence):
+    only_self = patch(n, tiny_model, sequence["schedule"], layers="self")
+    replaces = only_self.model_options["transformer_options"]["patches_replace"]
+    assert "attn1" in replaces and "attn2" not in replaces
+    import comfy.ldm.modules.attention as attention
+
+    diffusion_model = tiny_model.get_model_object("diffusion_model")
+    blocks = sum(len(m.transformer_blocks) for m in diffusion_model.modules() if isinstance(m, attention.SpatialTransformer))
+    assert len(replaces["attn1"]) == blocks == 10
+
+
+def test_schedule_and_batch_mismatch_names_both(n, tiny_model, sequence):
+    seven = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=7, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    with pytest.raises(ValueError, match=r"AID Attention Patch: input 'schedule': schedule has 7 frames but the "
+                                         r"latent batch has 5"):
+        sample(patch(n, tiny_model, seven), sequence, steps=1)
+
+
+def test_bad_window_and_short_schedule_fail_before_sampling(n, tiny_model, sequence):
+    with pytest.raises(ValueError, match=r"input 'end_percent': must be greater than start_percent \(0.6\), got 0.4"):
+        patch(n, tiny_model, sequence["schedule"], start=0.6, end=0.4)
+    two = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=2, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    with pytest.raises(ValueError, match=r"input 'schedule': has 2 frames; AID needs at least 3"):
+        patch(n, tiny_model, two)
+
+
+def test_context_windows_are_refused(n, tiny_model, sequence):
+    windowed = tiny_model.clone()
+    windowed.model_options["context_handler"] = object()
+    with pytest.raises(ValueError, match=r"AID Attention Patch: input 'model': context windows"):
+        patch(n, windowed, sequence["schedule"])
+
+
+def test_unsupported_model_is_named(n):
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    from tiny_models import init_random_
+
+    config = {"in_channels": 16, "out_channels": 16, "patch_size": 2, "depth": 1, "input_size": None,
+              "pos_embed_scaling_factor": None, "pos_embed_max_size": 8, "adm_in_channels": 64,
+              "context_embedder_config": {"target": "torch.nn.Linear", "params": {"in_features": 32, "out_features": 64}},
+              "num_patches": 64, "x_block_self_attn_layers": []}
+    sd3 = comfy.supported_models.SD3(config).get_model({})
+    init_random_(sd3, 0)
+    model = comfy.model_patcher.ModelPatcher(sd3, load_device=torch.device("cpu"), offload_device=torch.device("cpu"))
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=3, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    with pytest.raises(ValueError, match=r"input 'model': OpenAISignatureMMDITWrapper \(comfy.ldm.modules.diffusionmodules.mmdit\) is not "
+                                         r"supported; AID works on SD1.x, SD2.x and SDXL"):
+        patch(n, model, schedule)
+
+
+def test_half_precision_model_keeps_its_dtype(n, sequence):
+    import tiny_models
+
+    half = tiny_models.build_sd15_model_patcher(seed=0, dtype=torch.bfloat16)
+    patched = patch(n, half, sequence["schedule"])
+    key = ("input", 1, 0)
+    recorder = Recorder(patched.model_options["transformer_options"]["patches_replace"]["attn1"][key])
+    patched.set_model_patch_replace(recorder, "attn1", *key)
+    out = sample(patched, sequence, steps=1)
+    assert recorder.calls[0]["q"].dtype == torch.bfloat16 and recorder.calls[0]["out"].dtype == torch.bfloat16
+    assert torch.isfinite(out).all()
+
+
+def test_lora_weight_patches_compose(n, tiny_model, sequence):
+    """A LoRA-style weight patch on an attention projection changes the frames; AID still keeps endpoints plain."""
+    lora = tiny_model.clone()
+    key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
+    weight = lora.model.state_dict()[key]
+    lora.add_patches({key: (torch.randn_like(weight) * 0.05,)}, strength_patch=1.0)
+    plain = sample(lora, sequence, steps=2)
+    patched = sample(patch(n, lora, sequence["schedule"]), sequence, steps=2)
+    without_lora = sample(tiny_model, sequence, steps=2)
+    assert not torch.allclose(plain[0], without_lora[0]), "the weight patch is active"
+    assert torch.equal(patched[0], plain[0]) and torch.equal(patched[-1], plain[-1])

@@ -49,16 +49,17 @@ def sd15_unet_config(model_channels: int = 64, channel_mult=(1, 2, 4), context_d
     }
 
 
-def build_sd15_model_patcher(seed: int = 0, **config):
+def build_sd15_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, **config):
     """A random-weight SD1.5-type model (``comfy.supported_models.SD15``) in a real ModelPatcher."""
     import comfy.model_management
     import comfy.model_patcher
     import comfy.supported_models
 
     model_config = comfy.supported_models.SD15(sd15_unet_config(**config))
-    model_config.set_inference_dtype(torch.float32, None)
+    model_config.set_inference_dtype(dtype, None)
     model = model_config.get_model({})
     init_random_(model.diffusion_model, seed)
+    model.diffusion_model.to(dtype)
     model.diffusion_model.eval()
     device = comfy.model_management.get_torch_device()
     return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
@@ -123,3 +124,70 @@ def _to_fp16(path: Path) -> None:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
     safetensors.torch.save_file(tensors, str(path), metadata=metadata)
+
+
+TEST_SDXL_CHECKPOINT_NAME = "inbetween_test_sdxl.safetensors"
+
+
+def sdxl_unet_config() -> dict:
+    """A reduced SDXL UNet as ComfyUI's model detection writes it: SDXL's 320 model channels, 2048-wide
+    context, 2816-wide ADM (pooled CLIP-G + size embeddings) and linear transformer projections, with
+    every level at 320 channels and Segmind-Vega's transformer depths (the smallest SDXL family layout)."""
+    return {
+        "use_checkpoint": False,
+        "image_size": 32,
+        "use_spatial_transformer": True,
+        "legacy": False,
+        "num_classes": "sequential",
+        "adm_in_channels": 2816,
+        "in_channels": 4,
+        "out_channels": 4,
+        "model_channels": 320,
+        "num_res_blocks": [2, 2, 2],
+        "transformer_depth": [0, 0, 1, 1, 2, 2],
+        "transformer_depth_output": [0, 0, 0, 1, 1, 1, 2, 2, 2],
+        "channel_mult": [1, 1, 1],
+        "transformer_depth_middle": 1,
+        "use_linear_in_transformer": True,
+        "context_dim": 2048,
+        "num_head_channels": 64,
+        "use_temporal_resblock": False,
+        "use_temporal_attention": False,
+    }
+
+
+def build_sdxl_clip(seed: int = 0):
+    """A real ``comfy.sd.CLIP`` for SDXL (CLIP-L + CLIP-G at their real shapes) with random weights."""
+    import comfy.sd
+    import comfy.sdxl_clip
+    import comfy.supported_models_base
+
+    target = comfy.supported_models_base.ClipTarget(comfy.sdxl_clip.SDXLTokenizer, comfy.sdxl_clip.SDXLClipModel)
+    clip = comfy.sd.CLIP(target, model_options={"dtype": torch.float32})
+    init_random_(clip.cond_stage_model, seed)
+    return clip
+
+
+def write_test_sdxl_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a random-weight checkpoint that ``CheckpointLoaderSimple`` loads as an SDXL-family model
+    (``model_base.SDXL`` with SDXL's CLIP-L + CLIP-G), fp16, about 2 GB; generated at test time."""
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.sd
+    import comfy.supported_models
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model_config = comfy.supported_models.SDXL(sdxl_unet_config())
+    model_config.set_inference_dtype(torch.float32, None)
+    model = model_config.get_model({})
+    init_random_(model.diffusion_model, seed)
+    device = comfy.model_management.get_torch_device()
+    patcher = comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+    clip = build_sdxl_clip(seed=seed + 1)
+    vae = build_sd_vae(seed=seed + 2)
+    partial = path.with_suffix(".partial")
+    comfy.sd.save_checkpoint(str(partial), patcher, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
+    _to_fp16(partial)
+    partial.replace(path)
+    return path
