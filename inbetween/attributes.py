@@ -1,4 +1,4 @@
-"""Attribute control by embedding arithmetic (seed 000, the mechanism behind PixelSmile).
+"""Attribute control by embedding arithmetic (textual latent interpolation, the mechanism behind PixelSmile).
 
 ``delta = e_target - e_neutral`` is a direction in a text encoder's output space; adding
 ``alpha * delta`` to the neutral embedding moves the generation along it: alpha = 0 is the

@@ -1,4 +1,7 @@
-"""Latent translation (seed 001): a window sliding from latent ``a`` into latent ``b``.
+"""Latent translation: a window sliding from latent ``a`` into latent ``b``.
+
+From "Exploring the latent space of text-to-image diffusion models" (the source of the
+normalized-lerp and slerp comparison as well).
 
 For latents ``a, b`` of width W joined along the width, ``z = [a | b]`` (width 2W), the
 translation operator is ``T(z; s) = z[..., s : s + W]`` for an offset ``s`` in ``0..W``:

@@ -5,10 +5,13 @@ from typing_extensions import override
 from comfy_api.latest import ComfyExtension, io
 
 from .aid_nodes import AIDAttentionPatch
+from .attribute_nodes import AlphaBlend, EmbeddingDeltaNode, MultiAttributeBlend
 from .conditioning_nodes import ConditioningInterpolationBatch
+from .delta_library_nodes import LoadEmbeddingDelta, SaveEmbeddingDelta
 from .image_nodes import ImageGrid
 from .latent_nodes import LatentSlide, SharedNoiseLatent, SlerpLatent
 from .noise_nodes import InterpolatedNoise
+from .prompt_pair_nodes import EncodePromptPair
 from .schedule_nodes import BetaCoefficientSchedule
 
 NODES: list[type[io.ComfyNode]] = [
@@ -20,6 +23,12 @@ NODES: list[type[io.ComfyNode]] = [
     LatentSlide,
     ImageGrid,
     AIDAttentionPatch,
+    EncodePromptPair,
+    EmbeddingDeltaNode,
+    AlphaBlend,
+    MultiAttributeBlend,
+    SaveEmbeddingDelta,
+    LoadEmbeddingDelta,
 ]
 
 

@@ -84,8 +84,9 @@ class ConditioningInterpolationBatch(io.ComfyNode):
             try:
                 aligned = tokens.align_many([e.to(emb_a) for _, e in named], token_alignment, names)
             except tokens.TokenCountMismatch as err:
-                raise input_error(node, "token_alignment", f"entry {index}: {err}. Encode the prompts to the same "
-                                  "token count, or set token_alignment to truncate or repeat_last") from err
+                raise input_error(node, "token_alignment", f"entry {index}: {err}. Encode the prompts together with "
+                                  "Encode Prompt Pair so their token layouts match, or set token_alignment to "
+                                  "truncate or repeat_last") from err
             except ValueError as err:
                 raise input_error(node, "conditioning_b", str(err)) from err
             with engine_errors(node, "schedule"):

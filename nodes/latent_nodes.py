@@ -111,7 +111,7 @@ class SharedNoiseLatent(io.ComfyNode):
 
 
 class LatentSlide(io.ComfyNode):
-    """Seed 001's translation: a window sliding over [A | B], or a wipe that keeps columns in place."""
+    """Latent translation: a window sliding over [A | B], or a wipe that keeps columns in place."""
 
     DISPLAY_NAME = "Latent Slide"
 

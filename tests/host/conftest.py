@@ -73,14 +73,39 @@ def test_controlnet():
 
 
 @pytest.fixture(scope="session")
-def comfy_server(test_checkpoint, test_controlnet, tmp_path_factory):
+def test_sdxl_checkpoint():
+    """A random-weight SDXL-family checkpoint file (reduced UNet, real CLIP-L + CLIP-G), generated once per checkout."""
+    import tiny_models
+
+    path = ARTIFACTS / tiny_models.TEST_SDXL_CHECKPOINT_NAME
+    if not path.exists():
+        tiny_models.write_test_sdxl_checkpoint(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_checkpoints(test_checkpoint, test_sdxl_checkpoint):
+    """Checkpoint names the shipped workflows use -> the test checkpoint of the same model family."""
+    return {"v1-5-pruned-emaonly-fp16.safetensors": test_checkpoint, "sd_xl_base_1.0.safetensors": test_sdxl_checkpoint}
+
+
+def _test_checkpoint_for(workflow: dict, test_checkpoints: dict) -> str | None:
+    names = {node["widgets_values"][0] for node in workflow["nodes"] if node["type"] == "CheckpointLoaderSimple"}
+    if names - test_checkpoints.keys() or len(names) > 1:
+        raise ValueError(f"workflow checkpoints {sorted(names)}: use one of {sorted(test_checkpoints)} so the host "
+                         "suite can substitute the test checkpoint of the same family")
+    return test_checkpoints[names.pop()].name if names else None
+
+
+@pytest.fixture(scope="session")
+def comfy_server(test_checkpoints, test_controlnet, tmp_path_factory):
     """ComfyUI started headless on loopback with this pack in custom_nodes; stopped at the end."""
     import assets
     from server import ComfyServer
 
     base = tmp_path_factory.mktemp("comfy_base")
     assets.write_hint_image(base / "input" / assets.TEST_HINT_IMAGE_NAME)
-    server = ComfyServer(COMFYUI, base, comfy_host.PACK_DIR, [test_checkpoint],
+    server = ComfyServer(COMFYUI, base, comfy_host.PACK_DIR, sorted(set(test_checkpoints.values())),
                          controlnets=[test_controlnet])
     server.start()
     try:
@@ -95,15 +120,16 @@ def object_info(comfy_server):
 
 
 @pytest.fixture(scope="session")
-def run_workflow(comfy_server, object_info, test_checkpoint):
-    """Run a shipped UI-format workflow as a user would, with the test checkpoint and small images."""
+def run_workflow(comfy_server, object_info, test_checkpoints):
+    """Run a shipped UI-format workflow as a user would, with the test checkpoint of the workflow's model family
+    (SD1.5 or SDXL) and small images."""
     from ui_workflow import ui_to_api
 
     import assets
 
     def run(name: str, overrides: dict | None = None, timeout: float = 900.0):
         workflow = json.loads((WORKFLOWS / name).read_text())
-        test_overrides = {"ckpt_name": test_checkpoint.name, "width": 64, "height": 64,
+        test_overrides = {"ckpt_name": _test_checkpoint_for(workflow, test_checkpoints), "width": 64, "height": 64,
                           "control_net_name": assets.TEST_CONTROLNET_NAME, "image": assets.TEST_HINT_IMAGE_NAME,
                           **(overrides or {})}
         prompt = ui_to_api(workflow, object_info, overrides=test_overrides)

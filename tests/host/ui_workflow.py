@@ -78,9 +78,13 @@ def _extra_widget_values(name: str, input_type, options: dict) -> int:
     return extra
 
 
-def _check_widget_value(node: dict, name: str, input_type, options: dict, value) -> None:
+def _check_widget_value(node: dict, name: str, input_type, options: dict, value, unlisted_files=frozenset()) -> None:
     where = f"{_node_label(node)}: widget '{name}'"
     choices = input_type if isinstance(input_type, list) else options.get("options") if input_type == "COMBO" else None
+    if choices is not None and name in unlisted_files:
+        if not isinstance(value, str) or "." not in value:
+            raise WorkflowError(f"{where}: expected a file name, got {value!r}")
+        return
     if choices is not None:
         if value not in choices:
             shown = choices if len(choices) <= 12 else choices[:12] + ["..."]
@@ -104,11 +108,14 @@ def _check_widget_value(node: dict, name: str, input_type, options: dict, value)
             raise WorkflowError(f"{where}: {value!r} is outside [{low}, {high}]")
 
 
-def ui_to_api(workflow: dict, object_info: dict, overrides: dict | None = None) -> dict:
+def ui_to_api(workflow: dict, object_info: dict, overrides: dict | None = None,
+              unlisted_files: frozenset[str] = frozenset()) -> dict:
     """Return the API-format prompt for a UI-format workflow; WorkflowError names any bad node.
 
     ``overrides`` replaces the value of any unlinked widget of that name on every node (tests use it
-    to put the test checkpoint and small image sizes into the workflows we ship).
+    to put the test checkpoint and small image sizes into the workflows we ship). ``unlisted_files``
+    names file-list combo widgets (``unet_name``, ``image``...) whose value only has to be a file
+    name: for validating workflows whose models the test server does not have.
     """
     overrides = overrides or {}
     if workflow.get("definitions", {}).get("subgraphs"):
@@ -175,7 +182,7 @@ def ui_to_api(workflow: dict, object_info: dict, overrides: dict | None = None) 
                 position += 1 + _extra_widget_values(name, input_type, options)
                 if name not in linked:
                     value = overrides.get(name, value)
-                    _check_widget_value(node, name, input_type, options, value)
+                    _check_widget_value(node, name, input_type, options, value, unlisted_files)
                     inputs[name] = value
                     continue
             if name in linked:

@@ -1,0 +1,186 @@
+"""What AID costs: wall time and peak memory of sampling with the AID patch against plain sampling.
+
+Fixed workload (issue 6): SD1.5-shaped UNet with 64 model channels, channel_mult [1, 2, 4], one
+res block and one transformer per level, context 768, 8 heads, random weights; 32x32 latent;
+7 frames; 6 euler steps; cfg 5; one seed. Every variant uses ComfyUI's PyTorch (SDPA) attention,
+so plain and patched runs share a kernel (on CPU ComfyUI would otherwise default to its much
+slower sub-quadratic attention).
+
+Variants: (a) plain batched sampling of the conditioning batch; (b) fused outer, the reference's
+window (first half of the steps); (c) fused outer on every step; (d) fused inner on every step;
+(e) the reference's structure: one sampling call per in-between frame with batch [A, t, B], same
+kernel and window as (b). Each variant runs in a fresh subprocess (peak memory is per process):
+one warm-up, then the median of ``--repeats`` timed runs; memory is the peak resident size above
+the resident size after the model is built. The attention op is also timed alone on one layer's
+real shapes (5 in-between rows, 1024 tokens): fused outer against plain SDPA over the same rows.
+
+Prints ``name=value`` lines, ratios last. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
+benchmarks/aid_overhead.py``.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "host"))
+
+FRAMES, STEPS, CFG, SEED, LATENT = 7, 6, 5.0, 0, 32
+VARIANTS = {
+    "plain": None,
+    "outer_window": dict(mode="outer", fused=True, end=0.5),
+    "outer_all": dict(mode="outer", fused=True, end=1.0),
+    "inner_all": dict(mode="inner", fused=True, end=1.0),
+    "reference": dict(mode="outer", fused=True, end=0.5),
+}
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def _setup():
+    import comfy_host
+
+    comfy_host.import_comfy_on_cpu()
+    import comfy.cli_args
+
+    comfy.cli_args.args.use_pytorch_cross_attention = True
+    import comfy.ldm.modules.attention as attention
+
+    # The attention module picked its function at import; pin SDPA for every variant.
+    attention.optimized_attention = attention.attention_pytorch
+    attention.optimized_attention_masked = attention.attention_pytorch
+    return comfy_host.load_pack()
+
+
+def _workload(pack):
+    import torch
+
+    import tiny_models
+
+    model = tiny_models.build_sd15_model_patcher(seed=0, model_channels=64, channel_mult=(1, 2, 4))
+    generator = torch.Generator().manual_seed(1)
+    a, b, negative = (torch.randn(1, 77, 768, generator=generator) for _ in range(3))
+    schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=FRAMES, preset="classic (alpha = beta = steps)", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+    ).args[0]
+    return model, schedule, [[a, {}]], [[b, {}]], [[negative, {}]]
+
+
+def _sampler(pack, variant):
+    """A function that runs the whole variant once and returns the sampled latents."""
+    import nodes as comfy_nodes
+
+    model, schedule, a, b, negative = _workload(pack)
+    interpolate = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute
+    shared_latent = pack.nodes.latent_nodes.SharedNoiseLatent.execute
+    settings = VARIANTS[variant]
+
+    def run_batch(sequence_schedule, patched):
+        positive = interpolate(a, b, sequence_schedule, "lerp", "error").args[0]
+        latent = shared_latent(LATENT * 8, LATENT * 8, 1, sequence_schedule).args[0]
+        return comfy_nodes.common_ksampler(patched, SEED, STEPS, CFG, "euler", "normal", positive, negative,
+                                           latent)[0]["samples"]
+
+    def patch(sequence_schedule):
+        if settings is None:
+            return model
+        return pack.nodes.aid_nodes.AIDAttentionPatch.execute(
+            model, sequence_schedule, settings["mode"], settings["fused"], "self + cross", 0.0, settings["end"], False
+        ).args[0]
+
+    if variant != "reference":
+        patched = patch(schedule)
+        return lambda: run_batch(schedule, patched)
+
+    # The reference implementation samples each in-between frame t in its own call, batch [A, t, B].
+    schedule_type = type(schedule)
+    triples = [schedule_type((0.0, t, 1.0), f"reference frame t={t:.4f}") for t in schedule.coefficients[1:-1]]
+    patched = [(triple, patch(triple)) for triple in triples]
+    return lambda: [run_batch(triple, model_) for triple, model_ in patched]
+
+
+def measure_variant(variant: str, repeats: int) -> dict:
+    pack = _setup()
+    import torch
+
+    torch.manual_seed(0)
+    run = _sampler(pack, variant)
+    baseline = _resident_bytes()
+    run()  # warm-up: lazy allocations, kernel selection
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"seconds": statistics.median(times), "peak_mib": max(peak - baseline, 0) / 2**20}
+
+
+def measure_attention_op(repeats: int) -> dict:
+    """One self-attention layer of the first level: 7 rows, 8 heads, 1024 tokens, head_dim 8."""
+    import torch
+
+    pack = _setup()
+    aid = pack.inbetween.aid
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(FRAMES, 8, LATENT * LATENT, 8, generator=generator) for _ in range(3))
+    t = torch.linspace(0, 1, FRAMES)[1:-1]
+    middle = slice(1, FRAMES - 1)
+
+    def timed(fn):
+        fn()
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    plain = timed(lambda: torch.nn.functional.scaled_dot_product_attention(q[middle], k[middle], v[middle]))
+    fused = timed(lambda: aid.interpolated_attention(q, k, v, t, "outer", True))
+    return {"attn_plain_ms": plain * 1e3, "attn_outer_ms": fused * 1e3}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (median reported)")
+    parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(measure_variant(args.variant, args.repeats)))
+        return
+
+    import torch
+
+    print(f"machine=torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{Path('/proc/cpuinfo').read_text().count('processor')} cpus")
+    op = measure_attention_op(max(args.repeats, 10))
+    for name, value in op.items():
+        print(f"{name}={value:.3f}")
+    results = {}
+    for variant in VARIANTS:
+        output = subprocess.run([sys.executable, __file__, "--variant", variant, "--repeats", str(args.repeats)],
+                                check=True, capture_output=True, text=True).stdout
+        results[variant] = json.loads(output.strip().splitlines()[-1])
+        print(f"time_{variant}_s={results[variant]['seconds']:.3f}")
+        print(f"peak_{variant}_mib={results[variant]['peak_mib']:.1f}")
+
+    plain = results["plain"]
+    print(f"attn_ratio_outer_vs_plain={op['attn_outer_ms'] / op['attn_plain_ms']:.3f}")
+    print(f"ratio_outer_window_vs_plain={results['outer_window']['seconds'] / plain['seconds']:.3f}")
+    print(f"ratio_outer_all_vs_plain={results['outer_all']['seconds'] / plain['seconds']:.3f}")
+    print(f"ratio_inner_all_vs_plain={results['inner_all']['seconds'] / plain['seconds']:.3f}")
+    print(f"ratio_reference_vs_outer={results['reference']['seconds'] / results['outer_window']['seconds']:.3f}")
+    print(f"mem_ratio_outer_vs_plain={results['outer_window']['peak_mib'] / max(plain['peak_mib'], 1e-9):.3f}")
+
+
+if __name__ == "__main__":
+    main()
