@@ -48,9 +48,7 @@ def adjacent_distances(frames: torch.Tensor, distance: Union[str, Distance] = "p
     if isinstance(distance, str):
         if distance != "pixel":
             raise ValueError(f"{name}: distance must be one of {DISTANCES} or a callable, got {distance!r}")
-        compute = torch.float64 if frames.dtype == torch.float64 else torch.float32
-        steps = frames[1:].to(compute) - frames[:-1].to(compute)
-        return steps.reshape(pairs, -1).pow(2).mean(dim=1).sqrt()
+        return pixel_distance(frames[:-1], frames[1:])
     if not callable(distance):
         raise TypeError(f"{name}: distance must be one of {DISTANCES} or a callable, got {describe(distance)}")
 
@@ -63,6 +61,17 @@ def adjacent_distances(frames: torch.Tensor, distance: Union[str, Distance] = "p
             f"got shape {tuple(result.shape)}"
         )
     return result.reshape(pairs)
+
+
+def pixel_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Row-wise root-mean-square difference of ``x`` and ``y`` (both ``[K, ...]``): K values.
+
+    ``d_k = sqrt(mean((y[k] - x[k])^2))`` in float32 (float64 when either input is float64);
+    the ``"pixel"`` distance, usable wherever a distance callable is expected.
+    """
+    compute = torch.float64 if torch.float64 in (x.dtype, y.dtype) else torch.float32
+    steps = y.to(compute) - x.to(compute)
+    return steps.reshape(steps.shape[0], -1).pow(2).mean(dim=1).sqrt()
 
 
 def gini(d: Distances) -> float:

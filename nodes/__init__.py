@@ -4,12 +4,14 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
+from .adaptive_nodes import AdaptiveBetaSchedule
 from .aid_nodes import AIDAttentionPatch
 from .attribute_nodes import AlphaBlend, EmbeddingDeltaNode, MultiAttributeBlend
 from .conditioning_nodes import ConditioningInterpolationBatch
 from .delta_library_nodes import LoadEmbeddingDelta, SaveEmbeddingDelta
 from .image_nodes import ImageGrid
 from .latent_nodes import LatentSlide, SharedNoiseLatent, SlerpLatent
+from .metrics_nodes import InterpolationMetrics
 from .noise_nodes import InterpolatedNoise
 from .prompt_pair_nodes import EncodePromptPair
 from .schedule_nodes import BetaCoefficientSchedule
@@ -29,6 +31,8 @@ NODES: list[type[io.ComfyNode]] = [
     MultiAttributeBlend,
     SaveEmbeddingDelta,
     LoadEmbeddingDelta,
+    InterpolationMetrics,
+    AdaptiveBetaSchedule,
 ]
 
 

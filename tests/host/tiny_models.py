@@ -191,3 +191,32 @@ def write_test_sdxl_checkpoint(path: Path, seed: int = 0) -> Path:
     _to_fp16(partial)
     partial.replace(path)
     return path
+
+
+def tiny_clip_vision_config() -> dict:
+    """A CLIP-ViT config shaped like ComfyUI's clip_vision_config_vitl.json, but 2 layers of width 64 on 32 px."""
+    return {"attention_dropout": 0.0, "dropout": 0.0, "hidden_act": "quick_gelu", "hidden_size": 64, "image_size": 32,
+            "initializer_factor": 1.0, "initializer_range": 0.02, "intermediate_size": 128, "layer_norm_eps": 1e-05,
+            "model_type": "clip_vision_model", "num_attention_heads": 4, "num_channels": 3, "num_hidden_layers": 2,
+            "patch_size": 8, "projection_dim": 32, "torch_dtype": "float32"}
+
+
+def build_clip_vision(config_path: Path, seed: int = 0):
+    """A real ``comfy.clip_vision.ClipVisionModel`` (what Load CLIP Vision returns) with random weights.
+
+    ``config_path`` is where the config JSON is written: ComfyUI's class reads its config from a file.
+    """
+    import json
+
+    import comfy.clip_vision
+
+    config_path = Path(config_path)
+    config_path.write_text(json.dumps(tiny_clip_vision_config()))
+    clip_vision = comfy.clip_vision.ClipVisionModel(str(config_path))
+    init_random_(clip_vision.model, seed)
+    # The class token is a bare Parameter made with torch.empty; no reset_parameters reaches it.
+    embeddings = clip_vision.model.vision_model.embeddings
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        embeddings.class_embedding.normal_()
+    return clip_vision

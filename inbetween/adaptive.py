@@ -1,0 +1,334 @@
+"""Adaptive Beta schedule: the AID paper's dynamic selection of interpolation coefficients.
+
+Exploration starts with the frames at t = 0, 0.5 and 1. Each round splits the interval whose
+end frames are furthest apart at its Beta median under the current (alpha, beta)
+(:func:`beta_split`), renders the new frame, and refits (alpha, beta) so the Beta CDF follows
+the cumulative normalised distances (:func:`fit_beta`). When the budget is spent, the requested
+number of frames is chosen from everything explored so that the distances between consecutive
+chosen frames are as even as possible (:func:`select_even`), endpoints kept.
+
+The renderer and the distance are callables, so the loop runs the same with a diffusion model
+behind it (the ComfyUI node) or a synthetic curve (the tests).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+
+from .metrics import Distance, pixel_distance
+from .schedules import beta_cdf, beta_quantile
+from .validation import check_frame_count, check_positive
+
+# Bounds of the fitted parameters: where beta_cdf is accurate to 1e-12, and far beyond any
+# schedule anyone would use (alpha = beta = 1e4 puts every in-between frame within 0.01 of 0.5).
+PARAMETER_RANGE = (0.01, 1e4)
+_LOG_RANGE = (math.log(PARAMETER_RANGE[0]), math.log(PARAMETER_RANGE[1]))
+# Coarse log-grid of starting points: the least-squares surface has long flat valleys (large
+# alpha and beta with the same ratio), so one local search from (1, 1) can stall far away.
+_GRID = [math.exp(_LOG_RANGE[0] + (_LOG_RANGE[1] - _LOG_RANGE[0]) * k / 12) for k in range(13)]
+# Local searches from the best few grid points: a steep CDF can fit a few points well enough to
+# be a local minimum (Beta(100, 1000) against data from Beta(0.3, 7), for one).
+_STARTS = 4
+_SIMPLEX_TOLERANCE = 1e-10
+_SIMPLEX_MAX_ITERATIONS = 2000
+# Candidate thresholds processed per vectorised DP pass, to bound memory at 256 * m^2 floats.
+_THRESHOLD_CHUNK = 256
+
+Render = Callable[[list[float]], torch.Tensor]
+Progress = Callable[[int, int, float], None]
+
+
+def beta_split(left: float, right: float, alpha: float, beta: float) -> float:
+    """The Beta median of the interval [left, right]: the t with ``F(t) = (F(left) + F(right)) / 2``.
+
+    ``F`` is the Beta(alpha, beta) CDF, so t halves the probability mass the current prior gives
+    the interval (the reference's ``_add_next_point``). When the CDF is flat to float precision
+    across the interval (extreme alpha or beta) that t is not strictly inside it; the arithmetic
+    midpoint is returned instead, so every split adds a new coefficient.
+    """
+    alpha = check_positive(alpha, "alpha", "beta_split")
+    beta = check_positive(beta, "beta", "beta_split")
+    if not 0.0 <= left < right <= 1.0:
+        raise ValueError(f"beta_split: need 0 <= left < right <= 1, got left={left!r}, right={right!r}")
+    target = 0.5 * (beta_cdf(left, alpha, beta) + beta_cdf(right, alpha, beta))
+    t = beta_quantile(target, alpha, beta)
+    return t if left < t < right else 0.5 * (left + right)
+
+
+def cumulative_fractions(distances: Sequence[float]) -> list[float]:
+    """``[0, d_0, d_0 + d_1, ..., sum(d)] / sum(d)``: how far along the sequence each frame is.
+
+    All-zero distances (nothing changes) give evenly spaced fractions, the uniform sequence.
+    """
+    total = math.fsum(distances)
+    if total <= 0.0:
+        return [k / len(distances) for k in range(len(distances) + 1)]
+    partial = [0.0] + [math.fsum(distances[: k + 1]) / total for k in range(len(distances))]
+    partial[-1] = 1.0
+    return partial
+
+
+def fit_beta(coefficients: Sequence[float], fractions: Sequence[float]) -> tuple[float, float]:
+    """Least-squares Beta fit: (alpha, beta) minimising ``sum_k (F(t_k; alpha, beta) - c_k)^2``.
+
+    ``t_k`` are the coefficients (in [0, 1]) and ``c_k`` the target CDF values, usually
+    :func:`cumulative_fractions` of the adjacent distances. The search runs over
+    ``(log alpha, log beta)`` inside :data:`PARAMETER_RANGE`: Nelder-Mead (projected onto the
+    box) from each of the 4 best points of a 13 x 13 log-spaced grid, keeping the best result. Points at t = 0 and
+    t = 1 carry no information (F is 0 and 1 there for every alpha, beta) but do no harm.
+    """
+    if len(coefficients) != len(fractions) or not coefficients:
+        raise ValueError(f"fit_beta: need as many fractions as coefficients (at least one), got "
+                         f"{len(coefficients)} and {len(fractions)}")
+    points = [(float(t), float(c)) for t, c in zip(coefficients, fractions) if 0.0 < t < 1.0]
+    if not points:
+        raise ValueError("fit_beta: need at least one coefficient strictly between 0 and 1")
+
+    def loss(log_params: tuple[float, float]) -> float:
+        a, b = math.exp(log_params[0]), math.exp(log_params[1])
+        return math.fsum((beta_cdf(t, a, b) - c) ** 2 for t, c in points)
+
+    starts = sorted(((math.log(a), math.log(b)) for a in _GRID for b in _GRID), key=loss)[:_STARTS]
+    step = (_LOG_RANGE[1] - _LOG_RANGE[0]) / 12
+    best = min((_nelder_mead(loss, start, step) for start in starts), key=loss)
+    return math.exp(best[0]), math.exp(best[1])
+
+
+def _nelder_mead(f, start: tuple[float, float], step: float) -> tuple[float, float]:
+    """Minimise ``f`` over the box ``_LOG_RANGE^2`` by Nelder-Mead (coefficients 1, 2, 1/2, 1/2).
+
+    Every trial point is clipped into the box, which keeps the search inside the parameter
+    range without penalty terms. Stops when the simplex is smaller than the tolerance.
+    """
+    low, high = _LOG_RANGE
+
+    def clip(point):
+        return tuple(min(max(x, low), high) for x in point)
+
+    def toward(p, q, s):  # p + s (q - p)
+        return clip(tuple(a + s * (b - a) for a, b in zip(p, q)))
+
+    simplex = [clip(start), clip((start[0] + step, start[1])), clip((start[0], start[1] + step))]
+    values = [f(p) for p in simplex]
+    for _ in range(_SIMPLEX_MAX_ITERATIONS):
+        order = sorted(range(3), key=values.__getitem__)
+        simplex, values = [simplex[i] for i in order], [values[i] for i in order]
+        size = max(abs(a - b) for p in simplex[1:] for a, b in zip(p, simplex[0]))
+        if size < _SIMPLEX_TOLERANCE:
+            break
+        centroid = tuple(0.5 * (a + b) for a, b in zip(simplex[0], simplex[1]))
+        reflected = toward(simplex[2], centroid, 2.0)
+        f_reflected = f(reflected)
+        if f_reflected < values[0]:
+            expanded = toward(simplex[2], centroid, 3.0)
+            f_expanded = f(expanded)
+            simplex[2], values[2] = (expanded, f_expanded) if f_expanded < f_reflected else (reflected, f_reflected)
+        elif f_reflected < values[1]:
+            simplex[2], values[2] = reflected, f_reflected
+        else:
+            contracted = toward(simplex[2], centroid, 0.5)
+            f_contracted = f(contracted)
+            if f_contracted < values[2]:
+                simplex[2], values[2] = contracted, f_contracted
+            else:
+                simplex = [simplex[0]] + [toward(simplex[0], p, 0.5) for p in simplex[1:]]
+                values = [values[0]] + [f(p) for p in simplex[1:]]
+    return simplex[min(range(3), key=values.__getitem__)]
+
+
+def pairwise_distances(features: torch.Tensor, distance: Union[str, Distance] = "pixel") -> torch.Tensor:
+    """Symmetric ``[m, m]`` float64 matrix of distances between all frames of ``features[m, ...]``.
+
+    ``distance`` is ``"pixel"`` (:func:`inbetween.metrics.pixel_distance`) or a callable
+    ``f(x[K, ...], y[K, ...]) -> K values``, as for :func:`inbetween.metrics.adjacent_distances`;
+    it is called once per row, with frame i against every later frame.
+    """
+    measure = _distance_callable(distance, "pairwise_distances")
+    m = features.shape[0]
+    matrix = torch.zeros(m, m, dtype=torch.float64)
+    for i in range(m - 1):
+        later = features[i + 1:]
+        row = _checked(measure(features[i:i + 1].expand_as(later), later), later.shape[0], "pairwise_distances")
+        matrix[i, i + 1:] = row
+        matrix[i + 1:, i] = row
+    return matrix
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Indices of the chosen frames (first 0, last m - 1) and the distances between consecutive ones."""
+
+    indices: tuple[int, ...]
+    distances: tuple[float, ...]
+
+    @property
+    def spread(self) -> float:
+        return max(self.distances) - min(self.distances)
+
+
+def select_even(weights: torch.Tensor, frames: int) -> Selection:
+    """The ``frames`` of ``m`` explored frames whose consecutive distances are most even.
+
+    ``weights[i, j]`` (i < j) is the distance between explored frames i and j, in coefficient
+    order. Over all index sequences ``0 = i_0 < i_1 < ... < i_{n-1} = m - 1`` with n = frames,
+    the result minimises the spread ``max_k w(i_k, i_{k+1}) - min_k w(i_k, i_{k+1})`` (the
+    reference's criterion); among sequences of equal spread, the one with the smallest largest
+    step. Exact: for every candidate lower bound L (each distinct weight), a dynamic programme
+    finds the smallest possible largest step of an n-frame path using only steps >= L; the
+    answer is the L minimising (that largest step - L), the first such L on ties.
+    """
+    frames = check_frame_count(frames, "frames", "select_even")
+    if not isinstance(weights, torch.Tensor) or weights.dim() != 2 or weights.shape[0] != weights.shape[1]:
+        raise ValueError(f"select_even: weights must be a square [m, m] tensor, got {_shape(weights)}")
+    m = weights.shape[0]
+    if frames > m:
+        raise ValueError(f"select_even: cannot choose {frames} frames from {m} explored frames")
+    w = weights.detach().to(device="cpu", dtype=torch.float64)
+    upper = torch.ones(m, m, dtype=torch.bool).triu(1)
+    if not torch.isfinite(w[upper]).all():
+        raise ValueError("select_even: weights must be finite")
+
+    thresholds = torch.unique(w[upper])  # sorted ascending
+    best_value, best_threshold = math.inf, None
+    for chunk in thresholds.split(_THRESHOLD_CHUNK):
+        largest = _minimax_paths(w, upper, chunk, frames)[:, m - 1]
+        values = largest - chunk
+        k = int(torch.argmin(values))  # first minimum: the smallest L, hence the smallest largest step
+        if float(values[k]) < best_value:
+            best_value, best_threshold = float(values[k]), chunk[k:k + 1]
+    path = _minimax_path(w, upper, best_threshold, frames)
+    return Selection(tuple(path), tuple(float(w[i, j]) for i, j in zip(path, path[1:])))
+
+
+def _minimax_paths(w: torch.Tensor, upper: torch.Tensor, thresholds: torch.Tensor, frames: int,
+                   parents: Optional[list] = None) -> torch.Tensor:
+    """``[K, m]``: per threshold, the smallest largest step of a ``frames``-frame path 0 -> j using steps >= it."""
+    m = w.shape[0]
+    allowed = upper & (w >= thresholds[:, None, None])  # [K, m, m]
+    cost = torch.where(allowed, w.expand_as(allowed), torch.full_like(allowed, math.inf, dtype=torch.float64))
+    reach = torch.full((thresholds.shape[0], m), math.inf, dtype=torch.float64)
+    reach[:, 0] = -math.inf  # a one-frame path has no step yet
+    for _ in range(frames - 1):
+        through = torch.maximum(reach[:, :, None], cost)  # [K, i, j]: path to i, then step i -> j
+        reach, arg = through.min(dim=1)
+        if parents is not None:
+            parents.append(arg[0].tolist())
+    return reach
+
+
+def _minimax_path(w: torch.Tensor, upper: torch.Tensor, threshold: torch.Tensor, frames: int) -> list[int]:
+    parents: list[list[int]] = []
+    _minimax_paths(w, upper, threshold, frames, parents)
+    path = [w.shape[0] - 1]
+    for step in reversed(parents):
+        path.append(step[path[-1]])
+    return path[::-1]
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """Everything the adaptive schedule explored and chose.
+
+    ``coefficients`` are the explored t in increasing order (first 0, last 1), ``distances`` the
+    distances between adjacent explored frames, ``alpha``/``beta`` the last fit, ``selection``
+    the chosen frames (indices into ``coefficients``), ``order[k]`` the render order of
+    explored frame k (0, 1, 2 for t = 0, 0.5, 1; then one per split).
+    """
+
+    coefficients: tuple[float, ...]
+    distances: tuple[float, ...]
+    alpha: float
+    beta: float
+    selection: Selection
+    order: tuple[int, ...]
+
+    @property
+    def selected_coefficients(self) -> tuple[float, ...]:
+        return tuple(self.coefficients[i] for i in self.selection.indices)
+
+
+def explore(render: Render, frames: int, budget: int, distance: Union[str, Distance] = "pixel",
+            alpha: float = 3.0, beta: float = 3.0, progress: Optional[Progress] = None) -> Exploration:
+    """Adaptive Beta schedule: explore ``budget`` coefficients, then choose ``frames`` of them.
+
+    ``render(ts)`` returns a tensor ``[len(ts), ...]`` of frames (images or features) at the
+    coefficients ``ts``; it is called once with ``[0.0, 0.5, 1.0]`` and then ``budget - 3``
+    times with one new coefficient. ``distance`` compares frames as in
+    :func:`pairwise_distances`. ``alpha``/``beta`` are the prior before the first fit (the
+    reference starts at 3, 3). ``progress(done, total, t)`` is called after each render with the
+    number of renders done, their total ``budget - 2``, and the coefficient just rendered
+    (0.5 for the first). Exceptions raised by ``render`` or ``progress`` (such as a user's
+    cancel) propagate unchanged.
+
+    Each round: k = argmax of the adjacent distances (first on ties); t = :func:`beta_split`
+    of [t_k, t_{k+1}] under the current (alpha, beta); render t; then (alpha, beta) =
+    :func:`fit_beta` of all coefficients against :func:`cumulative_fractions` of the adjacent
+    distances. Finally :func:`select_even` on the distances between all explored frames.
+    """
+    frames = check_frame_count(frames, "frames", "explore")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 3:
+        raise ValueError(f"explore: budget must be an int >= 3 (t = 0, 0.5, 1 come first), got {budget!r}")
+    if frames > budget:
+        raise ValueError(f"explore: cannot choose {frames} frames from a budget of {budget} explored frames")
+    alpha = check_positive(alpha, "alpha", "explore")
+    beta = check_positive(beta, "beta", "explore")
+    measure = _distance_callable(distance, "explore")
+    total = budget - 2
+
+    first = render([0.0, 0.5, 1.0])
+    if not isinstance(first, torch.Tensor) or first.dim() == 0 or first.shape[0] != 3:
+        raise ValueError(f"explore: render([0, 0.5, 1]) must return a tensor [3, ...], got {_shape(first)}")
+    if progress is not None:
+        progress(1, total, 0.5)
+    ts, seen, order = [0.0, 0.5, 1.0], [first[0], first[1], first[2]], [0, 1, 2]
+    ds = _checked(measure(first[:2], first[1:]), 2, "explore").tolist()
+
+    for done in range(2, total + 1):
+        k = max(range(len(ds)), key=ds.__getitem__)
+        t = beta_split(ts[k], ts[k + 1], alpha, beta)
+        new = render([t])
+        if not isinstance(new, torch.Tensor) or new.shape != (1, *first.shape[1:]):
+            raise ValueError(f"explore: render([t]) must return a tensor of shape {(1, *first.shape[1:])}, "
+                             f"got {_shape(new)}")
+        pair = _checked(measure(torch.stack([seen[k], new[0]]), torch.cat([new, seen[k + 1][None]])),
+                        2, "explore").tolist()
+        ts.insert(k + 1, t)
+        seen.insert(k + 1, new[0])
+        order.insert(k + 1, done + 1)
+        ds[k:k + 1] = pair
+        alpha, beta = fit_beta(ts, cumulative_fractions(ds))
+        if progress is not None:
+            progress(done, total, t)
+
+    weights = pairwise_distances(torch.stack(seen), measure)
+    return Exploration(tuple(ts), tuple(ds), alpha, beta, select_even(weights, frames), tuple(order))
+
+
+def _distance_callable(distance, where: str) -> Distance:
+    if isinstance(distance, str):
+        if distance != "pixel":
+            raise ValueError(f"{where}: distance must be 'pixel' or a callable, got {distance!r}")
+        return pixel_distance
+    if not callable(distance):
+        raise TypeError(f"{where}: distance must be 'pixel' or a callable, got {type(distance).__name__}")
+    return distance
+
+
+def _checked(values: object, count: int, where: str) -> torch.Tensor:
+    """The distance callable's answer as ``count`` finite, non-negative float64 values."""
+    if not isinstance(values, torch.Tensor) or values.numel() != count:
+        raise ValueError(f"{where}: the distance must return {count} values, got {_shape(values)}")
+    values = values.detach().reshape(count).to(device="cpu", dtype=torch.float64)
+    if not torch.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"{where}: distances must be finite and >= 0, got {values.tolist()}")
+    return values
+
+
+def _shape(value: object) -> str:
+    return f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+
