@@ -45,12 +45,16 @@ def test_shipped_workflow_executes(run_workflow, name):
             assert image.width > 0 and image.height > 0
 
 
+# The bad-input tests edit one workflow that has a KSampler and a checkpoint loader.
+EDITED = "slerp_latent_sd15.json"
+
+
 def _shipped(name: str) -> dict:
     return json.loads((WORKFLOWS / name).read_text())
 
 
 def test_unknown_node_type_is_named(object_info):
-    workflow = _shipped(SHIPPED[0])
+    workflow = _shipped(EDITED)
     workflow["nodes"][0]["type"] = "NoSuchNodeAnywhere"
     node_id = workflow["nodes"][0]["id"]
     with pytest.raises(WorkflowError, match=rf"node {node_id} \(NoSuchNodeAnywhere.*unknown node type"):
@@ -58,7 +62,7 @@ def test_unknown_node_type_is_named(object_info):
 
 
 def test_bad_widget_value_is_named(object_info, test_checkpoint):
-    workflow = _shipped(SHIPPED[0])
+    workflow = _shipped(EDITED)
     sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")
     sampler["widgets_values"][4] = "not_a_sampler"
     with pytest.raises(WorkflowError, match=rf"node {sampler['id']} \(KSampler.*'sampler_name'.*not_a_sampler"):
@@ -66,7 +70,7 @@ def test_bad_widget_value_is_named(object_info, test_checkpoint):
 
 
 def test_widget_count_mismatch_is_named(object_info, test_checkpoint):
-    workflow = _shipped(SHIPPED[0])
+    workflow = _shipped(EDITED)
     sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")
     sampler["widgets_values"] = sampler["widgets_values"][:-1]
     with pytest.raises(WorkflowError, match=rf"node {sampler['id']} \(KSampler"):
