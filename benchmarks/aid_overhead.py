@@ -9,10 +9,12 @@ slower sub-quadratic attention).
 Variants: (a) plain batched sampling of the conditioning batch; (b) fused outer, the reference's
 window (first half of the steps); (c) fused outer on every step; (d) fused inner on every step;
 (e) the reference's structure: one sampling call per in-between frame with batch [A, t, B], same
-kernel and window as (b). Each variant runs in a fresh subprocess (peak memory is per process):
-one warm-up, then the median of ``--repeats`` timed runs; memory is the peak resident size above
-the resident size after the model is built. The attention op is also timed alone on one layer's
-real shapes (5 in-between rows, 1024 tokens): fused outer against plain SDPA over the same rows.
+kernel and window as (b). Times: every variant is warmed up once, then the variants are timed in
+turn, round after round, and each reports the median of ``--repeats`` rounds (interleaving keeps a
+slow spell of a noisy machine from landing on one variant). Memory: each variant runs once more in
+a fresh subprocess, whose peak resident size above its size after the model is built is reported. The attention op is also timed alone on one layer's
+real shapes (5 in-between rows, 1024 tokens): fused outer, and the formula computed naively (two
+softmaxes over joined keys), against plain SDPA over the same rows.
 
 Prints ``name=value`` lines, ratios last. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
 benchmarks/aid_overhead.py``.
@@ -20,10 +22,12 @@ benchmarks/aid_overhead.py``.
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "host"))
 
 FRAMES, STEPS, CFG, SEED, LATENT = 7, 6, 5.0, 0, 32
+# glibc: serve blocks of 64 KiB and more by mmap and give freed memory back at once, so the resident
+# size tracks live tensors instead of the allocator's high-water mark.
+FREE_AT_ONCE = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
 VARIANTS = {
     "plain": None,
     "outer_window": dict(mode="outer", fused=True, end=0.5),
@@ -107,21 +114,45 @@ def _sampler(pack, variant):
     return lambda: [run_batch(triple, model_) for triple, model_ in patched]
 
 
-def measure_variant(variant: str, repeats: int) -> dict:
-    pack = _setup()
-    import torch
+def measure_peak_memory(variant: str) -> float:
+    """MiB of peak resident memory during one run above the resident size just before it.
 
-    torch.manual_seed(0)
+    The run follows a warm-up, so one-time allocations are not counted; the parent starts this
+    process with glibc returning large blocks to the system at once, so the resident size follows
+    the live tensors, and a watcher thread samples it every millisecond.
+    """
+    pack = _setup()
     run = _sampler(pack, variant)
-    baseline = _resident_bytes()
-    run()  # warm-up: lazy allocations, kernel selection
-    times = []
+    run()
+    before = _resident_bytes()
+    peak, done = [before], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _resident_bytes())
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    run()
+    done.set()
+    watcher.join()
+    return max(peak[0] - before, 0) / 2**20
+
+
+def measure_times(repeats: int) -> dict:
+    """Median seconds per variant, the variants timed in turn round after round."""
+    pack = _setup()
+    runs = {variant: _sampler(pack, variant) for variant in VARIANTS}
+    for run in runs.values():
+        run()  # warm-up: lazy allocations, kernel selection
+    times = {variant: [] for variant in VARIANTS}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"seconds": statistics.median(times), "peak_mib": max(peak - baseline, 0) / 2**20}
+        for variant, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[variant].append(time.perf_counter() - start)
+    return {variant: statistics.median(samples) for variant, samples in times.items()}
 
 
 def measure_attention_op(repeats: int) -> dict:
@@ -144,18 +175,29 @@ def measure_attention_op(repeats: int) -> dict:
             samples.append(time.perf_counter() - start)
         return statistics.median(samples)
 
-    plain = timed(lambda: torch.nn.functional.scaled_dot_product_attention(q[middle], k[middle], v[middle]))
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    coefficient = t.reshape(-1, 1, 1, 1)
+
+    def naive_outer():
+        """The formula as written: two softmaxes over joined keys, the own block computed twice."""
+        own_k, own_v = k[middle], v[middle]
+        to_a = sdpa(q[middle], torch.cat([own_k, k[:1].expand_as(own_k)], 2), torch.cat([own_v, v[:1].expand_as(own_v)], 2))
+        to_b = sdpa(q[middle], torch.cat([own_k, k[-1:].expand_as(own_k)], 2), torch.cat([own_v, v[-1:].expand_as(own_v)], 2))
+        return (1 - coefficient) * to_a + coefficient * to_b
+
+    plain = timed(lambda: sdpa(q[middle], k[middle], v[middle]))
     fused = timed(lambda: aid.interpolated_attention(q, k, v, t, "outer", True))
-    return {"attn_plain_ms": plain * 1e3, "attn_outer_ms": fused * 1e3}
+    naive = timed(naive_outer)
+    return {"attn_plain_ms": plain * 1e3, "attn_outer_ms": fused * 1e3, "attn_naive_outer_ms": naive * 1e3}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (median reported)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
-        print(json.dumps(measure_variant(args.variant, args.repeats)))
+        print(json.dumps(measure_peak_memory(args.variant)))
         return
 
     import torch
@@ -165,21 +207,22 @@ def main() -> None:
     op = measure_attention_op(max(args.repeats, 10))
     for name, value in op.items():
         print(f"{name}={value:.3f}")
-    results = {}
+    seconds = measure_times(args.repeats)
+    peak = {}
     for variant in VARIANTS:
-        output = subprocess.run([sys.executable, __file__, "--variant", variant, "--repeats", str(args.repeats)],
-                                check=True, capture_output=True, text=True).stdout
-        results[variant] = json.loads(output.strip().splitlines()[-1])
-        print(f"time_{variant}_s={results[variant]['seconds']:.3f}")
-        print(f"peak_{variant}_mib={results[variant]['peak_mib']:.1f}")
+        output = subprocess.run([sys.executable, __file__, "--variant", variant], check=True, capture_output=True,
+                                text=True, env={**os.environ, **FREE_AT_ONCE}).stdout
+        peak[variant] = json.loads(output.strip().splitlines()[-1])
+        print(f"time_{variant}_s={seconds[variant]:.3f}")
+        print(f"peak_{variant}_mib={peak[variant]:.1f}")
 
-    plain = results["plain"]
+    print(f"attn_ratio_naive_outer_vs_plain={op['attn_naive_outer_ms'] / op['attn_plain_ms']:.3f}")
     print(f"attn_ratio_outer_vs_plain={op['attn_outer_ms'] / op['attn_plain_ms']:.3f}")
-    print(f"ratio_outer_window_vs_plain={results['outer_window']['seconds'] / plain['seconds']:.3f}")
-    print(f"ratio_outer_all_vs_plain={results['outer_all']['seconds'] / plain['seconds']:.3f}")
-    print(f"ratio_inner_all_vs_plain={results['inner_all']['seconds'] / plain['seconds']:.3f}")
-    print(f"ratio_reference_vs_outer={results['reference']['seconds'] / results['outer_window']['seconds']:.3f}")
-    print(f"mem_ratio_outer_vs_plain={results['outer_window']['peak_mib'] / max(plain['peak_mib'], 1e-9):.3f}")
+    print(f"ratio_outer_window_vs_plain={seconds['outer_window'] / seconds['plain']:.3f}")
+    print(f"ratio_outer_all_vs_plain={seconds['outer_all'] / seconds['plain']:.3f}")
+    print(f"ratio_inner_all_vs_plain={seconds['inner_all'] / seconds['plain']:.3f}")
+    print(f"ratio_reference_vs_outer={seconds['reference'] / seconds['outer_window']:.3f}")
+    print(f"mem_ratio_outer_vs_plain={peak['outer_window'] / max(peak['plain'], 1e-9):.3f}")
 
 
 if __name__ == "__main__":
