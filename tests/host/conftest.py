@@ -50,15 +50,25 @@ def tiny_clip():
     return tiny_models.build_sd1_clip(seed=0)
 
 
+def _artifact(name: str, write) -> Path:
+    """``ARTIFACTS/name``, made by ``write(path)`` on first use (never committed).
+
+    Written under a temporary name first, so a run killed halfway leaves no half-written model behind.
+    """
+    path = ARTIFACTS / name
+    if not path.exists():
+        partial = path.with_name(path.name + ".partial")
+        write(partial)
+        partial.replace(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def test_checkpoint():
-    """A random-weight SD1.5 checkpoint file, generated once per checkout (never committed)."""
+    """A random-weight SD1.5 checkpoint file."""
     import tiny_models
 
-    path = ARTIFACTS / tiny_models.TEST_CHECKPOINT_NAME
-    if not path.exists():
-        tiny_models.write_test_checkpoint(path, seed=0)
-    return path
+    return _artifact(tiny_models.TEST_CHECKPOINT_NAME, lambda path: tiny_models.write_test_checkpoint(path, seed=0))
 
 
 @pytest.fixture(scope="session")
@@ -66,21 +76,16 @@ def test_controlnet():
     """A random-weight SD1.5 ControlNet matching the test checkpoint's UNet."""
     import assets
 
-    path = ARTIFACTS / assets.TEST_CONTROLNET_NAME
-    if not path.exists():
-        assets.write_test_controlnet(path, seed=0)
-    return path
+    return _artifact(assets.TEST_CONTROLNET_NAME, lambda path: assets.write_test_controlnet(path, seed=0))
 
 
 @pytest.fixture(scope="session")
 def test_sdxl_checkpoint():
-    """A random-weight SDXL-family checkpoint file (reduced UNet, real CLIP-L + CLIP-G), generated once per checkout."""
+    """A random-weight SDXL-family checkpoint file (reduced UNet, real CLIP-L + CLIP-G)."""
     import tiny_models
 
-    path = ARTIFACTS / tiny_models.TEST_SDXL_CHECKPOINT_NAME
-    if not path.exists():
-        tiny_models.write_test_sdxl_checkpoint(path, seed=0)
-    return path
+    return _artifact(tiny_models.TEST_SDXL_CHECKPOINT_NAME,
+                     lambda path: tiny_models.write_test_sdxl_checkpoint(path, seed=0))
 
 
 @pytest.fixture(scope="session")

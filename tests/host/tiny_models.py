@@ -108,10 +108,8 @@ def write_test_checkpoint(path: Path, seed: int = 0) -> Path:
     model = build_sd15_model_patcher(seed=seed, model_channels=320, channel_mult=(1, 2))
     clip = build_sd1_clip(seed=seed + 1, layers=None)
     vae = build_sd_vae(seed=seed + 2)
-    partial = path.with_suffix(".partial")
-    comfy.sd.save_checkpoint(str(partial), model, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
-    _to_fp16(partial)
-    partial.replace(path)
+    comfy.sd.save_checkpoint(str(path), model, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
+    _to_fp16(path)
     return path
 
 
@@ -186,10 +184,8 @@ def write_test_sdxl_checkpoint(path: Path, seed: int = 0) -> Path:
     patcher = comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
     clip = build_sdxl_clip(seed=seed + 1)
     vae = build_sd_vae(seed=seed + 2)
-    partial = path.with_suffix(".partial")
-    comfy.sd.save_checkpoint(str(partial), patcher, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
-    _to_fp16(partial)
-    partial.replace(path)
+    comfy.sd.save_checkpoint(str(path), patcher, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
+    _to_fp16(path)
     return path
 
 
