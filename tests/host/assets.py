@@ -3,7 +3,6 @@ a random-weight ControlNet matching the test SD1.5 checkpoint, and a small hint 
 
 from pathlib import Path
 
-import torch
 
 TEST_CONTROLNET_NAME = "inbetween_test_controlnet_sd15.safetensors"
 TEST_HINT_IMAGE_NAME = "inbetween_test_hint.png"

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import comfy_host
 from conftest import WORKFLOWS
 from ui_workflow import WorkflowError, ui_to_api
 
