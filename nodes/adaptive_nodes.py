@@ -10,7 +10,7 @@ from comfy_api.latest import io
 from ..inbetween import adaptive, metrics, tokens
 from . import distance_backends
 from .adaptive_render import FrameRenderer, Sampling
-from .aid_patch import AIDAttentionReplace
+from .aid import has_aid_patch
 from .conditioning_nodes import TOKEN_ALIGNMENT_TOOLTIP, ConditioningInterpolationBatch
 from .errors import InbetweenInputError, input_error
 from .schedule_type import InterpSchedule, ScheduleIO
@@ -106,7 +106,7 @@ class AdaptiveBetaSchedule(io.ComfyNode):
             raise input_error(node, "guide", "a guide prompt (PAID) needs AID attention: without it every "
                                              "in-between frame would be the guide prompt alone; set attention to "
                                              "AID outer or inner")
-        if _has_aid_patch(model):
+        if has_aid_patch(model):
             raise input_error(node, "model", "already carries an AID Attention Patch, whose fixed schedule cannot "
                                              "serve the coefficients explored here; connect the unpatched model and "
                                              "choose the AID settings on this node")
@@ -167,7 +167,3 @@ def _conditioning_batch(node, positive_a, positive_b, guide, schedule, token_ali
             message = message.replace(theirs, ours)
         raise input_error(node, _CONDITIONING_INPUTS.get(match[1], match[1]), message) from err
 
-
-def _has_aid_patch(model) -> bool:
-    replaces = model.model_options.get("transformer_options", {}).get("patches_replace", {})
-    return any(isinstance(patch, AIDAttentionReplace) for layer in replaces.values() for patch in layer.values())

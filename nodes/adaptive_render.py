@@ -17,7 +17,7 @@ import comfy.sample
 import comfy.utils
 import latent_preview
 
-from .aid_patch import AIDConfig, patch_model
+from .aid import AIDConfig, patch_model
 
 Conditioning = list
 
@@ -65,7 +65,7 @@ class FrameRenderer:
         self.previewer = latent_preview.get_previewer(model.load_device, model.get_model_object("latent_format"))
 
     def patched(self, schedule: tuple) -> object:
-        config = AIDConfig(schedule, self.aid_mode, True, 0.0, self.aid_end_percent, False)
+        config = AIDConfig(coefficients=tuple(schedule), mode=self.aid_mode, end_percent=self.aid_end_percent)
         return patch_model(self.model, config, self_attention=True, cross_attention=True)
 
     def __call__(self, ts: list) -> torch.Tensor:

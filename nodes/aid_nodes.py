@@ -3,7 +3,7 @@
 from comfy_api.latest import io
 
 from ..inbetween import aid
-from .aid_patch import NODE_NAME, AIDConfig, patch_model
+from .aid import NODE_NAME, AIDConfig, patch_model
 from .errors import input_error
 from .schedule_type import ScheduleIO
 
@@ -58,6 +58,7 @@ class AIDAttentionPatch(io.ComfyNode):
         if len(schedule) < 3:
             raise input_error(cls.DISPLAY_NAME, "schedule",
                               f"has {len(schedule)} frames; AID needs at least 3 (two endpoints and an in-between)")
-        config = AIDConfig(tuple(schedule.coefficients), mode, fused, start_percent, end_percent, apply_to_uncond)
+        config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused, start_percent=start_percent,
+                           end_percent=end_percent, apply_to_uncond=apply_to_uncond)
         self_attention, cross_attention = LAYERS[layers]
         return io.NodeOutput(patch_model(model, config, self_attention, cross_attention))

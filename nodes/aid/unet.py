@@ -14,8 +14,8 @@ import torch
 import comfy.ldm.modules.attention as comfy_attention
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
 
-from ..inbetween import aid
-from .errors import input_error
+from ...inbetween import aid
+from ..errors import input_error
 
 NODE_NAME = "AID Attention Patch"
 POSITIVE, NEGATIVE = 0, 1
@@ -161,3 +161,9 @@ def patch_model(model, config: AIDConfig, self_attention: bool, cross_attention:
                 wrapped = wrapped.wrapped  # a second AID patch replaces the first instead of stacking on it
             patched.set_model_patch_replace(AIDAttentionReplace(config, wrapped), name, block_name, number, index)
     return patched
+
+
+def has_aid_patch(model) -> bool:
+    """Whether ``model`` (a ModelPatcher) already carries AID attention patches."""
+    replaces = model.model_options.get("transformer_options", {}).get("patches_replace", {})
+    return any(isinstance(patch, AIDAttentionReplace) for layer in replaces.values() for patch in layer.values())
