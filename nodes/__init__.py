@@ -6,7 +6,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from .adaptive_nodes import AdaptiveBetaSchedule
 from .aid_nodes import AIDAttentionPatch
-from .attribute_nodes import AlphaBlend, EmbeddingDeltaNode, MultiAttributeBlend
+from .attribute_nodes import AlphaBlend, EmbeddingDelta, MultiAttributeBlend
 from .conditioning_nodes import ConditioningInterpolationBatch
 from .delta_library_nodes import LoadEmbeddingDelta, SaveEmbeddingDelta
 from .image_nodes import ImageGrid
@@ -26,7 +26,7 @@ NODES: list[type[io.ComfyNode]] = [
     ImageGrid,
     AIDAttentionPatch,
     EncodePromptPair,
-    EmbeddingDeltaNode,
+    EmbeddingDelta,
     AlphaBlend,
     MultiAttributeBlend,
     SaveEmbeddingDelta,

@@ -1,26 +1,23 @@
 """The adaptive Beta schedule node: the AID paper's dynamic coefficient selection inside ComfyUI."""
 
-import re
-
 import torch
 
 import comfy.samplers
 from comfy_api.latest import io
 
-from ..inbetween import adaptive, metrics, tokens
+from ..inbetween import adaptive, metrics
 from . import distance_backends
 from .adaptive_render import FrameRenderer, Sampling
 from .aid import has_aid_patch
-from .conditioning_nodes import TOKEN_ALIGNMENT_TOOLTIP, ConditioningInterpolationBatch
-from .errors import InbetweenInputError, input_error
+from .comfy_values import finite, read_conditioning, token_alignment_input
+from .errors import InbetweenInputError
 from .schedule_type import InterpSchedule, ScheduleIO
+from .text_interpolation import interpolation_batch
 
 ATTENTION_OFF = "off (text interpolation)"
 ATTENTION = {"AID outer": "outer", "AID inner": "inner", ATTENTION_OFF: None}
 # The reference's prior before the first fit.
 PRIOR = (3.0, 3.0)
-# Names of ConditioningInterpolationBatch's inputs on this node, to re-word its errors.
-_CONDITIONING_INPUTS = {"conditioning_a": "positive_a", "conditioning_b": "positive_b"}
 
 
 class AdaptiveBetaSchedule(io.ComfyNode):
@@ -71,8 +68,7 @@ class AdaptiveBetaSchedule(io.ComfyNode):
                 io.Float.Input("aid_end_percent", default=0.5, min=0.01, max=1.0, step=0.01,
                                tooltip="Fraction of the steps with AID attention, plain after (the reference's warmup "
                                        "ratio, 0.5)."),
-                io.Combo.Input("token_alignment", options=list(tokens.TOKEN_ALIGNMENTS), default="error",
-                               tooltip=TOKEN_ALIGNMENT_TOOLTIP),
+                token_alignment_input(),
                 io.Combo.Input("distance", options=distance_backends.BACKENDS, default=distance_backends.PIXEL,
                                tooltip=distance_backends.TOOLTIP),
                 io.Conditioning.Input("guide", optional=True,
@@ -99,30 +95,37 @@ class AdaptiveBetaSchedule(io.ComfyNode):
                 clip_vision=None) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
         if frames > exploration_budget:
-            raise input_error(node, "frames", f"{frames} frames cannot be chosen from an exploration budget of "
-                                              f"{exploration_budget}; raise exploration_budget to at least {frames}")
+            raise InbetweenInputError(node, "frames", f"{frames} frames cannot be chosen from an exploration budget "
+                                                      f"of {exploration_budget}; raise exploration_budget to at least "
+                                                      f"{frames}")
         aid_mode = ATTENTION[attention]
         if aid_mode is None and guide is not None:
-            raise input_error(node, "guide", "a guide prompt (PAID) needs AID attention: without it every "
-                                             "in-between frame would be the guide prompt alone; set attention to "
-                                             "AID outer or inner")
+            raise InbetweenInputError(node, "guide", "a guide prompt (PAID) needs AID attention: without it every "
+                                                     "in-between frame would be the guide prompt alone; set attention "
+                                                     "to AID outer or inner")
         if has_aid_patch(model):
-            raise input_error(node, "model", "already carries an AID Attention Patch, whose fixed schedule cannot "
-                                             "serve the coefficients explored here; connect the unpatched model and "
-                                             "choose the AID settings on this node")
+            raise InbetweenInputError(node, "model", "already carries an AID Attention Patch, whose fixed schedule "
+                                                     "cannot serve the coefficients explored here; connect the "
+                                                     "unpatched model and choose the AID settings on this node")
+        a = read_conditioning(node, "positive_a", positive_a, batch_one=True)
+        b = read_conditioning(node, "positive_b", positive_b, batch_one=True)
+        g = None if guide is None else read_conditioning(node, "guide", guide, batch_one=True)
+        read_conditioning(node, "negative", negative)
+        sampling = Sampling(seed, steps, finite(node, "cfg", cfg), sampler_name, scheduler, width, height)
+        aid_end_percent = finite(node, "aid_end_percent", aid_end_percent)
         measure = distance_backends.backend(distance, node, clip_vision)
 
         def conditioning(schedule: tuple) -> list:
-            return _conditioning_batch(node, positive_a, positive_b, guide, schedule, token_alignment)
+            return interpolation_batch(node, a, b, InterpSchedule(schedule, "explored"), "lerp", token_alignment, g)
 
-        sampling = Sampling(seed, steps, cfg, sampler_name, scheduler, width, height)
+        conditioning((0.0, 0.5, 1.0))  # every conditioning error before the first sampling run
         renderer = FrameRenderer(model, vae, conditioning, negative, sampling, aid_mode, aid_end_percent,
                                  measure.embed, renders=exploration_budget - 2)
         if aid_mode is not None:
             try:
                 renderer.patched((0.0, 0.5, 1.0))
             except InbetweenInputError as err:
-                raise input_error(node, "model", f"{err}; or set attention to {ATTENTION_OFF!r}") from err
+                raise InbetweenInputError(node, "model", f"{err.detail}; or set attention to {ATTENTION_OFF!r}") from err
 
         result = adaptive.explore(renderer, frames, exploration_budget, measure.distance, alpha=PRIOR[0], beta=PRIOR[1])
         chosen = result.selected_coefficients
@@ -151,19 +154,4 @@ def report(result: adaptive.Exploration, label: str, attention: str) -> str:
         step = f"{result.distances[k]:.4f}" if k < len(result.distances) else "-"
         lines.append(f"  {'*' if k in chosen else ' '} t={t:.4f}  #{result.order[k]:<2d}  {step}")
     return "\n".join(lines)
-
-
-def _conditioning_batch(node, positive_a, positive_b, guide, schedule, token_alignment) -> list:
-    """ConditioningInterpolationBatch for ``schedule``, its errors re-worded for this node's inputs."""
-    try:
-        return ConditioningInterpolationBatch.execute(positive_a, positive_b, InterpSchedule(schedule, "explored"),
-                                                      "lerp", token_alignment, guide).args[0]
-    except InbetweenInputError as err:
-        match = re.match(rf"{ConditioningInterpolationBatch.DISPLAY_NAME}: input '(\w+)': (.*)", str(err), re.S)
-        if match is None:
-            raise
-        message = match[2]
-        for theirs, ours in _CONDITIONING_INPUTS.items():
-            message = message.replace(theirs, ours)
-        raise input_error(node, _CONDITIONING_INPUTS.get(match[1], match[1]), message) from err
 

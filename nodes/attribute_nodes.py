@@ -6,55 +6,46 @@ delta); pooled outputs follow the arithmetic, attention masks admit what the ble
 is carried from the neutral/base entry. Inputs are never modified.
 """
 
+from collections.abc import Sequence
+
 import torch
 
 from comfy_api.latest import io
 
-from ..inbetween import attributes, tokens
-from .conditioning_nodes import TOKEN_ALIGNMENT_TOOLTIP
-from .delta_type import DeltaEntry, DeltaIO, EmbeddingDelta, encoder_family
-from .errors import engine_errors, input_error
-from .prompt_pair_nodes import EncodePromptPair
+from ..inbetween import attributes
+from .comfy_values import (Entry, aligned_mask, aligned_tokens, check_same_encoder, encoder_family, entry_with, finite,
+                           paired, read_conditioning, token_alignment_input)
+from .delta_type import AttributeDelta, DeltaEntry, DeltaIO
+from .errors import InbetweenInputError, engine_errors
 from .schedule_type import ScheduleIO
 
 CATEGORY = "inbetween/attributes"
 ALPHA_RANGE = {"min": -10.0, "max": 10.0, "step": 0.01}
 
 
-def _signature(embedding: torch.Tensor, options: dict) -> tuple[int, int | None]:
-    pooled = options.get("pooled_output")
-    return embedding.shape[-1], None if pooled is None else pooled.shape[-1]
-
-
-def _aligned(node: str, index: int, named: list[tuple[str, torch.Tensor]], alignment: str) -> list[torch.Tensor]:
-    try:
-        return tokens.align_many([x for _, x in named], alignment, tuple(name for name, _ in named))
-    except tokens.TokenCountMismatch as err:
-        raise input_error(node, "token_alignment", f"entry {index}: {err}. Encode the prompts with "
-                          f"{EncodePromptPair.DISPLAY_NAME} (one CLIP, matched token layout), or set token_alignment "
-                          "to truncate or repeat_last") from err
-
-
-def _aligned_mask(mask, count: int):
-    """A [1, tokens] attention mask cut or extended to ``count`` tokens the way its embedding was
-    (truncate keeps the first tokens, repeat_last repeats the last one). None stays None."""
-    if mask is None or mask.shape[-1] >= count:
-        return None if mask is None else mask[:, :count]
-    return torch.cat([mask, mask[:, -1:].expand(-1, count - mask.shape[-1])], dim=1)
-
-
-def _check_delta(node: str, conditioning: list, delta: EmbeddingDelta, input_name: str) -> None:
+def _check_delta(node: str, conditioning: Sequence[Entry], delta: AttributeDelta, input_name: str) -> None:
     if len(delta.entries) != len(conditioning):
-        raise input_error(node, input_name, f"{delta.name()} has {len(delta.entries)} entries but the conditioning has "
-                                            f"{len(conditioning)}; make both from conditionings combined the same way")
-    for index, (embedding, options) in enumerate(conditioning):
-        if _signature(embedding, options) != delta.signature:
-            raise input_error(node, input_name, f"{delta.name()} was made for {delta.encoder}, but entry {index} of the "
-                              f"conditioning comes from {encoder_family(*_signature(embedding, options))}; use a delta "
-                              "made with this text encoder")
+        raise InbetweenInputError(node, input_name, f"{delta.name()} has {len(delta.entries)} entries but the "
+                                                    f"conditioning has {len(conditioning)}; make both from "
+                                                    "conditionings combined the same way")
+    for entry in conditioning:
+        if entry.signature != delta.signature:
+            raise InbetweenInputError(node, input_name, f"{delta.name()} was made for {delta.encoder}, but entry "
+                                                        f"{entry.index} of the conditioning comes from "
+                                                        f"{encoder_family(*entry.signature)}; use a delta made with "
+                                                        "this text encoder")
 
 
-class EmbeddingDeltaNode(io.ComfyNode):
+def _blended_entry(entry: Entry, rows: torch.Tensor, pooled: torch.Tensor | None, changes: Sequence[DeltaEntry],
+                   factors: Sequence[torch.Tensor]) -> list:
+    """The output entry: the blend's rows and pooled output, the mask admitting what the blend uses, other keys carried."""
+    count = rows.shape[1]
+    mask = attributes.blended_mask(aligned_mask(entry.attention_mask, count),
+                                   [aligned_mask(change.target_mask, count) for change in changes], factors)
+    return entry_with(entry.options, rows, pooled_output=pooled, attention_mask=mask)
+
+
+class EmbeddingDelta(io.ComfyNode):
     """delta = target - neutral, per conditioning entry, pooled output included."""
 
     DISPLAY_NAME = "Embedding Delta"
@@ -74,8 +65,7 @@ class EmbeddingDeltaNode(io.ComfyNode):
                 io.Conditioning.Input("neutral", tooltip="Neutral prompt (e.g. 'neutral expression')."),
                 io.Conditioning.Input("target", tooltip="Target prompt (e.g. 'smiling'), same text encoder; "
                                                         "Encode Prompt Pair makes the token layouts match."),
-                io.Combo.Input("token_alignment", options=list(tokens.TOKEN_ALIGNMENTS), default="error",
-                               tooltip=TOKEN_ALIGNMENT_TOOLTIP),
+                token_alignment_input(),
                 io.String.Input("neutral_text", default="", optional=True,
                                 tooltip="Optional: the neutral prompt's text, kept in the delta's metadata."),
                 io.String.Input("target_text", default="", optional=True,
@@ -88,26 +78,18 @@ class EmbeddingDeltaNode(io.ComfyNode):
     @classmethod
     def execute(cls, neutral, target, token_alignment, neutral_text="", target_text="") -> io.NodeOutput:
         node = cls.DISPLAY_NAME
-        if len(neutral) != len(target):
-            raise input_error(node, "target", f"has {len(target)} entries but neutral has {len(neutral)}")
+        pairs = paired(node, read_conditioning(node, "neutral", neutral, batch_one=True),
+                       read_conditioning(node, "target", target, batch_one=True))
         entries = []
-        for index, ((emb_n, opts_n), (emb_t, opts_t)) in enumerate(zip(neutral, target)):
-            for name, embedding in (("neutral", emb_n), ("target", emb_t)):
-                if embedding.shape[0] != 1:
-                    raise input_error(node, name, f"entry {index} has batch {embedding.shape[0]}; expected one "
-                                                  "prompt (batch 1)")
-            if _signature(emb_n, opts_n) != _signature(emb_t, opts_t):
-                raise input_error(node, "target", f"entry {index} comes from {encoder_family(*_signature(emb_t, opts_t))}"
-                                  f" but neutral from {encoder_family(*_signature(emb_n, opts_n))}; encode both with "
-                                  "the same text encoder")
-            aligned_n, aligned_t = _aligned(node, index, [("neutral", emb_n), ("target", emb_t)], token_alignment)
-            pooled = None
-            if opts_n.get("pooled_output") is not None:
-                pooled = attributes.embedding_delta(opts_n["pooled_output"], opts_t["pooled_output"])
-            mask = _aligned_mask(opts_t.get("attention_mask"), aligned_t.shape[1])
-            entries.append(DeltaEntry(attributes.embedding_delta(aligned_n, aligned_t), pooled,
+        for entry_n, entry_t in pairs:
+            check_same_encoder(node, entry_n, entry_t)
+            tokens_n, tokens_t = aligned_tokens(node, entry_n.index, [("neutral", entry_n.tokens),
+                                                                      ("target", entry_t.tokens)], token_alignment)
+            pooled = None if entry_n.pooled is None else attributes.embedding_delta(entry_n.pooled, entry_t.pooled)
+            mask = aligned_mask(entry_t.attention_mask, tokens_t.shape[1])
+            entries.append(DeltaEntry(attributes.embedding_delta(tokens_n, tokens_t), pooled,
                                       None if mask is None else mask.clone()))
-        delta = EmbeddingDelta(tuple(entries), neutral_text, target_text)
+        delta = AttributeDelta(tuple(entries), neutral_text, target_text)
         return io.NodeOutput(delta, delta.summary())
 
 
@@ -144,8 +126,7 @@ class AlphaBlend(io.ComfyNode):
                 io.Float.Input("magnitude", default=10.0, min=0.001, max=100000.0, step=0.01,
                                tooltip="direction only: the norm of the offset at alpha = 1 (Frobenius norm over all "
                                        "tokens; Embedding Delta's summary shows the delta's own norm)."),
-                io.Combo.Input("token_alignment", options=list(tokens.TOKEN_ALIGNMENTS), default="error",
-                               tooltip=TOKEN_ALIGNMENT_TOOLTIP),
+                token_alignment_input(),
                 ScheduleIO.Input("schedule", optional=True,
                                  tooltip="Optional: one alpha per row (e.g. Beta Coefficient Schedule with start 0, "
                                          "end 1.5); the latent batch must have as many rows."),
@@ -157,23 +138,24 @@ class AlphaBlend(io.ComfyNode):
     def execute(cls, neutral, delta, alpha, strategy, token_count, magnitude, token_alignment,
                 schedule=None) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
-        _check_delta(node, neutral, delta, "delta")
-        alphas = list(schedule.coefficients) if schedule is not None else float(alpha)
+        entries = read_conditioning(node, "neutral", neutral)
+        _check_delta(node, entries, delta, "delta")
+        alphas = list(schedule.coefficients) if schedule is not None else finite(node, "alpha", alpha)
+        magnitude = finite(node, "magnitude", magnitude)
         out = []
-        for index, ((embedding, options), entry) in enumerate(zip(neutral, delta.entries)):
-            emb, change = _aligned(node, index, [("neutral", embedding), ("delta", entry.tokens)], token_alignment)
-            with engine_errors(node, "token_count" if strategy == "last_tokens" else "delta"):
-                rows = attributes.blend(emb, change, alphas, strategy, last_tokens=token_count, magnitude=magnitude)
-                factors = attributes.blend_factors(change, alphas, strategy, magnitude)
+        for entry, change in zip(entries, delta.entries):
+            if schedule is not None and entry.tokens.shape[0] not in (1, len(schedule)):
+                raise InbetweenInputError(node, "neutral", f"entry {entry.index}: expected batch 1 or {len(schedule)} "
+                                                           f"(the schedule's frames), got batch {entry.tokens.shape[0]}")
+            rows, tokens_delta = aligned_tokens(node, entry.index, [("neutral", entry.tokens),
+                                                                    ("delta", change.tokens)], token_alignment)
+            with engine_errors(node, last_tokens="token_count", delta="delta"):
+                factors = attributes.blend_factors(tokens_delta, alphas, strategy, magnitude)
+                rows = attributes.blend(rows, tokens_delta, alphas, strategy, last_tokens=token_count,
+                                        magnitude=magnitude)
             factors = factors.expand(rows.shape[0])
-            result = dict(options)
-            if entry.pooled is not None:
-                result["pooled_output"] = attributes.add_scaled(options["pooled_output"], entry.pooled, factors)
-            mask = attributes.blended_mask(_aligned_mask(options.get("attention_mask"), emb.shape[1]),
-                                           [_aligned_mask(entry.target_mask, emb.shape[1])], [factors])
-            if mask is not None:
-                result["attention_mask"] = mask
-            out.append([rows, result])
+            pooled = None if change.pooled is None else attributes.add_scaled(entry.pooled, change.pooled, factors)
+            out.append(_blended_entry(entry, rows, pooled, [change], [factors]))
         return io.NodeOutput(out)
 
 
@@ -201,8 +183,7 @@ class MultiAttributeBlend(io.ComfyNode):
             inputs=[io.Conditioning.Input("base", tooltip="The conditioning the deltas are added to (usually their "
                                                           "shared neutral prompt).")]
                    + weights
-                   + [io.Combo.Input("token_alignment", options=list(tokens.TOKEN_ALIGNMENTS), default="error",
-                                     tooltip=TOKEN_ALIGNMENT_TOOLTIP)]
+                   + [token_alignment_input()]
                    + deltas,
             outputs=[io.Conditioning.Output(tooltip="One entry per base entry, the base's batch.")],
         )
@@ -210,26 +191,20 @@ class MultiAttributeBlend(io.ComfyNode):
     @classmethod
     def execute(cls, base, token_alignment, **inputs) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
-        pairs = [(f"delta_{i}", inputs.get(f"delta_{i}"), inputs[f"weight_{i}"]) for i in range(1, cls.PAIRS + 1)]
-        pairs = [(name, delta, weight) for name, delta, weight in pairs if delta is not None]
-        for name, delta, _ in pairs:
-            _check_delta(node, base, delta, name)
-        weights = [weight for _, _, weight in pairs]
+        entries = read_conditioning(node, "base", base)
+        connected = [i for i in range(1, cls.PAIRS + 1) if inputs.get(f"delta_{i}") is not None]
+        deltas = [inputs[f"delta_{i}"] for i in connected]
+        for i, delta in zip(connected, deltas):
+            _check_delta(node, entries, delta, f"delta_{i}")
+        weights = [finite(node, f"weight_{i}", inputs[f"weight_{i}"]) for i in connected]
+        factors = [torch.tensor([weight], dtype=torch.float64) for weight in weights]
         out = []
-        for index, (embedding, options) in enumerate(base):
-            entries = [delta.entries[index] for _, delta, _ in pairs]
-            named = [("base", embedding)] + [(name, entry.tokens) for (name, _, _), entry in zip(pairs, entries)]
-            emb, *changes = _aligned(node, index, named, token_alignment)
-            result = dict(options)
-            with engine_errors(node, "base"):
-                rows = attributes.combine(emb, changes, weights)
-                if options.get("pooled_output") is not None:
-                    result["pooled_output"] = attributes.combine(options["pooled_output"],
-                                                                 [entry.pooled for entry in entries], weights)
-            factors = [torch.tensor([weight], dtype=torch.float64) for weight in weights]
-            masks = [_aligned_mask(entry.target_mask, emb.shape[1]) for entry in entries]
-            mask = attributes.blended_mask(_aligned_mask(options.get("attention_mask"), emb.shape[1]), masks, factors)
-            if mask is not None:
-                result["attention_mask"] = mask
-            out.append([rows, result])
+        for entry in entries:
+            changes = [delta.entries[entry.index] for delta in deltas]
+            named = [("base", entry.tokens)] + [(f"delta_{i}", change.tokens) for i, change in zip(connected, changes)]
+            rows, *token_deltas = aligned_tokens(node, entry.index, named, token_alignment)
+            rows = attributes.combine(rows, token_deltas, weights)
+            pooled = None if entry.pooled is None else attributes.combine(entry.pooled,
+                                                                          [c.pooled for c in changes], weights)
+            out.append(_blended_entry(entry, rows, pooled, changes, factors))
         return io.NodeOutput(out)

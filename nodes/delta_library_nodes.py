@@ -12,8 +12,8 @@ import safetensors
 import safetensors.torch
 from comfy_api.latest import io
 
-from .delta_type import DeltaFileError, DeltaIO, EmbeddingDelta
-from .errors import input_error
+from .delta_type import AttributeDelta, DeltaFileError, DeltaIO
+from .errors import InbetweenInputError
 
 FOLDER = "embedding_deltas"
 EXTENSION = ".safetensors"
@@ -34,19 +34,20 @@ def register_folder() -> None:
 register_folder()
 
 
-def save_delta(delta: EmbeddingDelta, path: str) -> None:
+def save_delta(delta: AttributeDelta, path: str) -> None:
     tensors, metadata = delta.to_tensors()
     safetensors.torch.save_file(tensors, path, metadata=metadata)
 
 
-def load_delta(path: str, source: str) -> EmbeddingDelta:
+def load_delta(path: str, source: str) -> AttributeDelta:
     try:
         with safetensors.safe_open(path, framework="pt") as handle:
             metadata = handle.metadata()
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (OSError, safetensors.SafetensorError) as err:
-        raise DeltaFileError(f"{source} cannot be read as .safetensors: {err}") from err
-    return EmbeddingDelta.from_tensors(tensors, metadata, source)
+        raise DeltaFileError(f"{source}: this file is not a valid embedding delta: it cannot be read as "
+                             f".safetensors ({err})") from err
+    return AttributeDelta.from_tensors(tensors, metadata, source)
 
 
 class SaveEmbeddingDelta(io.ComfyNode):
@@ -82,7 +83,8 @@ class SaveEmbeddingDelta(io.ComfyNode):
         try:
             folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, root)
         except Exception as err:  # folder_paths raises a bare Exception for paths that leave the folder
-            raise input_error(cls.DISPLAY_NAME, "filename_prefix", str(err)) from err
+            raise InbetweenInputError(cls.DISPLAY_NAME, "filename_prefix", f"expected a name inside models/{FOLDER}, "
+                                                                           f"got {filename_prefix!r}: {err}") from err
         os.makedirs(folder, exist_ok=True)
         name = f"{filename}_{counter:05}_{EXTENSION}"
         save_delta(delta, os.path.join(folder, name))
@@ -112,11 +114,13 @@ class LoadEmbeddingDelta(io.ComfyNode):
 
     @classmethod
     def execute(cls, delta_name) -> io.NodeOutput:
+        # get_full_path resolves the name inside the folder's locations only ("../x" and "/x" stay inside).
         path = folder_paths.get_full_path(FOLDER, delta_name)
         if path is None:
-            raise input_error(cls.DISPLAY_NAME, "delta_name", f"{delta_name!r} is not in {FOLDER}")
+            raise InbetweenInputError(cls.DISPLAY_NAME, "delta_name", f"expected a file in models/{FOLDER}, got "
+                                                                      f"{delta_name!r}, which is not there")
         try:
             delta = load_delta(path, delta_name)
         except DeltaFileError as err:
-            raise input_error(cls.DISPLAY_NAME, "delta_name", str(err)) from err
+            raise InbetweenInputError(cls.DISPLAY_NAME, "delta_name", str(err)) from err
         return io.NodeOutput(delta, delta.summary())

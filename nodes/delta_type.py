@@ -16,31 +16,16 @@ import torch
 
 from comfy_api.latest import io
 
+from .comfy_values import encoder_family
+
 DeltaIO = io.Custom("EMBEDDING_DELTA")
 
 FILE_FORMAT = "comfyui-inbetween/embedding-delta"
 FILE_VERSION = "1"
 
-# (token width, pooled width) -> family name, for messages. Widths are what ComfyUI's encoders output:
-# SD3 pads CLIP-L+G (2048) to T5's 4096 and concatenates along the tokens; Flux pools CLIP-L only.
-ENCODER_FAMILIES = {
-    (768, 768): "SD1.x (CLIP-L)",
-    (1024, 1024): "SD2.x (OpenCLIP-H)",
-    (2048, 1280): "SDXL (CLIP-L + CLIP-G)",
-    (4096, 2048): "SD3 (CLIP-L + CLIP-G + T5-XXL)",
-    (4096, 768): "Flux (T5-XXL, CLIP-L pooled)",
-    (3584, None): "Qwen-Image (Qwen2.5-VL 7B)",
-}
-
 
 class DeltaFileError(ValueError):
     """A file that is not a readable embedding delta; the message names the file and the problem."""
-
-
-def encoder_family(token_width: int, pooled_width: int | None) -> str:
-    name = ENCODER_FAMILIES.get((token_width, pooled_width))
-    pooled = f"pooled {pooled_width}" if pooled_width is not None else "no pooled output"
-    return f"{name}, width {token_width}, {pooled}" if name else f"unknown encoder (width {token_width}, {pooled})"
 
 
 @dataclass(frozen=True)
@@ -53,7 +38,7 @@ class DeltaEntry:
 
 
 @dataclass(frozen=True)
-class EmbeddingDelta:
+class AttributeDelta:
     """Frozen so one delta can feed many nodes (and the cache) without anyone changing it for the others.
 
     ``source`` is the file a loaded delta came from, so messages can name it.
@@ -110,7 +95,8 @@ class EmbeddingDelta:
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None,
-                     source: str) -> "EmbeddingDelta":
+                     source: str) -> "AttributeDelta":
+        """The delta a file holds; :class:`DeltaFileError` for a foreign file or a damaged one."""
         metadata = metadata or {}
         if metadata.get("format") != FILE_FORMAT:
             raise DeltaFileError(f"{source} is not an embedding delta saved by this pack (its metadata has "
@@ -118,21 +104,54 @@ class EmbeddingDelta:
         if metadata.get("version") != FILE_VERSION:
             raise DeltaFileError(f"{source} has format version {metadata.get('version')!r}; this pack reads "
                                  f"version {FILE_VERSION}")
-        counts = json.loads(metadata["token_counts"])
-        entries = []
-        for index, count in enumerate(counts):
-            tokens = tensors.get(f"entry.{index}.tokens")
-            if tokens is None or tokens.dim() != 3 or tokens.shape[:2] != (1, count):
-                shape = None if tokens is None else tuple(tokens.shape)
-                raise DeltaFileError(f"{source}: entry {index} should hold tokens of shape [1, {count}, width], "
-                                     f"found {shape}")
-            entries.append(DeltaEntry(tokens, tensors.get(f"entry.{index}.pooled"),
-                                      tensors.get(f"entry.{index}.target_mask")))
-        if not entries:
-            raise DeltaFileError(f"{source} holds no entries")
-        delta = cls(tuple(entries), metadata.get("neutral_text", ""), metadata.get("target_text", ""), source)
-        recorded = (int(metadata["token_width"]), int(metadata["pooled_width"]) if metadata["pooled_width"] else None)
+        try:
+            counts, recorded = _recorded_layout(metadata)
+            delta = cls(tuple(_entry(tensors, index, count) for index, count in enumerate(counts)),
+                        metadata.get("neutral_text", ""), metadata.get("target_text", ""), source)
+        except ValueError as err:
+            raise DeltaFileError(f"{source}: this file is not a valid embedding delta: {err}") from err
         if delta.signature != recorded:
-            raise DeltaFileError(f"{source}: tensors are {encoder_family(*delta.signature)} but the metadata says "
-                                 f"{encoder_family(*recorded)}; the file is damaged")
+            raise DeltaFileError(f"{source}: this file is not a valid embedding delta: its tensors are "
+                                 f"{encoder_family(*delta.signature)} but its metadata says "
+                                 f"{encoder_family(*recorded)}")
         return delta
+
+
+def _recorded_layout(metadata: dict[str, str]) -> tuple[list[int], tuple[int, int | None]]:
+    """Token counts per entry and (token width, pooled width) from the metadata; ValueError says what is wrong."""
+    try:
+        counts = json.loads(metadata["token_counts"])
+        token_width = int(metadata["token_width"])
+        pooled_width = int(metadata["pooled_width"]) if metadata["pooled_width"] else None
+    except KeyError as err:
+        raise ValueError(f"metadata key {err.args[0]!r} is missing") from err
+    except (json.JSONDecodeError, TypeError) as err:  # TypeError: int() of a value that is not text
+        raise ValueError(f"metadata token_counts/token_width/pooled_width cannot be read: {err}") from err
+    if (not isinstance(counts, list) or not counts
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in counts)):
+        raise ValueError(f"metadata token_counts must list one positive token count per entry, got {counts!r}")
+    return counts, (token_width, pooled_width)
+
+
+def _entry(tensors: dict[str, torch.Tensor], index: int, count: int) -> DeltaEntry:
+    """Entry ``index``: tokens ``[1, count, width]``; pooled ``[1, width]`` and target mask ``[1, count]`` optional."""
+    if f"entry.{index}.tokens" not in tensors:
+        raise ValueError(f"entry {index} has no tokens tensor ('entry.{index}.tokens')")
+    return DeltaEntry(_tensor(tensors, index, "tokens", (1, count, None)),
+                      _tensor(tensors, index, "pooled", (1, None)),
+                      _tensor(tensors, index, "target_mask", (1, count), floating=False))
+
+
+def _tensor(tensors: dict[str, torch.Tensor], index: int, key: str, shape: tuple, floating: bool = True):
+    """``entry.<index>.<key>`` (None when absent), checked against ``shape`` (None: any size) and dtype."""
+    value = tensors.get(f"entry.{index}.{key}")
+    if value is None:
+        return None
+    fits = value.dim() == len(shape) and all(want in (None, got) for got, want in zip(value.shape, shape))
+    if not fits or (floating and not value.is_floating_point()):
+        wanted = "[" + ", ".join("width" if n is None else str(n) for n in shape) + "]"
+        raise ValueError(f"entry {index}: expected {'a floating ' if floating else 'a '}{key} tensor of shape "
+                         f"{wanted}, found a {value.dtype} tensor of shape {tuple(value.shape)}")
+    if floating and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"entry {index}: {key} holds NaN or inf")
+    return value

@@ -15,7 +15,7 @@ import torch
 import comfy.model_management
 
 from ..inbetween.metrics import pixel_distance
-from .errors import input_error
+from .errors import InbetweenInputError
 
 CLIP_VISION, LPIPS, PIXEL = "clip_vision", "lpips", "pixel"
 BACKENDS = [CLIP_VISION, LPIPS, PIXEL]
@@ -42,14 +42,14 @@ def backend(name: str, node: str, clip_vision=None) -> DistanceBackend:
         return DistanceBackend("pixel RMS difference", lambda images: images, pixel_distance)
     if name == CLIP_VISION:
         if clip_vision is None:
-            raise input_error(node, "clip_vision", "the clip_vision distance needs a CLIP Vision model: connect "
+            raise InbetweenInputError(node, "clip_vision", "the clip_vision distance needs a CLIP Vision model: connect "
                                                    "Load CLIP Vision, or choose the pixel distance")
         return DistanceBackend("CLIP vision cosine distance", functools.partial(_clip_embeddings, clip_vision),
                                _cosine_distance)
     if name == LPIPS:
         model = _lpips_model(node)
         return DistanceBackend("LPIPS (AlexNet)", _lpips_inputs, functools.partial(_lpips_distance, model))
-    raise input_error(node, "distance", f"must be one of {BACKENDS}, got {name!r}")
+    raise InbetweenInputError(node, "distance", f"must be one of {BACKENDS}, got {name!r}")
 
 
 def _clip_embeddings(clip_vision, images: torch.Tensor) -> torch.Tensor:
@@ -80,7 +80,7 @@ def _lpips_model(node: str):
     try:
         import lpips
     except ImportError as err:
-        raise input_error(node, "distance", "lpips needs the optional 'lpips' package, which is not installed; run "
+        raise InbetweenInputError(node, "distance", "lpips needs the optional 'lpips' package, which is not installed; run "
                                             "'pip install lpips' in ComfyUI's Python environment, or choose "
                                             "clip_vision or pixel") from err
     import torchvision
@@ -90,7 +90,7 @@ def _lpips_model(node: str):
     weights = torchvision.models.AlexNet_Weights.IMAGENET1K_V1
     path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
     if not os.path.isfile(path):
-        raise input_error(node, "distance", f"lpips needs torchvision's AlexNet weights at {path}, which is missing; "
+        raise InbetweenInputError(node, "distance", f"lpips needs torchvision's AlexNet weights at {path}, which is missing; "
                                             f"download {weights.url} to that path (this node never downloads), or "
                                             "choose clip_vision or pixel")
     return _load_lpips(lpips, path)

@@ -3,10 +3,13 @@
 from comfy_api.latest import io
 
 from ..inbetween import grid
+from .comfy_values import finite, read_images
 from .errors import engine_errors
 
 
 class ImageGrid(io.ComfyNode):
+    """Frames laid out row by row in one image."""
+
     DISPLAY_NAME = "Image Grid"
 
     @classmethod
@@ -29,5 +32,8 @@ class ImageGrid(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, columns, padding, pad_value) -> io.NodeOutput:
-        with engine_errors(cls.DISPLAY_NAME, "images"):
-            return io.NodeOutput(grid.image_grid(images, columns, padding, pad_value))
+        node = cls.DISPLAY_NAME
+        frames = read_images(node, "images", images)
+        pad_value = finite(node, "pad_value", pad_value)
+        with engine_errors(node, columns="columns", padding="padding", pad_value="pad_value"):
+            return io.NodeOutput(grid.image_grid(frames, columns, padding, pad_value))

@@ -6,7 +6,8 @@ import comfy.model_management
 from comfy_api.latest import io
 
 from ..inbetween import interpolation, translation
-from .errors import engine_errors, input_error
+from .comfy_values import check_latent_pair, check_schedule_batch, finite, read_latent, sampler_masks
+from .errors import InbetweenInputError, engine_errors
 from .schedule_type import ScheduleIO
 
 
@@ -42,39 +43,31 @@ class SlerpLatent(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent_a, latent_b, method, factor, schedule=None) -> io.NodeOutput:
-        a, b = latent_a["samples"], latent_b["samples"]
-        if a.shape[1:] != b.shape[1:]:
-            raise input_error(cls.DISPLAY_NAME, "latent_b",
-                              f"expected a latent of shape {tuple(a.shape[1:])} per item like latent_a, "
-                              f"got {tuple(b.shape[1:])}; resize one of them first")
-        b = b.to(dtype=a.dtype, device=a.device)
-        t = schedule.as_tensor() if schedule is not None else float(factor)
-        with engine_errors(cls.DISPLAY_NAME, "schedule" if schedule is not None else "factor"):
-            samples = interpolation.interpolate(a, b, t, method)
+        node = cls.DISPLAY_NAME
+        a, b = read_latent(node, "latent_a", latent_a), read_latent(node, "latent_b", latent_b)
+        check_latent_pair(node, a, b)
+        if schedule is not None:
+            for latent in (a, b):
+                check_schedule_batch(node, len(schedule), latent, single_ok=True)
+            t, t_input = schedule.as_tensor(), "schedule"
+        else:
+            t, t_input = finite(node, "factor", factor), "factor"
+        with engine_errors(node, a="latent_a", b="latent_b", t=t_input):
+            samples = interpolation.interpolate(a.samples, b.samples.to(a.samples), t, method)
+            masks = sampler_masks(a, b)
+            # Masks blend like the samples (by lerp: a mask is a weight, not noise) and stay in [0, 1].
+            mask = None if masks is None else interpolation.lerp(*masks, t).clamp(0.0, 1.0)
+        # batch_index is dropped: the output rows are new latents, not rows of either input.
+        return io.NodeOutput(_latent_like(latent_a, samples, mask))
 
-        out = {key: value for key, value in latent_a.items() if key not in ("samples", "batch_index", "noise_mask")}
-        out["samples"] = samples
-        with engine_errors(cls.DISPLAY_NAME, "latent_a/latent_b noise_mask"):
-            mask = _interpolate_masks(latent_a.get("noise_mask"), latent_b.get("noise_mask"), t)
-        if mask is not None:
-            out["noise_mask"] = mask
-        return io.NodeOutput(out)
 
-
-def _interpolate_masks(mask_a, mask_b, t):
-    """Noise masks follow the latents by lerp; a missing mask means 'denoise everywhere' (ones).
-
-    ``batch_index`` is dropped instead: the output rows are new latents, not rows of either input.
-    """
-    if mask_a is None and mask_b is None:
-        return None
-    reference = mask_a if mask_a is not None else mask_b
-    mask_a = torch.ones_like(reference) if mask_a is None else mask_a
-    mask_b = torch.ones_like(reference) if mask_b is None else mask_b
-    if mask_a.shape[1:] != mask_b.shape[1:]:
-        # Differently shaped masks have no meaningful blend; ComfyUI resizes either one at sampling.
-        return mask_a
-    return interpolation.lerp(mask_a, mask_b.to(mask_a), t).clamp(0.0, 1.0)
+def _latent_like(latent: dict, samples: torch.Tensor, noise_mask: torch.Tensor | None) -> dict:
+    """A new LATENT: ``latent``'s other keys carried, its samples, mask and batch_index replaced."""
+    out = {key: value for key, value in latent.items() if key not in ("samples", "batch_index", "noise_mask")}
+    out["samples"] = samples
+    if noise_mask is not None:
+        out["noise_mask"] = noise_mask
+    return out
 
 
 class SharedNoiseLatent(io.ComfyNode):
@@ -141,13 +134,18 @@ class LatentSlide(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent_a, latent_b, mode, frames, schedule=None) -> io.NodeOutput:
-        a, b = latent_a["samples"], latent_b["samples"]
-        width = a.shape[-1]
-        if schedule is not None:
-            coefficients = schedule.coefficients
-        else:
-            coefficients = [k / (frames - 1) for k in range(frames)]
-        with engine_errors(cls.DISPLAY_NAME, "schedule" if schedule is not None else "latent_a/latent_b"):
-            offsets = translation.offsets_from_coefficients(coefficients, width)
-            samples = translation.translate(a, b.to(a), offsets, mode)
-        return io.NodeOutput({"samples": samples})
+        node = cls.DISPLAY_NAME
+        a, b = read_latent(node, "latent_a", latent_a), read_latent(node, "latent_b", latent_b)
+        for latent in (a, b):
+            if latent.batch != 1:
+                raise InbetweenInputError(node, latent.input, f"expected one latent (batch 1), got batch "
+                                                              f"{latent.batch}")
+        check_latent_pair(node, a, b)
+        coefficients = schedule.coefficients if schedule is not None else [k / (frames - 1) for k in range(frames)]
+        with engine_errors(node, coefficients="schedule"):
+            offsets = translation.offsets_from_coefficients(coefficients, a.samples.shape[-1])
+        with engine_errors(node, a="latent_a", b="latent_b"):
+            samples = translation.translate(a.samples, b.samples.to(a.samples), offsets, mode)
+            masks = sampler_masks(a, b)
+            mask = None if masks is None else translation.translate(*masks, offsets, mode)
+        return io.NodeOutput(_latent_like(latent_a, samples, mask))

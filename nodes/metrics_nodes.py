@@ -4,7 +4,7 @@ from comfy_api.latest import io
 
 from ..inbetween import metrics
 from . import distance_backends
-from .errors import input_error
+from .comfy_values import read_images
 from .plots import distance_chart_image
 
 
@@ -59,8 +59,7 @@ class InterpolationMetrics(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, distance, clip_vision=None) -> io.NodeOutput:
-        if images.shape[0] < 2:
-            raise input_error(cls.DISPLAY_NAME, "images", f"has {images.shape[0]} frame; a sequence needs at least 2")
+        images = read_images(cls.DISPLAY_NAME, "images", images, least=2)
         measure = distance_backends.backend(distance, cls.DISPLAY_NAME, clip_vision)
         steps = metrics.adjacent_distances(measure.embed(images), measure.distance)
         scores = metrics.sequence_metrics(steps)

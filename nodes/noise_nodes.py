@@ -4,7 +4,8 @@ import comfy.sample
 from comfy_api.latest import io
 
 from ..inbetween import interpolation
-from .errors import engine_errors, input_error
+from .comfy_values import check_schedule_batch, read_latent
+from .errors import engine_errors
 from .schedule_type import ScheduleIO
 
 
@@ -13,7 +14,8 @@ class InterpolatedNoiseGenerator:
 
     Row k is ``interpolate(n_A, n_B, t_k)`` where ``n_A``/``n_B`` are exactly what ComfyUI's
     RandomNoise makes for one latent row with seed A/B, so row 0 reproduces seed A and the last
-    row seed B (for a schedule from 0 to 1).
+    row seed B (for a schedule from 0 to 1). The latent arrives through SamplerCustomAdvanced's
+    ``latent_image``, which its errors name.
     """
 
     def __init__(self, node_name: str, seed_a: int, seed_b: int, schedule, method: str):
@@ -24,16 +26,12 @@ class InterpolatedNoiseGenerator:
         self.method = method
 
     def generate_noise(self, input_latent: dict):
-        samples = input_latent["samples"]
-        frames = len(self.schedule)
-        if samples.shape[0] != frames:
-            raise input_error(self.node_name, "schedule",
-                              f"schedule has {frames} frames but the latent batch has {samples.shape[0]}; "
-                              f"use a latent of batch {frames} (e.g. Shared Noise Latent with this schedule)")
-        row = samples[:1]
+        latent = read_latent(self.node_name, "latent_image", input_latent)
+        check_schedule_batch(self.node_name, len(self.schedule), latent, single_ok=False)
+        row = latent.samples[:1]
         noise_a = comfy.sample.prepare_noise(row, self.seed)
         noise_b = comfy.sample.prepare_noise(row, self.seed_b)
-        with engine_errors(self.node_name, "schedule"):
+        with engine_errors(self.node_name, t="schedule"):
             return interpolation.interpolate(noise_a, noise_b, self.schedule.as_tensor(), self.method)
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .errors import input_error
+from .comfy_values import ENCODE_PROMPT_PAIR, read_images
+from .errors import InbetweenInputError
 
-DISPLAY_NAME = "Encode Prompt Pair"
+DISPLAY_NAME = ENCODE_PROMPT_PAIR
 
 
 def _sub_tokenizer(clip, key: str):
@@ -48,7 +49,7 @@ def matched_tokens(clip, texts: list[str], node: str = DISPLAY_NAME, **tokenize_
             _pad_single_sequences(clip, key, texts, tokenized, node, tokenize_kwargs)
         else:
             sizes = [[len(chunk) for chunk in chunks] for chunks in lists]
-            raise input_error(node, "clip", f"tokenizer '{key}' gives chunks of sizes {sizes}: neither fixed-size "
+            raise InbetweenInputError(node, "clip", f"tokenizer '{key}' gives chunks of sizes {sizes}: neither fixed-size "
                                             "chunks nor one sequence per prompt, so the layouts cannot be matched")
     return tokenized
 
@@ -57,13 +58,13 @@ def _pad_single_sequences(clip, key, texts, tokenized, node, tokenize_kwargs) ->
     longest = max(len(tokens[key][0]) for tokens in tokenized)
     tokenizer = _sub_tokenizer(clip, key)
     if tokenizer is None:
-        raise input_error(node, "clip", f"cannot find the tokenizer for '{key}' to pad its prompts to {longest} tokens")
+        raise InbetweenInputError(node, "clip", f"cannot find the tokenizer for '{key}' to pad its prompts to {longest} tokens")
     options = {f"{tokenizer.embedding_key}_min_length": longest}
     for index, text in enumerate(texts):
         if len(tokenized[index][key][0]) < longest:
             padded = clip.tokenize(text, tokenizer_options=options, **tokenize_kwargs)[key]
             if len(padded) != 1 or len(padded[0]) != longest:
-                raise input_error(node, "clip", f"tokenizer '{key}' ignored min_length={longest} "
+                raise InbetweenInputError(node, "clip", f"tokenizer '{key}' ignored min_length={longest} "
                                                 f"(gave {[len(c) for c in padded]} tokens)")
             tokenized[index][key] = padded
 
@@ -114,7 +115,7 @@ class EncodePromptPair(io.ComfyNode):
     @classmethod
     def execute(cls, clip, neutral, target, target_2, target_3, image=None) -> io.NodeOutput:
         if clip is None:
-            raise input_error(cls.DISPLAY_NAME, "clip", "no CLIP arrived; the checkpoint has no text encoder")
-        kwargs = {} if image is None else {"images": [image[:, :, :, :3]]}
+            raise InbetweenInputError(cls.DISPLAY_NAME, "clip", "no CLIP arrived; the checkpoint has no text encoder")
+        kwargs = {} if image is None else {"images": [read_images(cls.DISPLAY_NAME, "image", image)[:, :, :, :3]]}
         tokenized = matched_tokens(clip, [neutral, target, target_2, target_3], **kwargs)
         return io.NodeOutput(*(clip.encode_from_tokens_scheduled(tokens) for tokens in tokenized))

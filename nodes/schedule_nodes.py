@@ -3,6 +3,7 @@
 from comfy_api.latest import io
 
 from ..inbetween import schedules
+from .comfy_values import finite
 from .errors import engine_errors
 from .plots import schedule_curve_image
 from .schedule_type import InterpSchedule, ScheduleIO
@@ -57,11 +58,14 @@ class BetaCoefficientSchedule(io.ComfyNode):
 
     @classmethod
     def execute(cls, frames, preset, steps, alpha, beta, start, end) -> io.NodeOutput:
+        node = cls.DISPLAY_NAME
+        alpha, beta, start, end = (finite(node, name, value) for name, value in
+                                   (("alpha", alpha), ("beta", beta), ("start", start), ("end", end)))
         if preset == PRESET_CLASSIC:
             alpha = beta = float(steps)
         elif preset == PRESET_UNIFORM:
             alpha = beta = 1.0
-        with engine_errors(cls.DISPLAY_NAME, "alpha/beta/start/end"):
+        with engine_errors(node, frames="frames", alpha="alpha", beta="beta", start="start", end="end"):
             values = schedules.beta_schedule(frames, alpha, beta, start=start, end=end).tolist()
         schedule = InterpSchedule(
             coefficients=tuple(values),

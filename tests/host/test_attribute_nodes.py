@@ -27,7 +27,7 @@ def _pair(n, clip, neutral, target, target_2="", target_3=""):
 
 
 def _delta(n, neutral, target, alignment="error"):
-    return n.attribute_nodes.EmbeddingDeltaNode.execute(neutral, target, alignment).args[0]
+    return n.attribute_nodes.EmbeddingDelta.execute(neutral, target, alignment).args[0]
 
 
 def _alpha(n, neutral, delta, alpha=1.0, strategy="all_tokens", count=7, magnitude=10.0, alignment="error",
@@ -373,7 +373,7 @@ def test_save_load_round_trip_is_bit_exact(n, delta_folder, family):
     if family == "qwen_image_edit":
         neutral = _with_mask(neutral, 90)
     target = _with_mask(_conditioning(family, 2), 93) if family == "qwen_image_edit" else _conditioning(family, 2)
-    delta = n.attribute_nodes.EmbeddingDeltaNode.execute(neutral, target, "error", "neutral expression",
+    delta = n.attribute_nodes.EmbeddingDelta.execute(neutral, target, "error", "neutral expression",
                                                          "smiling").args[0]
     name = library.SaveEmbeddingDelta.execute(delta, "expressions/smile").args[0]
     assert name == "expressions/smile_00001_.safetensors" and (delta_folder / name).is_file()

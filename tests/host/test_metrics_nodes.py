@@ -72,8 +72,8 @@ def test_chart_bars_are_proportional_to_the_distances(node):
 
 
 def test_a_single_frame_is_refused(node):
-    with pytest.raises(ValueError, match=r"Interpolation Metrics: input 'images': has 1 frame; a sequence needs at "
-                                         r"least 2"):
+    with pytest.raises(ValueError, match=r"Interpolation Metrics: input 'images': expected at least 2 frames, "
+                                         r"got 1"):
         run(node, frames_at([0.5]))
 
 

@@ -181,7 +181,7 @@ def test_latent_slide_node(n):
     torch.testing.assert_close(frames[2], torch.cat([a["samples"], b["samples"]], dim=-1)[0, ..., 4:12])
     wipe = n.latent_nodes.LatentSlide.execute(a, b, "wipe", 2, _schedule(n, 3)).args[0]["samples"]
     torch.testing.assert_close(wipe[1], torch.cat([a["samples"][0, ..., :4], b["samples"][0, ..., 4:]], dim=-1))
-    with pytest.raises(ValueError, match=r"Latent Slide: input 'latent_a/latent_b'.*batch 1\), got batch 2"):
+    with pytest.raises(ValueError, match=r"Latent Slide: input 'latent_a'.*batch 1\), got batch 2"):
         n.latent_nodes.LatentSlide.execute({"samples": torch.zeros(2, 4, 8, 8)}, b, "slide", 3)
 
 

@@ -1,0 +1,279 @@
+"""Reading ComfyUI's LATENT, CONDITIONING and IMAGE values, and float widgets, for every node of the pack.
+
+Each reader checks what the engine will rely on and raises :class:`InbetweenInputError` naming
+the node, the input, what was expected and what arrived; it returns views of the input, never
+copies it and never changes it. Outputs are built as new dicts (:func:`entry_with`), so an
+input's dict is never mutated either.
+
+- LATENT: ``{"samples": [B, C, H, W] or [B, C, T, H, W] (video), "noise_mask"?, "batch_index"?, ...}``.
+  Noise masks are read the way ComfyUI's sampler reads them (``comfy.utils.reshape_mask`` to the
+  samples' shape), so masks of any size blend and slide with the samples.
+- CONDITIONING: ``[[tokens [B, T, D], {"pooled_output": [B, P]?, "attention_mask": [B, T]?, ...}], ...]``.
+  Entry i of one conditioning meets entry i of another; token counts are aligned by one rule
+  (:func:`aligned_tokens`) and attention masks follow it (:func:`aligned_mask`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+import comfy.utils
+from comfy_api.latest import io
+
+from ..inbetween import tokens
+from .errors import InbetweenInputError
+
+ENCODE_PROMPT_PAIR = "Encode Prompt Pair"
+
+TOKEN_ALIGNMENT_TOOLTIP = (
+    "What to do when the prompts encode to different token counts (e.g. 77 vs 154 for CLIP): "
+    "error (default) stops with both counts; truncate keeps the first tokens of the longer one; "
+    "repeat_last extends the shorter one with its own last token. Never zero padding: CLIP's pad "
+    "embeddings are not zero."
+)
+
+# (token width, pooled width) -> family name, for messages. Widths are what ComfyUI's encoders output:
+# SD3 pads CLIP-L+G (2048) to T5's 4096 and concatenates along the tokens; Flux pools CLIP-L only.
+ENCODER_FAMILIES = {
+    (768, 768): "SD1.x (CLIP-L)",
+    (1024, 1024): "SD2.x (OpenCLIP-H)",
+    (2048, 1280): "SDXL (CLIP-L + CLIP-G)",
+    (4096, 2048): "SD3 (CLIP-L + CLIP-G + T5-XXL)",
+    (4096, 768): "Flux (T5-XXL, CLIP-L pooled)",
+    (3584, None): "Qwen-Image (Qwen2.5-VL 7B)",
+}
+
+
+def token_alignment_input() -> io.Combo.Input:
+    return io.Combo.Input("token_alignment", options=list(tokens.TOKEN_ALIGNMENTS), default="error",
+                          tooltip=TOKEN_ALIGNMENT_TOOLTIP)
+
+
+def describe(value: object) -> str:
+    """What arrived, for messages: a tensor's dtype and shape, otherwise the type and a short repr."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+# widgets ------------------------------------------------------------------------------------------
+
+def finite(node: str, input: str, value: object) -> float:
+    """A FLOAT widget's value. ComfyUI's min/max check lets NaN through (every comparison is false)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InbetweenInputError(node, input, f"expected a number, got {describe(value)}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise InbetweenInputError(node, input, f"expected a finite number, got {result!r}")
+    return result
+
+
+def _check_finite(node: str, input: str, what: str, x: torch.Tensor) -> None:
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise InbetweenInputError(node, input, f"{what} must be finite, got {bad} NaN/inf value(s) of {x.numel()}")
+
+
+def _check_float_tensor(node: str, input: str, what: str, x: object, dims: Sequence[int]) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() not in dims or x.numel() == 0:
+        wanted = " or ".join(f"{d}-D" for d in dims)
+        raise InbetweenInputError(node, input, f"{what} must be a non-empty {wanted} floating tensor, "
+                                               f"got {describe(x)}")
+    _check_finite(node, input, what, x)
+    return x
+
+
+# LATENT -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Latent:
+    """A read LATENT: ``samples`` ``[B, C, H, W]`` or ``[B, C, T, H, W]``, the optional keys as they came."""
+
+    input: str
+    samples: torch.Tensor
+    noise_mask: torch.Tensor | None
+    batch_index: tuple[int, ...] | None
+
+    @property
+    def batch(self) -> int:
+        return self.samples.shape[0]
+
+    def sampler_mask(self) -> torch.Tensor | None:
+        """The noise mask as ComfyUI's sampler uses it: resized to the samples' shape (rows repeated)."""
+        if self.noise_mask is None:
+            return None
+        return comfy.utils.reshape_mask(self.noise_mask.to(self.samples), self.samples.shape)
+
+
+def read_latent(node: str, input: str, value: object) -> Latent:
+    if not isinstance(value, Mapping) or "samples" not in value:
+        raise InbetweenInputError(node, input, f"expected a LATENT (a dict with 'samples'), got {describe(value)}")
+    samples = _check_float_tensor(node, input, "samples ([batch, channels, height, width], or with frames for "
+                                               "video)", value["samples"], (4, 5))
+    mask = value.get("noise_mask")
+    if mask is not None:
+        _check_float_tensor(node, input, "noise_mask", mask, (2, 3, 4, 5))
+    index = value.get("batch_index")
+    if index is not None:
+        if (not isinstance(index, Sequence) or len(index) != samples.shape[0]
+                or not all(isinstance(i, int) and not isinstance(i, bool) for i in index)):
+            raise InbetweenInputError(node, input, f"batch_index must list one int per row ({samples.shape[0]}), "
+                                                   f"got {describe(index)}")
+        index = tuple(index)
+    return Latent(input, samples, mask, index)
+
+
+def check_latent_pair(node: str, a: Latent, b: Latent) -> None:
+    """``b`` must hold latents of ``a``'s size; batches equal or one of them 1."""
+    if a.samples.shape[1:] != b.samples.shape[1:]:
+        raise InbetweenInputError(node, b.input, f"expected latents of shape {tuple(a.samples.shape[1:])} per row "
+                                                 f"like {a.input}, got {tuple(b.samples.shape[1:])}; resize one of "
+                                                 "them first")
+    if a.batch != b.batch and 1 not in (a.batch, b.batch):
+        raise InbetweenInputError(node, b.input, f"expected batch 1 or {a.batch} (the batch of {a.input}), "
+                                                 f"got batch {b.batch}")
+
+
+def check_schedule_batch(node: str, frames: int, latent: Latent, single_ok: bool) -> None:
+    """A latent meeting a schedule of ``frames`` coefficients has one row per frame (or one row, if ``single_ok``)."""
+    allowed = (1, frames) if single_ok else (frames,)
+    if latent.batch not in allowed:
+        rows = " or ".join(str(n) for n in allowed)
+        raise InbetweenInputError(node, "schedule", f"schedule has {frames} frames but the latent batch has "
+                                                    f"{latent.batch} ({latent.input}); expected a latent of batch "
+                                                    f"{rows} (e.g. Shared Noise Latent with this schedule)")
+
+
+def sampler_masks(a: Latent, b: Latent) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Both latents' sampler masks (a missing one is all ones: denoise everywhere), or None when neither has one."""
+    mask_a, mask_b = a.sampler_mask(), b.sampler_mask()
+    if mask_a is None and mask_b is None:
+        return None
+    mask_a = torch.ones_like(a.samples) if mask_a is None else mask_a
+    mask_b = torch.ones_like(b.samples) if mask_b is None else mask_b
+    return mask_a, mask_b.to(mask_a)
+
+
+# IMAGE --------------------------------------------------------------------------------------------
+
+def read_images(node: str, input: str, value: object, least: int = 1) -> torch.Tensor:
+    """An IMAGE batch ``[N, H, W, C]`` of at least ``least`` frames, finite values."""
+    images = _check_float_tensor(node, input, "the IMAGE batch [frames, height, width, channels]", value, (4,))
+    if images.shape[0] < least:
+        raise InbetweenInputError(node, input, f"expected at least {least} frames, got {images.shape[0]}")
+    return images
+
+
+# CONDITIONING -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    """Entry ``index`` of the conditioning at input ``input``: tokens ``[B, T, D]`` and its dict (not a copy)."""
+
+    input: str
+    index: int
+    tokens: torch.Tensor
+    options: Mapping
+
+    @property
+    def pooled(self) -> torch.Tensor | None:
+        return self.options.get("pooled_output")
+
+    @property
+    def attention_mask(self) -> torch.Tensor | None:
+        return self.options.get("attention_mask")
+
+    @property
+    def signature(self) -> tuple[int, int | None]:
+        return signature(self.tokens, self.pooled)
+
+    def where(self) -> str:
+        return f"entry {self.index} of {self.input}"
+
+
+def signature(token_rows: torch.Tensor, pooled: torch.Tensor | None) -> tuple[int, int | None]:
+    """(token width, pooled width or None): tells the text-encoder families apart."""
+    return token_rows.shape[-1], None if pooled is None else pooled.shape[-1]
+
+
+def encoder_family(token_width: int, pooled_width: int | None) -> str:
+    name = ENCODER_FAMILIES.get((token_width, pooled_width))
+    pooled = f"pooled {pooled_width}" if pooled_width is not None else "no pooled output"
+    return f"{name}, width {token_width}, {pooled}" if name else f"unknown encoder (width {token_width}, {pooled})"
+
+
+def read_conditioning(node: str, input: str, value: object, batch_one: bool = False) -> tuple[Entry, ...]:
+    """The entries of a CONDITIONING (at least one). ``batch_one``: every entry holds one prompt."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InbetweenInputError(node, input, f"expected a CONDITIONING (a non-empty list of [tensor, dict] "
+                                               f"entries), got {describe(value)}")
+    entries = []
+    for index, item in enumerate(value):
+        if not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[1], Mapping):
+            raise InbetweenInputError(node, input, f"entry {index}: expected a [tensor, dict] pair, got "
+                                                   f"{describe(item)}")
+        where = f"entry {index}"
+        rows = _check_float_tensor(node, input, f"{where}'s embedding [batch, tokens, width]", item[0], (3,))
+        if batch_one and rows.shape[0] != 1:
+            raise InbetweenInputError(node, input, f"{where}: expected one prompt (batch 1) per entry, got batch "
+                                                   f"{rows.shape[0]}")
+        pooled = item[1].get("pooled_output")
+        if pooled is not None:
+            _check_float_tensor(node, input, f"{where}'s pooled_output", pooled, (2,))
+            if pooled.shape[0] != rows.shape[0]:
+                raise InbetweenInputError(node, input, f"{where}: expected a pooled_output of batch {rows.shape[0]} "
+                                                       f"like its embedding, got {tuple(pooled.shape)}")
+        mask = item[1].get("attention_mask")
+        if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dim() != 2
+                                 or mask.shape[1] != rows.shape[1] or mask.shape[0] not in (1, rows.shape[0])):
+            raise InbetweenInputError(node, input, f"{where}: expected an attention_mask of shape [1 or "
+                                                   f"{rows.shape[0]}, {rows.shape[1]}], got {describe(mask)}")
+        entries.append(Entry(input, index, rows, item[1]))
+    return tuple(entries)
+
+
+def paired(node: str, first: Sequence[Entry], *others: Sequence[Entry]) -> list[tuple[Entry, ...]]:
+    """Entry i of every conditioning together; they must have as many entries as ``first``."""
+    for other in others:
+        if len(other) != len(first):
+            raise InbetweenInputError(node, other[0].input, f"has {len(other)} entries but {first[0].input} has "
+                                                            f"{len(first)}; combine them the same way")
+    return list(zip(first, *others))
+
+
+def check_same_encoder(node: str, reference: Entry, other: Entry) -> None:
+    if other.signature != reference.signature:
+        raise InbetweenInputError(node, other.input, f"entry {other.index} comes from "
+                                                     f"{encoder_family(*other.signature)} but {reference.input} from "
+                                                     f"{encoder_family(*reference.signature)}; encode both with the "
+                                                     "same text encoder")
+
+
+def aligned_tokens(node: str, index: int, named: Sequence[tuple[str, torch.Tensor]],
+                   alignment: str) -> list[torch.Tensor]:
+    """Token rows of one entry index brought to one token count by ``alignment`` (``tokens.align_many``)."""
+    try:
+        return tokens.align_many([x for _, x in named], alignment, tuple(name for name, _ in named))
+    except tokens.TokenCountMismatch as err:
+        raise InbetweenInputError(node, "token_alignment", f"entry {index}: {err.detail}. Encode the prompts with "
+                                  f"{ENCODE_PROMPT_PAIR} (one CLIP, matched token layout), or set token_alignment to "
+                                  "truncate or repeat_last") from err
+
+
+def aligned_mask(mask: torch.Tensor | None, count: int) -> torch.Tensor | None:
+    """An attention mask ``[rows, T]`` brought to ``count`` tokens the way :func:`aligned_tokens` brings its
+    embedding: truncate keeps the first tokens, repeat_last repeats the last one. None stays None."""
+    if mask is None or mask.shape[-1] >= count:
+        return None if mask is None else mask[:, :count]
+    return torch.cat([mask, mask[:, -1:].expand(-1, count - mask.shape[-1])], dim=1)
+
+
+def entry_with(options: Mapping, rows: torch.Tensor, **changed: torch.Tensor | None) -> list:
+    """A new entry ``[rows, dict]``: ``options``' keys carried, ``changed`` ones replaced (None: left as they were)."""
+    return [rows, {**options, **{key: value for key, value in changed.items() if value is not None}}]
