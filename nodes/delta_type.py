@@ -125,7 +125,7 @@ def _recorded_layout(metadata: dict[str, str]) -> tuple[list[int], tuple[int, in
         pooled_width = int(metadata["pooled_width"]) if metadata["pooled_width"] else None
     except KeyError as err:
         raise ValueError(f"metadata key {err.args[0]!r} is missing") from err
-    except (json.JSONDecodeError, TypeError) as err:  # TypeError: int() of a value that is not text
+    except (ValueError, TypeError) as err:  # bad JSON, int() of text that is no number, or of a non-string
         raise ValueError(f"metadata token_counts/token_width/pooled_width cannot be read: {err}") from err
     if (not isinstance(counts, list) or not counts
             or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in counts)):

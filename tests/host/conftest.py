@@ -34,6 +34,25 @@ def pack():
     return comfy_host.load_pack()
 
 
+@pytest.fixture
+def delta_folder(tmp_path, pack):
+    """The pack's embedding_deltas model folder pointed at a fresh ``tmp_path/embedding_deltas``, as
+    extra_model_paths.yaml would; restored afterwards."""
+    import folder_paths
+
+    folder = pack.nodes.delta_library_nodes.FOLDER
+    saved = folder_paths.folder_names_and_paths[folder]
+    root = tmp_path / folder
+    root.mkdir()
+    folder_paths.folder_names_and_paths[folder] = ([str(root)], saved[1])
+    folder_paths.filename_list_cache.pop(folder, None)
+    try:
+        yield root
+    finally:
+        folder_paths.folder_names_and_paths[folder] = saved
+        folder_paths.filename_list_cache.pop(folder, None)
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     """Random-weight SD1.5-shaped UNet (64 channels, 3 levels) in a real ModelPatcher. Clone before patching."""

@@ -8,6 +8,10 @@ import types
 import pytest
 import torch
 
+from node_calls import alpha_blend as _alpha
+from node_calls import embedding_delta as _delta
+from node_calls import multi_blend
+
 LONG_PROMPT = " ".join(["a very detailed painting of a quiet harbour town at dawn"] * 9)
 
 
@@ -26,21 +30,8 @@ def _pair(n, clip, neutral, target, target_2="", target_3=""):
     return n.prompt_pair_nodes.EncodePromptPair.execute(clip, neutral, target, target_2, target_3).args
 
 
-def _delta(n, neutral, target, alignment="error"):
-    return n.attribute_nodes.EmbeddingDelta.execute(neutral, target, alignment).args[0]
-
-
-def _alpha(n, neutral, delta, alpha=1.0, strategy="all_tokens", count=7, magnitude=10.0, alignment="error",
-           schedule=None):
-    return n.attribute_nodes.AlphaBlend.execute(neutral, delta, alpha, strategy, count, magnitude, alignment,
-                                                schedule).args[0]
-
-
 def _multi(n, base, pairs, alignment="error"):
-    inputs = {f"weight_{i}": 0.0 for i in range(1, 5)}
-    for i, (delta, weight) in enumerate(pairs, start=1):
-        inputs[f"delta_{i}"], inputs[f"weight_{i}"] = delta, weight
-    return n.attribute_nodes.MultiAttributeBlend.execute(base, alignment, **inputs).args[0]
+    return multi_blend(n, base, dict(enumerate(pairs, start=1)), alignment)
 
 
 def _schedule(n, frames, start=0.0, end=1.5):
@@ -340,22 +331,6 @@ def test_delta_from_another_encoder_is_rejected(n):
 
 
 # Delta library ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def delta_folder(tmp_path, n):
-    """Point the pack's registered model folder at a fresh directory, as extra_model_paths.yaml would."""
-    import folder_paths
-
-    folder = n.delta_library_nodes.FOLDER
-    saved = folder_paths.folder_names_and_paths[folder]
-    folder_paths.folder_names_and_paths[folder] = ([str(tmp_path)], saved[1])
-    folder_paths.filename_list_cache.pop(folder, None)
-    try:
-        yield tmp_path
-    finally:
-        folder_paths.folder_names_and_paths[folder] = saved
-        folder_paths.filename_list_cache.pop(folder, None)
-
 
 def test_folder_is_registered_under_models(n):
     import os

@@ -30,6 +30,8 @@ def test_every_pack_node_is_registered_by_comfyui(registered, pack):
 def test_node_naming_category_and_tooltips(node):
     schema = node.GET_SCHEMA()
     assert re.fullmatch(r"Inbetween[A-Z][A-Za-z0-9]+", schema.node_id), schema.node_id
+    assert schema.node_id == "Inbetween" + node.__name__, "one naming pattern: the class is its node id unprefixed"
+    assert schema.display_name == node.DISPLAY_NAME
     assert schema.display_name and not schema.display_name.lower().startswith("inbetween")
     assert re.fullmatch(r"[A-Z][A-Za-z0-9 /()-]+", schema.display_name), schema.display_name
     assert schema.category.startswith("inbetween/"), schema.category
