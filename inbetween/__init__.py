@@ -1,41 +1,141 @@
-"""Engine of ComfyUI-Inbetween: the math of smooth, controllable interpolation, in pure torch.
+"""Engine of ComfyUI-Inbetween: the math of smooth, controllable interpolation, in torch and SciPy.
 
-It knows tensors, not ComfyUI: ``interpolation`` blends latents, noise or embeddings by lerp,
-variance-preserving normalized lerp or slerp, per batch row and along a vector of coefficients;
-``schedules`` makes those coefficients, evenly spaced or at Beta-distribution quantiles (the
-Beta prior of the AID paper, with its own float64 incomplete-beta CDF and inverse); ``metrics``
-scores a finished frame sequence by the AID paper's smoothness (1 - Gini of adjacent distances),
-consistency (mean distance) and largest jump; ``adaptive`` chooses coefficients from what a renderer
-produces (the paper's dynamic selection: Beta-median splits, a least-squares Beta fit, and the most
-even choice of frames, exact). Inputs are validated with messages that name the
-function, the parameter, what was expected and what arrived, and are never modified.
+It knows tensors, not ComfyUI. Every public name of these modules is importable from here:
+
+- ``interpolation``: lerp, variance-preserving normalized lerp and slerp of latents, noise or
+  embeddings, per batch row and along a vector of coefficients.
+- ``schedules``: those coefficients, evenly spaced or at Beta-distribution quantiles (the Beta
+  prior of the AID paper), through ``scipy.stats.beta``.
+- ``sequences``: one embedding row per coefficient, optionally with a PAID guide prompt.
+- ``attributes``: attribute control by embedding arithmetic, ``e_neutral + alpha * delta``, and
+  multi-attribute blends.
+- ``tokens``: equal token counts for two or more embedding sequences.
+- ``translation``: a window sliding from one latent into another.
+- ``grid``: a contact sheet of a frame batch.
+- ``metrics``: the AID paper's smoothness (1 - Gini of adjacent distances), consistency (mean
+  distance) and largest jump of a finished sequence.
+- ``adaptive``: the paper's dynamic selection of coefficients from what a renderer produces
+  (Beta-median splits, a least-squares Beta fit by ``scipy.optimize``, the most even choice).
+- ``validation`` and ``errors``: the argument checks, and :class:`ArgumentError`, the
+  ``ValueError`` every function raises for a value it cannot use, naming the function and the
+  argument; a wrong type is a plain ``TypeError``.
+- ``aid``: attention interpolation (AID) kernels; import it as ``inbetween.aid``.
+
+Inputs are never modified.
 """
 
-from .adaptive import beta_split, explore, fit_beta, pairwise_distances, select_even
+from .adaptive import (
+    PARAMETER_RANGE,
+    Exploration,
+    Progress,
+    Render,
+    Selection,
+    beta_split,
+    cumulative_fractions,
+    explore,
+    fit_beta,
+    pairwise_distances,
+    select_even,
+)
+from .attributes import (
+    BLEND_STRATEGIES,
+    DELTA_DTYPE,
+    add_scaled,
+    blend,
+    blend_factors,
+    blended_mask,
+    combine,
+    embedding_delta,
+)
+from .errors import ArgumentError
+from .grid import image_grid
 from .interpolation import INTERPOLATION_METHODS, interpolate, lerp, normalized_lerp, slerp
-from .metrics import DISTANCES, adjacent_distances, consistency, gini, pixel_distance, sequence_metrics, smoothness
+from .metrics import (
+    DISTANCES,
+    Distance,
+    Distances,
+    adjacent_distances,
+    consistency,
+    gini,
+    pixel_distance,
+    sequence_metrics,
+    smoothness,
+)
 from .schedules import beta_cdf, beta_quantile, beta_schedule, uniform_schedule
+from .sequences import interpolate_sequence
+from .tokens import TOKEN_ALIGNMENTS, TokenCountMismatch, align_many, align_tokens
+from .translation import TRANSLATION_MODES, offsets_from_coefficients, translate
+from .validation import (
+    Coefficients,
+    check_coefficients,
+    check_finite,
+    check_frame_count,
+    check_integer,
+    check_like,
+    check_positive,
+    check_real,
+    check_tensor,
+    check_unit_interval,
+    describe,
+)
 
 __all__ = [
+    "ArgumentError",
+    "BLEND_STRATEGIES",
+    "Coefficients",
+    "DELTA_DTYPE",
     "DISTANCES",
+    "Distance",
+    "Distances",
+    "Exploration",
     "INTERPOLATION_METHODS",
+    "PARAMETER_RANGE",
+    "Progress",
+    "Render",
+    "Selection",
+    "TOKEN_ALIGNMENTS",
+    "TRANSLATION_MODES",
+    "TokenCountMismatch",
+    "add_scaled",
     "adjacent_distances",
+    "align_many",
+    "align_tokens",
     "beta_cdf",
     "beta_quantile",
     "beta_schedule",
     "beta_split",
+    "blend",
+    "blend_factors",
+    "blended_mask",
+    "check_coefficients",
+    "check_finite",
+    "check_frame_count",
+    "check_integer",
+    "check_like",
+    "check_positive",
+    "check_real",
+    "check_tensor",
+    "check_unit_interval",
+    "combine",
     "consistency",
+    "cumulative_fractions",
+    "describe",
+    "embedding_delta",
     "explore",
     "fit_beta",
     "gini",
+    "image_grid",
     "interpolate",
+    "interpolate_sequence",
     "lerp",
     "normalized_lerp",
+    "offsets_from_coefficients",
     "pairwise_distances",
     "pixel_distance",
     "select_even",
     "sequence_metrics",
     "slerp",
     "smoothness",
+    "translate",
     "uniform_schedule",
 ]

@@ -9,6 +9,13 @@ chosen frames are as even as possible (:func:`select_even`), endpoints kept.
 
 The renderer and the distance are callables, so the loop runs the same with a diffusion model
 behind it (the ComfyUI node) or a synthetic curve (the tests).
+
+Errors: wrong types raise ``TypeError``; values these functions cannot use raise
+:class:`~inbetween.errors.ArgumentError` naming the parameter (``left``, ``right``, ``alpha``,
+``beta``, ``distances``, ``coefficients``, ``fractions``, ``features``, ``distance``,
+``weights``, ``frames``, ``budget``, ``render``; ``index`` for one element of a sequence).
+A renderer returning NaN or inf frames is reported on ``render``, a distance returning NaN, inf
+or negative values on ``distance``.
 """
 
 from __future__ import annotations
@@ -18,24 +25,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Optional, Union
 
+import numpy as np
 import torch
+from scipy import optimize, stats
 
+from .errors import ArgumentError
 from .metrics import Distance, pixel_distance
 from .schedules import beta_cdf, beta_quantile
-from .validation import check_frame_count, check_positive
+from .validation import check_coefficients, check_finite, check_frame_count, check_integer, check_positive, \
+    check_tensor, check_unit_interval
 
-# Bounds of the fitted parameters: where beta_cdf is accurate to 1e-12, and far beyond any
-# schedule anyone would use (alpha = beta = 1e4 puts every in-between frame within 0.01 of 0.5).
+# Bounds of the fitted parameters: far beyond any schedule anyone would use (alpha = beta = 1e4
+# puts every in-between frame within 0.01 of 0.5).
 PARAMETER_RANGE = (0.01, 1e4)
 _LOG_RANGE = (math.log(PARAMETER_RANGE[0]), math.log(PARAMETER_RANGE[1]))
 # Coarse log-grid of starting points: the least-squares surface has long flat valleys (large
 # alpha and beta with the same ratio), so one local search from (1, 1) can stall far away.
-_GRID = [math.exp(_LOG_RANGE[0] + (_LOG_RANGE[1] - _LOG_RANGE[0]) * k / 12) for k in range(13)]
+_GRID = np.exp(np.linspace(*_LOG_RANGE, 13))
 # Local searches from the best few grid points: a steep CDF can fit a few points well enough to
 # be a local minimum (Beta(100, 1000) against data from Beta(0.3, 7), for one).
 _STARTS = 4
-_SIMPLEX_TOLERANCE = 1e-10
-_SIMPLEX_MAX_ITERATIONS = 2000
 # Candidate thresholds processed per vectorised DP pass, to bound memory at 256 * m^2 floats.
 _THRESHOLD_CHUNK = 256
 
@@ -51,10 +60,13 @@ def beta_split(left: float, right: float, alpha: float, beta: float) -> float:
     across the interval (extreme alpha or beta) that t is not strictly inside it; the arithmetic
     midpoint is returned instead, so every split adds a new coefficient.
     """
-    alpha = check_positive(alpha, "alpha", "beta_split")
-    beta = check_positive(beta, "beta", "beta_split")
-    if not 0.0 <= left < right <= 1.0:
-        raise ValueError(f"beta_split: need 0 <= left < right <= 1, got left={left!r}, right={right!r}")
+    where = "beta_split"
+    left = check_unit_interval(left, "left", where)
+    right = check_unit_interval(right, "right", where)
+    alpha = check_positive(alpha, "alpha", where)
+    beta = check_positive(beta, "beta", where)
+    if not left < right:
+        raise ArgumentError(where, "right", f"must be > left ({left!r}), got {right!r}")
     target = 0.5 * (beta_cdf(left, alpha, beta) + beta_cdf(right, alpha, beta))
     t = beta_quantile(target, alpha, beta)
     return t if left < t < right else 0.5 * (left + right)
@@ -65,10 +77,15 @@ def cumulative_fractions(distances: Sequence[float]) -> list[float]:
 
     All-zero distances (nothing changes) give evenly spaced fractions, the uniform sequence.
     """
-    total = math.fsum(distances)
+    where = "cumulative_fractions"
+    values, _ = check_coefficients(distances, "distances", where)
+    for index, value in enumerate(values):
+        if value < 0:
+            raise ArgumentError(where, "distances", f"must be >= 0 (a distance), got {value!r}", index=index)
+    total = math.fsum(values)
     if total <= 0.0:
-        return [k / len(distances) for k in range(len(distances) + 1)]
-    partial = [0.0] + [math.fsum(distances[: k + 1]) / total for k in range(len(distances))]
+        return [k / len(values) for k in range(len(values) + 1)]
+    partial = [0.0] + [math.fsum(values[: k + 1]) / total for k in range(len(values))]
     partial[-1] = 1.0
     return partial
 
@@ -77,68 +94,37 @@ def fit_beta(coefficients: Sequence[float], fractions: Sequence[float]) -> tuple
     """Least-squares Beta fit: (alpha, beta) minimising ``sum_k (F(t_k; alpha, beta) - c_k)^2``.
 
     ``t_k`` are the coefficients (in [0, 1]) and ``c_k`` the target CDF values, usually
-    :func:`cumulative_fractions` of the adjacent distances. The search runs over
-    ``(log alpha, log beta)`` inside :data:`PARAMETER_RANGE`: Nelder-Mead (projected onto the
-    box) from each of the 4 best points of a 13 x 13 log-spaced grid, keeping the best result. Points at t = 0 and
-    t = 1 carry no information (F is 0 and 1 there for every alpha, beta) but do no harm.
+    :func:`cumulative_fractions` of the adjacent distances. ``scipy.optimize.least_squares``
+    (trust-region reflective) runs over ``(log alpha, log beta)`` inside
+    :data:`PARAMETER_RANGE`, from each of the 4 best points of a 13 x 13 log-spaced grid,
+    keeping the best result. Points at t = 0 and t = 1 carry no information (F is 0 and 1
+    there for every alpha, beta) but do no harm.
     """
-    if len(coefficients) != len(fractions) or not coefficients:
-        raise ValueError(f"fit_beta: need as many fractions as coefficients (at least one), got "
-                         f"{len(coefficients)} and {len(fractions)}")
-    points = [(float(t), float(c)) for t, c in zip(coefficients, fractions) if 0.0 < t < 1.0]
-    if not points:
-        raise ValueError("fit_beta: need at least one coefficient strictly between 0 and 1")
+    where = "fit_beta"
+    ts, _ = check_coefficients(coefficients, "coefficients", where)
+    cs, _ = check_coefficients(fractions, "fractions", where)
+    if len(cs) != len(ts):
+        raise ArgumentError(where, "fractions", f"must hold one value per coefficient ({len(ts)}), got {len(cs)}")
+    for index, t in enumerate(ts):
+        if not 0.0 <= t <= 1.0:
+            raise ArgumentError(where, "coefficients", f"must be in [0, 1], got {t!r}", index=index)
+    interior = [k for k, t in enumerate(ts) if 0.0 < t < 1.0]
+    if not interior:
+        raise ArgumentError(where, "coefficients", f"need at least one value strictly between 0 and 1, got {ts}")
+    t, c = np.array([ts[k] for k in interior]), np.array([cs[k] for k in interior])
 
-    def loss(log_params: tuple[float, float]) -> float:
-        a, b = math.exp(log_params[0]), math.exp(log_params[1])
-        return math.fsum((beta_cdf(t, a, b) - c) ** 2 for t, c in points)
+    def residuals(log_params: np.ndarray) -> np.ndarray:
+        return stats.beta.cdf(t, *np.exp(log_params)) - c
 
-    starts = sorted(((math.log(a), math.log(b)) for a in _GRID for b in _GRID), key=loss)[:_STARTS]
-    step = (_LOG_RANGE[1] - _LOG_RANGE[0]) / 12
-    best = min((_nelder_mead(loss, start, step) for start in starts), key=loss)
-    return math.exp(best[0]), math.exp(best[1])
-
-
-def _nelder_mead(f, start: tuple[float, float], step: float) -> tuple[float, float]:
-    """Minimise ``f`` over the box ``_LOG_RANGE^2`` by Nelder-Mead (coefficients 1, 2, 1/2, 1/2).
-
-    Every trial point is clipped into the box, which keeps the search inside the parameter
-    range without penalty terms. Stops when the simplex is smaller than the tolerance.
-    """
-    low, high = _LOG_RANGE
-
-    def clip(point):
-        return tuple(min(max(x, low), high) for x in point)
-
-    def toward(p, q, s):  # p + s (q - p)
-        return clip(tuple(a + s * (b - a) for a, b in zip(p, q)))
-
-    simplex = [clip(start), clip((start[0] + step, start[1])), clip((start[0], start[1] + step))]
-    values = [f(p) for p in simplex]
-    for _ in range(_SIMPLEX_MAX_ITERATIONS):
-        order = sorted(range(3), key=values.__getitem__)
-        simplex, values = [simplex[i] for i in order], [values[i] for i in order]
-        size = max(abs(a - b) for p in simplex[1:] for a, b in zip(p, simplex[0]))
-        if size < _SIMPLEX_TOLERANCE:
-            break
-        centroid = tuple(0.5 * (a + b) for a, b in zip(simplex[0], simplex[1]))
-        reflected = toward(simplex[2], centroid, 2.0)
-        f_reflected = f(reflected)
-        if f_reflected < values[0]:
-            expanded = toward(simplex[2], centroid, 3.0)
-            f_expanded = f(expanded)
-            simplex[2], values[2] = (expanded, f_expanded) if f_expanded < f_reflected else (reflected, f_reflected)
-        elif f_reflected < values[1]:
-            simplex[2], values[2] = reflected, f_reflected
-        else:
-            contracted = toward(simplex[2], centroid, 0.5)
-            f_contracted = f(contracted)
-            if f_contracted < values[2]:
-                simplex[2], values[2] = contracted, f_contracted
-            else:
-                simplex = [simplex[0]] + [toward(simplex[0], p, 0.5) for p in simplex[1:]]
-                values = [values[0]] + [f(p) for p in simplex[1:]]
-    return simplex[min(range(3), key=values.__getitem__)]
+    # Loss of every grid point at once: [13, 13, points] CDF values.
+    grid_loss = ((stats.beta.cdf(t, _GRID[:, None, None], _GRID[None, :, None]) - c) ** 2).sum(axis=-1)
+    best_starts = np.argsort(grid_loss, axis=None, kind="stable")[:_STARTS]
+    fits = [optimize.least_squares(residuals, np.log([_GRID[i // _GRID.size], _GRID[i % _GRID.size]]),
+                                   bounds=_LOG_RANGE, xtol=1e-15, ftol=1e-15, gtol=1e-15)
+            for i in best_starts]
+    best = min(fits, key=lambda fit: fit.cost)
+    alpha, beta = np.exp(best.x)
+    return float(alpha), float(beta)
 
 
 def pairwise_distances(features: torch.Tensor, distance: Union[str, Distance] = "pixel") -> torch.Tensor:
@@ -148,12 +134,21 @@ def pairwise_distances(features: torch.Tensor, distance: Union[str, Distance] = 
     ``f(x[K, ...], y[K, ...]) -> K values``, as for :func:`inbetween.metrics.adjacent_distances`;
     it is called once per row, with frame i against every later frame.
     """
-    measure = _distance_callable(distance, "pairwise_distances")
+    where = "pairwise_distances"
+    check_tensor(features, "features", where, floating=False)
+    if features.dim() == 0 or features.shape[0] < 2 or features.numel() == 0:
+        raise ArgumentError(where, "features", f"must be a non-empty [m, ...] batch with m >= 2, "
+                                               f"got shape {tuple(features.shape)}")
+    check_finite(features, "features", where)
+    return _pairwise(where, features, _distance_callable(distance, where))
+
+
+def _pairwise(where: str, features: torch.Tensor, measure: Distance) -> torch.Tensor:
     m = features.shape[0]
     matrix = torch.zeros(m, m, dtype=torch.float64)
     for i in range(m - 1):
         later = features[i + 1:]
-        row = _checked(measure(features[i:i + 1].expand_as(later), later), later.shape[0], "pairwise_distances")
+        row = _checked(measure(features[i:i + 1].expand_as(later), later), later.shape[0], where)
         matrix[i, i + 1:] = row
         matrix[i + 1:, i] = row
     return matrix
@@ -182,16 +177,18 @@ def select_even(weights: torch.Tensor, frames: int) -> Selection:
     finds the smallest possible largest step of an n-frame path using only steps >= L; the
     answer is the L minimising (that largest step - L), the first such L on ties.
     """
-    frames = check_frame_count(frames, "frames", "select_even")
-    if not isinstance(weights, torch.Tensor) or weights.dim() != 2 or weights.shape[0] != weights.shape[1]:
-        raise ValueError(f"select_even: weights must be a square [m, m] tensor, got {_shape(weights)}")
+    where = "select_even"
+    frames = check_frame_count(frames, "frames", where)
+    check_tensor(weights, "weights", where)
+    if weights.dim() != 2 or weights.shape[0] != weights.shape[1] or weights.shape[0] < 2:
+        raise ArgumentError(where, "weights", f"must be a square [m, m] matrix with m >= 2, got shape "
+                                              f"{tuple(weights.shape)}")
     m = weights.shape[0]
     if frames > m:
-        raise ValueError(f"select_even: cannot choose {frames} frames from {m} explored frames")
+        raise ArgumentError(where, "frames", f"cannot choose {frames} frames from {m} explored frames")
     w = weights.detach().to(device="cpu", dtype=torch.float64)
     upper = torch.ones(m, m, dtype=torch.bool).triu(1)
-    if not torch.isfinite(w[upper]).all():
-        raise ValueError("select_even: weights must be finite")
+    check_finite(w[upper], "weights", where)
 
     thresholds = torch.unique(w[upper])  # sorted ascending
     best_value, best_threshold = math.inf, None
@@ -270,33 +267,29 @@ def explore(render: Render, frames: int, budget: int, distance: Union[str, Dista
     :func:`fit_beta` of all coefficients against :func:`cumulative_fractions` of the adjacent
     distances. Finally :func:`select_even` on the distances between all explored frames.
     """
-    frames = check_frame_count(frames, "frames", "explore")
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 3:
-        raise ValueError(f"explore: budget must be an int >= 3 (t = 0, 0.5, 1 come first), got {budget!r}")
+    where = "explore"
+    frames = check_frame_count(frames, "frames", where)
+    budget = check_integer(budget, "budget", where, 3)  # t = 0, 0.5 and 1 come first
     if frames > budget:
-        raise ValueError(f"explore: cannot choose {frames} frames from a budget of {budget} explored frames")
-    alpha = check_positive(alpha, "alpha", "explore")
-    beta = check_positive(beta, "beta", "explore")
-    measure = _distance_callable(distance, "explore")
+        raise ArgumentError(where, "frames", f"cannot choose {frames} frames from a budget of {budget} explored frames")
+    alpha = check_positive(alpha, "alpha", where)
+    beta = check_positive(beta, "beta", where)
+    measure = _distance_callable(distance, where)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"{where}: progress must be a callable or None, got {type(progress).__name__}")
     total = budget - 2
 
-    first = render([0.0, 0.5, 1.0])
-    if not isinstance(first, torch.Tensor) or first.dim() == 0 or first.shape[0] != 3:
-        raise ValueError(f"explore: render([0, 0.5, 1]) must return a tensor [3, ...], got {_shape(first)}")
+    first = _rendered(render([0.0, 0.5, 1.0]), "render([0, 0.5, 1])", 3)
     if progress is not None:
         progress(1, total, 0.5)
     ts, seen, order = [0.0, 0.5, 1.0], [first[0], first[1], first[2]], [0, 1, 2]
-    ds = _checked(measure(first[:2], first[1:]), 2, "explore").tolist()
+    ds = _checked(measure(first[:2], first[1:]), 2, where).tolist()
 
     for done in range(2, total + 1):
         k = max(range(len(ds)), key=ds.__getitem__)
         t = beta_split(ts[k], ts[k + 1], alpha, beta)
-        new = render([t])
-        if not isinstance(new, torch.Tensor) or new.shape != (1, *first.shape[1:]):
-            raise ValueError(f"explore: render([t]) must return a tensor of shape {(1, *first.shape[1:])}, "
-                             f"got {_shape(new)}")
-        pair = _checked(measure(torch.stack([seen[k], new[0]]), torch.cat([new, seen[k + 1][None]])),
-                        2, "explore").tolist()
+        new = _rendered(render([t]), f"render([{t!r}])", 1, first.shape[1:])
+        pair = _checked(measure(torch.stack([seen[k], new[0]]), torch.cat([new, seen[k + 1][None]])), 2, where).tolist()
         ts.insert(k + 1, t)
         seen.insert(k + 1, new[0])
         order.insert(k + 1, done + 1)
@@ -305,14 +298,27 @@ def explore(render: Render, frames: int, budget: int, distance: Union[str, Dista
         if progress is not None:
             progress(done, total, t)
 
-    weights = pairwise_distances(torch.stack(seen), measure)
+    weights = _pairwise(where, torch.stack(seen), measure)
     return Exploration(tuple(ts), tuple(ds), alpha, beta, select_even(weights, frames), tuple(order))
 
 
-def _distance_callable(distance, where: str) -> Distance:
+def _rendered(frames: object, call: str, rows: int, trailing: Optional[torch.Size] = None) -> torch.Tensor:
+    """The renderer's answer, checked: ``rows`` frames (of shape ``trailing`` when given), finite values."""
+    if not isinstance(frames, torch.Tensor):
+        raise TypeError(f"explore: {call} must return a torch.Tensor, got {type(frames).__name__}")
+    if frames.dim() == 0 or frames.shape[0] != rows or (trailing is not None and frames.shape[1:] != trailing):
+        expected = f"[{rows}, ...]" if trailing is None else str((rows, *trailing))
+        raise ArgumentError("explore", "render", f"{call} must return a tensor {expected}, got shape "
+                                                 f"{tuple(frames.shape)}")
+    if not bool(torch.isfinite(frames).all()):
+        raise ArgumentError("explore", "render", f"{call} returned NaN or inf values")
+    return frames
+
+
+def _distance_callable(distance: object, where: str) -> Distance:
     if isinstance(distance, str):
         if distance != "pixel":
-            raise ValueError(f"{where}: distance must be 'pixel' or a callable, got {distance!r}")
+            raise ArgumentError(where, "distance", f"must be 'pixel' or a callable, got {distance!r}")
         return pixel_distance
     if not callable(distance):
         raise TypeError(f"{where}: distance must be 'pixel' or a callable, got {type(distance).__name__}")
@@ -321,14 +327,11 @@ def _distance_callable(distance, where: str) -> Distance:
 
 def _checked(values: object, count: int, where: str) -> torch.Tensor:
     """The distance callable's answer as ``count`` finite, non-negative float64 values."""
-    if not isinstance(values, torch.Tensor) or values.numel() != count:
-        raise ValueError(f"{where}: the distance must return {count} values, got {_shape(values)}")
+    if not isinstance(values, torch.Tensor):
+        raise TypeError(f"{where}: the distance must return a torch.Tensor, got {type(values).__name__}")
+    if values.numel() != count:
+        raise ArgumentError(where, "distance", f"must return {count} values, got shape {tuple(values.shape)}")
     values = values.detach().reshape(count).to(device="cpu", dtype=torch.float64)
     if not torch.isfinite(values).all() or (values < 0).any():
-        raise ValueError(f"{where}: distances must be finite and >= 0, got {values.tolist()}")
+        raise ArgumentError(where, "distance", f"must return finite values >= 0, got {values.tolist()}")
     return values
-
-
-def _shape(value: object) -> str:
-    return f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
-

@@ -8,12 +8,21 @@ programming mistake of the caller, not bad user input, and callers must not turn
 
 from __future__ import annotations
 
+from typing import Optional
+
 
 class ArgumentError(ValueError):
-    """``function``'s argument ``argument`` has a value it cannot use; ``detail`` says what was expected and got."""
+    """``function``'s argument ``argument`` has a value it cannot use; ``detail`` says what was expected and got.
 
-    def __init__(self, function: str, argument: str, detail: str):
-        super().__init__(f"{function}: {argument}: {detail}")
+    ``argument`` is the exact parameter name of the public function the caller called. When the
+    bad value is one element of a sequence argument (the third of ``weights``, say), ``index``
+    is that element's position, so a caller with one input per element can name the right one.
+    """
+
+    def __init__(self, function: str, argument: str, detail: str, *, index: Optional[int] = None):
+        where = argument if index is None else f"{argument}[{index}]"
+        super().__init__(f"{function}: {where}: {detail}")
         self.function = function
         self.argument = argument
         self.detail = detail
+        self.index = index

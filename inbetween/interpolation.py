@@ -11,23 +11,31 @@ Calling convention shared by :func:`lerp`, :func:`normalized_lerp`, :func:`slerp
 * Vector ``t`` of length N: ``a`` and ``b`` have batch 1 or N, the output has batch N and row
   k interpolates ``a[k or 0]`` and ``b[k or 0]`` at ``t[k]``.
 * The output has the dtype and device of the inputs; the arithmetic runs in float32 (float64
-  for float64 inputs). Rows with ``t == 0`` are bit-exact copies of ``a`` and rows with
-  ``t == 1`` of ``b``, for every method and dtype. Inputs are never modified and the output
-  never shares memory with them.
+  for float64 inputs). Working memory is a small multiple of the output in that dtype (``a``
+  and ``b`` of batch 1 are broadcast, never copied per row), so it grows linearly with N and
+  no float64 copy of a float32 batch is made. Rows with ``t == 0`` are bit-exact copies of
+  ``a`` and rows with ``t == 1`` of ``b``, for every method and dtype. Inputs are never
+  modified and the output never shares memory with them.
+
+Errors: a wrong type (not a tensor, a non-floating tensor, ``t`` not numbers) raises
+``TypeError``. A value the functions cannot use raises :class:`~inbetween.errors.ArgumentError`
+naming ``a``, ``b``, ``t`` or ``method``: an empty or 0-d tensor, mismatched shapes, batches,
+dtypes or devices (named on ``b``, the second of the pair), a non-finite ``t`` (with its index
+for a vector), and NaN or inf anywhere in ``a`` or ``b``: interpolating through NaN would
+silently give NaN frames, so the inputs are checked with one ``isfinite`` pass each.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Callable, Sequence
-from typing import Union
+from collections.abc import Callable
 
 import torch
 
-from .validation import describe
+from .errors import ArgumentError
+from .validation import Coefficients, check_coefficients, check_finite, check_like, check_tensor
 
-Coefficients = Union[float, int, torch.Tensor, Sequence[float]]
+_Rows = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: Coefficients) -> torch.Tensor:
@@ -72,34 +80,19 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: Coefficients) -> torch.Tensor:
     return _interpolate_rows("slerp", a, b, t, _slerp_rows)
 
 
-_METHODS: dict[str, Callable[[torch.Tensor, torch.Tensor, Coefficients], torch.Tensor]] = {
-    "lerp": lerp,
-    "normalized_lerp": normalized_lerp,
-    "slerp": slerp,
-}
-
-INTERPOLATION_METHODS: tuple[str, ...] = tuple(_METHODS)
-
-
-def interpolate(a: torch.Tensor, b: torch.Tensor, t: Coefficients, method: str) -> torch.Tensor:
-    """Interpolate with the method named ``method``, one of :data:`INTERPOLATION_METHODS`."""
-    if not isinstance(method, str) or method not in _METHODS:
-        raise ValueError(f"interpolate: method must be one of {INTERPOLATION_METHODS}, got {method!r}")
-    return _METHODS[method](a, b, t)
-
-
 def _lerp_rows(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return a + t * (b - a)
+    # In place on the one full-size product, so a long t costs one output-sized buffer.
+    return (t * (b - a)).add_(a)
 
 
 def _normalized_lerp_rows(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return _lerp_rows(a, b, t) / torch.sqrt((1 - t) ** 2 + t**2)
+    return _lerp_rows(a, b, t).div_(torch.sqrt((1 - t) ** 2 + t**2))
 
 
 def _slerp_rows(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    batch = a.shape[0]
-    a_flat = a.reshape(batch, -1)
-    b_flat = b.reshape(batch, -1)
+    # a and b keep their own batch (1 or N); only the result has one row per coefficient.
+    a_flat = a.reshape(a.shape[0], -1)
+    b_flat = b.reshape(b.shape[0], -1)
     t = t.reshape(-1, 1)
 
     norm_a = torch.linalg.vector_norm(a_flat, dim=1, keepdim=True)
@@ -115,91 +108,77 @@ def _slerp_rows(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tens
     threshold = math.sqrt(torch.finfo(a.dtype).eps)
     use_lerp = (norm_a == 0) | (norm_b == 0) | (sin_theta < threshold)
     safe_sin = torch.where(use_lerp, 1.0, sin_theta)
-    spherical = (torch.sin((1 - t) * theta) / safe_sin) * a_flat + (torch.sin(t * theta) / safe_sin) * b_flat
-    return torch.where(use_lerp, _lerp_rows(a_flat, b_flat, t), spherical).reshape(a.shape)
+    spherical = ((torch.sin((1 - t) * theta) / safe_sin) * a_flat).addcmul_(torch.sin(t * theta) / safe_sin, b_flat)
+    out = torch.where(use_lerp, _lerp_rows(a_flat, b_flat, t), spherical)
+    return out.reshape(out.shape[0], *a.shape[1:])
 
 
-def _interpolate_rows(
-    name: str,
-    a: torch.Tensor,
-    b: torch.Tensor,
-    t: Coefficients,
-    rows: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-) -> torch.Tensor:
-    """Validate, broadcast to the output batch, run ``rows`` in the compute dtype, pin endpoints."""
-    _check_pair(name, a, b)
-    values, is_vector = _coefficients(name, t)
-    batch = _output_batch(name, a, b, values, is_vector)
+_METHODS: dict[str, _Rows] = {
+    "lerp": _lerp_rows,
+    "normalized_lerp": _normalized_lerp_rows,
+    "slerp": _slerp_rows,
+}
 
-    a_rows = a.expand(batch, *a.shape[1:])
-    b_rows = b.expand(batch, *b.shape[1:])
+INTERPOLATION_METHODS: tuple[str, ...] = tuple(_METHODS)
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, t: Coefficients, method: str) -> torch.Tensor:
+    """Interpolate with the method named ``method``, one of :data:`INTERPOLATION_METHODS`."""
+    return _interpolate("interpolate", a, b, t, method)
+
+
+def _interpolate(where: str, a: torch.Tensor, b: torch.Tensor, t: Coefficients, method: str) -> torch.Tensor:
+    """:func:`interpolate` on behalf of the public function ``where`` (its errors name that function)."""
+    if not isinstance(method, str):
+        raise TypeError(f"{where}: method must be a str, got {type(method).__name__}")
+    if method not in _METHODS:
+        raise ArgumentError(where, "method", f"must be one of {INTERPOLATION_METHODS}, got {method!r}")
+    return _interpolate_rows(where, a, b, t, _METHODS[method])
+
+
+def _interpolate_rows(where: str, a: torch.Tensor, b: torch.Tensor, t: Coefficients, rows: _Rows) -> torch.Tensor:
+    """Validate, run ``rows`` in the compute dtype over broadcast batches, pin endpoints."""
+    _check_pair(where, a, b)
+    values, is_vector = check_coefficients(t, "t", where)
+    batch = _output_batch(where, a, b, values, is_vector)
+
     compute = torch.float64 if a.dtype == torch.float64 else torch.float32
     # One coefficient per output row (or one for all), shaped to broadcast over the row's dims.
     t_column = torch.tensor(values, dtype=compute, device=a.device).reshape(-1, *([1] * (a.dim() - 1)))
+    # Broadcasting gives ``batch`` rows, and every rows function returns a fresh tensor.
+    out = rows(a.to(compute), b.to(compute), t_column).to(a.dtype)
 
-    out = rows(a_rows.to(compute), b_rows.to(compute), t_column).to(a.dtype)
     # Rounding in the compute dtype can move an endpoint by an ulp; endpoints must be the inputs.
-    return torch.where(t_column == 0, a_rows, torch.where(t_column == 1, b_rows, out))
+    for value, source in ((0.0, a), (1.0, b)):
+        pinned = [k for k in range(batch) if values[k if is_vector else 0] == value]
+        if pinned:
+            out[pinned] = source.expand(batch, *source.shape[1:])[pinned]
+    return out
 
 
-def _check_pair(name: str, a: object, b: object) -> None:
+def _check_pair(where: str, a: object, b: object) -> None:
     for label, x in (("a", a), ("b", b)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name}: {label} must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"{name}: {label} must have a floating dtype, got {x.dtype}")
+        check_tensor(x, label, where)
         if x.dim() == 0:
-            raise ValueError(f"{name}: {label} must be batch-first [B, ...], got a 0-d tensor")
+            raise ArgumentError(where, label, "must be batch-first [B, ...], got a 0-d tensor")
         if x.numel() == 0:
-            raise ValueError(f"{name}: {label} is empty, shape {tuple(x.shape)}")
-    if a.dtype != b.dtype:
-        raise TypeError(f"{name}: a has dtype {a.dtype} but b has dtype {b.dtype}")
-    if a.device != b.device:
-        raise ValueError(f"{name}: a is on device {a.device} but b is on device {b.device}")
+            raise ArgumentError(where, label, f"must not be empty, got shape {tuple(x.shape)}")
+    check_like(a, "a", b, "b", where)
     if a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"{name}: a has shape {tuple(a.shape)} but b has shape {tuple(b.shape)}")
+        raise ArgumentError(where, "b", f"must have shape [*, {', '.join(map(str, a.shape[1:]))}] to match a, "
+                                        f"got {tuple(b.shape)} (a is {tuple(a.shape)})")
     if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
-        raise ValueError(
-            f"{name}: a has batch {a.shape[0]} but b has batch {b.shape[0]}; "
-            "batches must be equal or one of them 1"
-        )
+        raise ArgumentError(where, "b", f"must have batch {a.shape[0]} like a, or 1, got batch {b.shape[0]}")
+    check_finite(a, "a", where)
+    check_finite(b, "b", where)
 
 
-def _coefficients(name: str, t: object) -> tuple[list[float], bool]:
-    """``t`` as a list of finite floats, and whether it was a vector (sequence or 1-D tensor)."""
-    if isinstance(t, torch.Tensor):
-        if t.dtype == torch.bool or t.is_complex():
-            raise TypeError(f"{name}: t must hold real numbers, got a tensor of dtype {t.dtype}")
-        if t.dim() > 1:
-            raise ValueError(f"{name}: t must be a scalar or 1-D, got a tensor of shape {tuple(t.shape)}")
-        values, is_vector = [float(v) for v in t.reshape(-1).tolist()], t.dim() == 1
-    elif isinstance(t, numbers.Real) and not isinstance(t, bool):
-        values, is_vector = [float(t)], False
-    elif isinstance(t, Sequence) and not isinstance(t, (str, bytes)):
-        for index, value in enumerate(t):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name}: t[{index}] must be a real number, got {describe(value)}")
-        values, is_vector = [float(v) for v in t], True
-    else:
-        raise TypeError(f"{name}: t must be a number, a sequence of numbers or a tensor, got {describe(t)}")
-
-    if not values:
-        raise ValueError(f"{name}: t is empty; give at least one coefficient")
-    for index, value in enumerate(values):
-        if not math.isfinite(value):
-            where = f"t[{index}]" if is_vector else "t"
-            raise ValueError(f"{name}: {where} must be finite, got {value!r}")
-    return values, is_vector
-
-
-def _output_batch(name: str, a: torch.Tensor, b: torch.Tensor, values: list[float], is_vector: bool) -> int:
+def _output_batch(where: str, a: torch.Tensor, b: torch.Tensor, values: list[float], is_vector: bool) -> int:
     if not is_vector:
         return max(a.shape[0], b.shape[0])
     frames = len(values)
     for label, x in (("a", a), ("b", b)):
         if x.shape[0] not in (1, frames):
-            raise ValueError(
-                f"{name}: t has {frames} values but {label} has batch {x.shape[0]}; "
-                f"with a vector t, a and b need batch 1 or {frames}"
-            )
+            raise ArgumentError(where, label, f"must have batch 1 or {frames} to match the {frames} values of t, "
+                                              f"got batch {x.shape[0]}")
     return frames

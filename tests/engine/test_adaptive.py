@@ -35,9 +35,16 @@ def test_split_falls_back_to_the_midpoint_where_the_cdf_is_flat():
     assert adaptive.beta_split(0.0, 0.1, 1e4, 1e4) == 0.05
 
 
-def test_split_rejects_an_empty_interval():
-    with pytest.raises(ValueError, match=r"beta_split: need 0 <= left < right <= 1, got left=0.5, right=0.5"):
-        adaptive.beta_split(0.5, 0.5, 2.0, 2.0)
+@pytest.mark.parametrize("args, argument, detail", [
+    ((0.5, 0.5, 2.0, 2.0), "right", "must be > left (0.5), got 0.5"),
+    ((-0.1, 0.5, 2.0, 2.0), "left", "must be in [0, 1], got -0.1"),
+    ((0.0, math.nan, 2.0, 2.0), "right", "must be finite, got nan"),
+    ((0.0, 1.0, math.inf, 2.0), "alpha", "must be finite, got inf"),
+    ((0.0, 1.0, 2.0, 0.0), "beta", "must be > 0, got 0.0"),
+])
+def test_split_rejects_bad_values(argument_error, args, argument, detail):
+    with argument_error("beta_split", argument, detail):
+        adaptive.beta_split(*args)
 
 
 # --- cumulative_fractions and fit_beta -------------------------------------------------------------
@@ -71,9 +78,22 @@ def test_fit_is_at_least_as_good_as_scipy_curve_fit_on_noisy_data():
     assert loss(*ours) <= loss(*scipys) + 1e-12
 
 
-def test_fit_needs_an_interior_point():
-    with pytest.raises(ValueError, match="fit_beta: need at least one coefficient strictly between 0 and 1"):
-        adaptive.fit_beta([0.0, 1.0], [0.0, 1.0])
+@pytest.mark.parametrize("coefficients, fractions, argument, index, detail", [
+    ([0.0, 1.0], [0.0, 1.0], "coefficients", None, "need at least one value strictly between 0 and 1, got [0.0, 1.0]"),
+    ([0.0, 0.5, 1.0], [0.0, 1.0], "fractions", None, "must hold one value per coefficient (3), got 2"),
+    ([0.0, 1.5], [0.0, 1.0], "coefficients", 1, "must be in [0, 1], got 1.5"),
+    ([0.0, 0.5, 1.0], [0.0, math.nan, 1.0], "fractions", 1, "must be finite, got nan"),
+])
+def test_fit_rejects_bad_values(argument_error, coefficients, fractions, argument, index, detail):
+    with argument_error("fit_beta", argument, detail, index):
+        adaptive.fit_beta(coefficients, fractions)
+
+
+def test_cumulative_fractions_rejects_negative_and_non_finite_distances(argument_error):
+    with argument_error("cumulative_fractions", "distances", "must be >= 0 (a distance), got -1.0", 1):
+        adaptive.cumulative_fractions([1.0, -1.0])
+    with argument_error("cumulative_fractions", "distances", "must be finite, got inf", 0):
+        adaptive.cumulative_fractions([math.inf])
 
 
 # --- select_even ---------------------------------------------------------------------------------------
@@ -122,9 +142,24 @@ def test_selection_hand_case():
     assert chosen.indices == (0, 2, 4) and chosen.distances == (2.0, 2.0) and chosen.spread == 0.0
 
 
-def test_selection_rejects_more_frames_than_explored():
-    with pytest.raises(ValueError, match="select_even: cannot choose 6 frames from 5 explored frames"):
+def test_selection_rejects_bad_values(argument_error):
+    with argument_error("select_even", "frames", "cannot choose 6 frames from 5 explored frames"):
         adaptive.select_even(torch.zeros(5, 5), 6)
+    with argument_error("select_even", "weights", "must be a square [m, m] matrix with m >= 2, got shape (2, 3)"):
+        adaptive.select_even(torch.zeros(2, 3), 2)
+    with argument_error("select_even", "weights", "...got 1 NaN and 0 infinite"):
+        adaptive.select_even(torch.tensor([[0.0, math.nan], [math.nan, 0.0]]), 2)
+    with pytest.raises(TypeError, match="select_even: weights must be a torch.Tensor, got list"):
+        adaptive.select_even([[0.0]], 2)
+
+
+def test_pairwise_distances_rejects_bad_features(argument_error):
+    with argument_error("pairwise_distances", "features", "...got shape (1, 3)"):
+        adaptive.pairwise_distances(torch.zeros(1, 3))
+    with argument_error("pairwise_distances", "features", "...got 0 NaN and 1 infinite"):
+        adaptive.pairwise_distances(torch.tensor([[0.0], [math.inf]]))
+    with argument_error("pairwise_distances", "distance", "must return finite values >= 0, got [-1.0]"):
+        adaptive.pairwise_distances(torch.zeros(2, 1), lambda x, y: -torch.ones(x.shape[0]))
 
 
 # --- pairwise_distances ------------------------------------------------------------------------------
@@ -236,17 +271,32 @@ def test_exploration_with_pixel_distance_on_image_frames():
                                      .item() for s, t in zip(result.coefficients, result.coefficients[1:]))
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(frames=3, budget=2), ValueError, r"explore: budget must be an int >= 3 \(t = 0, 0.5, 1 come first\), got 2"),
-    (dict(frames=6, budget=5), ValueError, "explore: cannot choose 6 frames from a budget of 5 explored frames"),
-    (dict(frames=3, budget=5, distance="lpips"), ValueError, "explore: distance must be 'pixel' or a callable"),
+@pytest.mark.parametrize("kwargs, argument, detail", [
+    (dict(frames=3, budget=2), "budget", "must be an int >= 3, got 2"),
+    (dict(frames=6, budget=5), "frames", "cannot choose 6 frames from a budget of 5 explored frames"),
+    (dict(frames=1, budget=5), "frames", "must be an int >= 2, got 1"),
+    (dict(frames=3, budget=5, distance="lpips"), "distance", "must be 'pixel' or a callable, got 'lpips'"),
+    (dict(frames=3, budget=5, alpha=math.nan), "alpha", "must be finite, got nan"),
+    (dict(frames=3, budget=5, beta=-1.0), "beta", "must be > 0, got -1.0"),
+    (dict(frames=3, budget=5, distance=lambda x, y: torch.full((x.shape[0],), math.nan)), "distance",
+     "must return finite values >= 0, got [nan, nan]"),
 ])
-def test_exploration_argument_errors(kwargs, error, message):
-    with pytest.raises(error, match=message):
+def test_exploration_argument_errors(argument_error, kwargs, argument, detail):
+    with argument_error("explore", argument, detail):
         adaptive.explore(CurveRenderer(lambda t: t), **kwargs)
 
 
-def test_exploration_names_a_renderer_that_returns_the_wrong_shape():
-    with pytest.raises(ValueError, match=r"explore: render\(\[0, 0.5, 1\]\) must return a tensor \[3, ...\], got "
-                                         r"shape \(1, 1\)"):
+def test_exploration_argument_types():
+    with pytest.raises(TypeError, match="explore: budget must be an int >= 3, got float 5.0"):
+        adaptive.explore(CurveRenderer(lambda t: t), frames=3, budget=5.0)
+    with pytest.raises(TypeError, match=r"explore: render\(\[0, 0.5, 1\]\) must return a torch.Tensor, got list"):
+        adaptive.explore(lambda ts: [0.0] * len(ts), frames=3, budget=4)
+
+
+def test_exploration_names_a_renderer_that_returns_the_wrong_shape_or_nan(argument_error):
+    with argument_error("explore", "render", "render([0, 0.5, 1]) must return a tensor [3, ...], got shape (1, 1)"):
         adaptive.explore(lambda ts: torch.zeros(1, 1), frames=3, budget=4)
+    with argument_error("explore", "render", "...must return a tensor (1, 2), got shape (1, 3)"):
+        adaptive.explore(lambda ts: torch.zeros(len(ts), 2 if len(ts) == 3 else 3), frames=3, budget=4)
+    with argument_error("explore", "render", "render([0, 0.5, 1]) returned NaN or inf values"):
+        adaptive.explore(lambda ts: torch.full((len(ts), 2), math.nan), frames=3, budget=4)

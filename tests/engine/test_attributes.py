@@ -1,5 +1,7 @@
 """Attribute arithmetic (seed 000) against hand-worked cases, NumPy float64 references and properties."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -176,21 +178,93 @@ def test_blended_mask_rows():
     assert torch.equal(blended_mask(None, [target], [factors[:1]]), torch.tensor([[1, 1, 1, 1]]))
 
 
-def test_errors_name_the_problem():
-    neutral = randn(1, 4, 3, seed=9)
-    with pytest.raises(ValueError, match="the delta is zero"):
-        blend(neutral, embedding_delta(neutral, neutral), 1.0, "direction", magnitude=1.0)
-    with pytest.raises(ValueError, match="strategy must be one of"):
-        blend(neutral, embedding_delta(neutral, neutral), 1.0, "tail")
-    with pytest.raises(ValueError, match=r"last_tokens must be an int in \[1, 4\]"):
-        blend(neutral, embedding_delta(neutral, neutral), 1.0, "last_tokens", last_tokens=5)
-    with pytest.raises(ValueError, match="magnitude must be > 0"):
-        blend(neutral, embedding_delta(neutral, randn(1, 4, 3, seed=10)), 1.0, "direction", magnitude=0.0)
-    with pytest.raises(ValueError, match=r"neutral and target must have one shape"):
-        embedding_delta(neutral, randn(1, 5, 3))
-    with pytest.raises(ValueError, match=r"delta must have shape \(1, 4, 3\)"):
-        blend(neutral, randn(1, 5, 3, dtype=torch.float64), 1.0)
-    with pytest.raises(ValueError, match=r"3 factors need x of batch 1 or 3, got batch 2"):
-        blend(randn(2, 4, 3), randn(1, 4, 3, dtype=torch.float64), [0.0, 1.0, 2.0])
-    with pytest.raises(ValueError, match=r"t must be finite"):
-        blend(neutral, randn(1, 4, 3, dtype=torch.float64), float("nan"))
+NEUTRAL = randn(1, 4, 3, seed=9)
+DELTA = randn(1, 4, 3, seed=10, dtype=torch.float64)
+ZERO = torch.zeros(1, 4, 3, dtype=torch.float64)
+
+
+def _nan(x):
+    x = x.clone()
+    x[0, 1, 2] = float("nan")
+    return x
+
+
+@pytest.mark.parametrize("call, function, argument, index, detail", [
+    (lambda: blend(NEUTRAL, ZERO, 1.0, "direction", magnitude=1.0), "blend", "delta", None,
+     "is zero (neutral and target are identical), so it has no direction; use all_tokens or encode two different "
+     "prompts"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, "tail"), "blend", "strategy", None,
+     "must be one of ('all_tokens', 'last_tokens', 'direction'), got 'tail'"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, "last_tokens", last_tokens=5), "blend", "last_tokens", None,
+     "must be an int in [1, 4] (the token count), got 5"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, "last_tokens"), "blend", "last_tokens", None,
+     "the last_tokens strategy needs the number of tokens to move, got None"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, "direction", magnitude=0.0), "blend", "magnitude", None, "must be > 0, got 0.0"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, "direction", magnitude=float("nan")), "blend", "magnitude", None,
+     "must be finite, got nan"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, "direction"), "blend", "magnitude", None,
+     "the direction strategy needs a magnitude > 0, got None"),
+    (lambda: blend(NEUTRAL, randn(1, 5, 3, dtype=torch.float64), 1.0), "blend", "delta", None,
+     "must have shape (1, 4, 3) to match neutral, got (1, 5, 3)"),
+    (lambda: blend(randn(2, 4, 3), DELTA, [0.0, 1.0, 2.0]), "blend", "neutral", None,
+     "must have batch 1 or 3 to match 3 factors, got batch 2"),
+    (lambda: blend(NEUTRAL, DELTA, float("nan")), "blend", "alpha", None, "must be finite, got nan"),
+    (lambda: blend(NEUTRAL, DELTA, [0.0, float("inf")]), "blend", "alpha", 1, "must be finite, got inf"),
+    (lambda: blend(_nan(NEUTRAL), DELTA, 0.5), "blend", "neutral", None,
+     "must hold only finite values, got 1 NaN and 0 infinite of 12 values"),
+    (lambda: blend(NEUTRAL, _nan(DELTA), 0.5), "blend", "delta", None,
+     "must hold only finite values, got 1 NaN and 0 infinite of 12 values"),
+    (lambda: blend_factors(DELTA, [1.0, float("nan")]), "blend_factors", "alpha", 1, "must be finite, got nan"),
+    (lambda: embedding_delta(NEUTRAL, randn(1, 5, 3)), "embedding_delta", "target", None,
+     "must have shape (1, 4, 3) like neutral, got (1, 5, 3)"),
+    (lambda: embedding_delta(randn(2, 4, 3), randn(2, 4, 3)), "embedding_delta", "neutral", None,
+     "must have batch 1 (one prompt), got shape (2, 4, 3)"),
+    (lambda: embedding_delta(NEUTRAL, _nan(NEUTRAL)), "embedding_delta", "target", None,
+     "must hold only finite values, got 1 NaN and 0 infinite of 12 values"),
+    (lambda: add_scaled(NEUTRAL, DELTA, torch.tensor([float("nan")])), "add_scaled", "factors", None,
+     "must hold only finite values, got 1 NaN and 0 infinite of 1 values"),
+    (lambda: add_scaled(NEUTRAL, DELTA, torch.zeros(2, 2)), "add_scaled", "factors", None,
+     "must be a non-empty vector, got shape (2, 2)"),
+    (lambda: combine(NEUTRAL, [DELTA, DELTA], [1.0]), "combine", "weights", None,
+     "must hold one weight per delta (2), got 1"),
+    (lambda: combine(NEUTRAL, [DELTA, DELTA], [1.0, float("nan")]), "combine", "weights", 1, "must be finite, got nan"),
+    (lambda: combine(NEUTRAL, [DELTA, randn(1, 4, 2)], [1.0, 1.0]), "combine", "deltas", 1,
+     "must have shape (1, 4, 3) to match base, got (1, 4, 2)"),
+    (lambda: combine(NEUTRAL, [_nan(DELTA)], [1.0]), "combine", "deltas", 0,
+     "must hold only finite values, got 1 NaN and 0 infinite of 12 values"),
+    (lambda: combine(_nan(NEUTRAL), [DELTA], [1.0]), "combine", "base", None,
+     "must hold only finite values, got 1 NaN and 0 infinite of 12 values"),
+])
+def test_bad_values_name_the_argument(argument_error, call, function, argument, index, detail):
+    with argument_error(function, argument, detail, index):
+        call()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: blend([[0.0]], DELTA, 1.0), "blend: neutral must be a torch.Tensor, got list"),
+    (lambda: blend(NEUTRAL.long(), DELTA, 1.0), "blend: neutral must have a floating dtype, got torch.int64"),
+    (lambda: blend(NEUTRAL, DELTA, True), "blend: alpha must be a number, a sequence of numbers or a tensor"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, None), "blend: strategy must be a str, got NoneType"),
+    (lambda: blend(NEUTRAL, DELTA, 1.0, "last_tokens", last_tokens=2.0), "blend: last_tokens must be an int, got float"),
+    (lambda: combine(NEUTRAL, [DELTA], ["1"]), "combine: weights[0] must be a real number, got str '1'"),
+    (lambda: combine(NEUTRAL, [None], [1.0]), "combine: deltas[0] must be a torch.Tensor, got NoneType"),
+])
+def test_wrong_types_raise_type_errors(call, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        call()
+
+
+@pytest.mark.parametrize("strategy", BLEND_STRATEGIES)
+def test_a_long_alpha_sweep_keeps_float64_to_bounded_chunks(float64_sizes, strategy):
+    # 600 alphas over a [1, 77, 768] embedding: the float64 working copy of the whole batch would be
+    # 284 MB; the chunks stay at 32 MiB (4M elements) while the rows equal the one-alpha blends.
+    neutral, target = randn(1, 77, 768, seed=11), randn(1, 77, 768, seed=12)
+    delta = embedding_delta(neutral, target)
+    alphas = torch.linspace(-1.0, 2.0, 600, dtype=torch.float64)
+    with float64_sizes as recorder:
+        rows = blend(neutral, delta, alphas, strategy, last_tokens=5, magnitude=2.0)
+    assert rows.shape == (600, 77, 768) and rows.dtype == torch.float32
+    assert max(recorder.sizes) <= 1 << 22
+    for k in (0, 299, 599):
+        single = blend(neutral, delta, float(alphas[k]), strategy, last_tokens=5, magnitude=2.0)
+        assert torch.equal(rows[k:k + 1], single)

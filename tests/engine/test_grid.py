@@ -1,5 +1,7 @@
 """Image grid layout, checked cell by cell."""
 
+import math
+
 import pytest
 import torch
 
@@ -27,8 +29,30 @@ def test_auto_columns_and_single_frame():
     assert torch.equal(image_grid(single), single)
 
 
-def test_rejects_bad_input():
-    with pytest.raises(ValueError, match=r"non-empty \[N, H, W, C\] batch, got \(3, 4, 3\)"):
-        image_grid(torch.zeros(3, 4, 3))
-    with pytest.raises(ValueError, match="columns and padding must be >= 0"):
-        image_grid(_frames(2), columns=-1)
+@pytest.mark.parametrize("images, kwargs, argument, detail", [
+    (torch.zeros(3, 4, 3), {}, "images", "must be a non-empty [N, H, W, C] batch, got (3, 4, 3)"),
+    (torch.zeros(0, 4, 4, 3), {}, "images", "must be a non-empty [N, H, W, C] batch, got (0, 4, 4, 3)"),
+    (_frames(2), {"columns": -1}, "columns", "must be an int >= 0, got -1"),
+    (_frames(2), {"padding": -2}, "padding", "must be an int >= 0, got -2"),
+    (_frames(2), {"pad_value": math.nan}, "pad_value", "must be finite, got nan"),
+    (_frames(2), {"pad_value": -math.inf}, "pad_value", "must be finite, got -inf"),
+])
+def test_rejects_bad_values(argument_error, images, kwargs, argument, detail):
+    with argument_error("image_grid", argument, detail):
+        image_grid(images, **kwargs)
+
+
+def test_rejects_wrong_types():
+    with pytest.raises(TypeError, match="image_grid: images must be a torch.Tensor, got list"):
+        image_grid([[0.0]])
+    with pytest.raises(TypeError, match="image_grid: columns must be an int >= 0, got float 2.0"):
+        image_grid(_frames(2), columns=2.0)
+    with pytest.raises(TypeError, match="image_grid: pad_value must be a real number, got NoneType None"):
+        image_grid(_frames(2), pad_value=None)
+
+
+def test_non_finite_pixels_pass_through():
+    frames = _frames(2)
+    frames[1, 0, 0, 0] = math.nan
+    grid = image_grid(frames, columns=2)
+    assert torch.isnan(grid[0, 0, 4, 0]) and torch.isfinite(grid).sum() == grid.numel() - 1

@@ -1,5 +1,7 @@
 """Interpolated embedding sequences, plain and guided (PAID)."""
 
+import math
+
 import pytest
 import torch
 
@@ -37,11 +39,29 @@ def test_pooled_shapes_work_too():
     assert rows.shape == (3, 8) and torch.equal(rows[1], g[0])
 
 
-def test_bad_guide_and_short_t():
+def test_bad_guide_and_short_t(argument_error):
     a, b = _emb(0), _emb(1)
-    with pytest.raises(ValueError, match=r"guide must have shape \(1, 7, 16\) like a, got \(1, 8, 16\)"):
+    with argument_error("interpolate_sequence", "guide", "must have shape (1, 7, 16) like a, got (1, 8, 16)"):
         interpolate_sequence(a, b, T, "lerp", guide=_emb(2, (1, 8, 16)))
-    with pytest.raises(ValueError, match="at least 2 coefficients"):
+    with argument_error("interpolate_sequence", "guide", "must have dtype torch.float32 like a, got torch.float16"):
+        interpolate_sequence(a, b, T, "lerp", guide=_emb(2).half())
+    guide = _emb(2)
+    guide[0, 3, 5] = math.nan
+    with argument_error("interpolate_sequence", "guide", "...got 1 NaN and 0 infinite"):
+        interpolate_sequence(a, b, T, "lerp", guide=guide)
+    with argument_error("interpolate_sequence", "t", "must be a vector of at least 2 coefficients, got [0.5]"):
         interpolate_sequence(a, b, [0.5], "lerp")
-    with pytest.raises(ValueError, match="at least 2 coefficients"):
+    with argument_error("interpolate_sequence", "t", "must be a vector of at least 2 coefficients, got 0.5"):
         interpolate_sequence(a, b, 0.5, "lerp")
+
+
+def test_errors_of_the_interpolation_name_this_function(argument_error):
+    a, b = _emb(0), _emb(1)
+    with argument_error("interpolate_sequence", "b", "...got (1, 8, 16)"):
+        interpolate_sequence(a, _emb(1, (1, 8, 16)), T, "lerp")
+    with argument_error("interpolate_sequence", "a", "...got 0 NaN and 112 infinite"):
+        interpolate_sequence(torch.full_like(a, math.inf), b, T, "lerp")
+    with argument_error("interpolate_sequence", "method", "...got 'cubic'"):
+        interpolate_sequence(a, b, T, "cubic")
+    with argument_error("interpolate_sequence", "t", "must be finite, got nan", index=1):
+        interpolate_sequence(a, b, [0.0, math.nan, 1.0], "lerp")

@@ -1,5 +1,8 @@
 """Latent translation: window slides and wipes checked element by element against their definition."""
 
+import math
+import re
+
 import pytest
 import torch
 
@@ -54,17 +57,44 @@ def test_offsets_from_coefficients():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    "call, function, argument, index, detail",
     [
-        (lambda a, b: translate(a, b[..., :5], [0]), r"a has shape \(1, 2, 3, 6\) but b has shape \(1, 2, 3, 5\)"),
-        (lambda a, b: translate(a, b, [7]), r"offset 0 must be an int in \[0, 6\], got int 7"),
-        (lambda a, b: translate(a, b, []), r"offsets are empty"),
-        (lambda a, b: translate(torch.cat([a, a]), torch.cat([b, b]), [0]), r"batch 1\), got batch 2"),
-        (lambda a, b: translate(a, b, [0], mode="zoom"), r"mode must be one of \('slide', 'wipe'\)"),
-        (lambda a, b: offsets_from_coefficients([0.0, 1.5], 6), r"coefficient 1 is 1.5"),
+        (lambda a, b: translate(a, b[..., :5], [0]), "translate", "b", None,
+         "must have shape (1, 2, 3, 6) like a, got (1, 2, 3, 5)"),
+        (lambda a, b: translate(a, b, [7]), "translate", "offsets", 0, "must be in [0, 6] (the width), got 7"),
+        (lambda a, b: translate(a, b, [0, -1]), "translate", "offsets", 1, "must be in [0, 6] (the width), got -1"),
+        (lambda a, b: translate(a, b, []), "translate", "offsets", None, "is empty; give at least one offset"),
+        (lambda a, b: translate(torch.cat([a, a]), b, [0]), "translate", "a", None,
+         "must be one non-empty latent [1, ..., W], got shape (2, 2, 3, 6)"),
+        (lambda a, b: translate(a, b.index_fill(3, torch.tensor([2]), math.nan), [0]), "translate", "b", None,
+         "must hold only finite values, got 6 NaN and 0 infinite of 36 values"),
+        (lambda a, b: translate(a, b, [0], mode="zoom"), "translate", "mode", None,
+         "must be one of ('slide', 'wipe'), got 'zoom'"),
+        (lambda a, b: offsets_from_coefficients([0.0, 1.5], 6), "offsets_from_coefficients", "coefficients", 1,
+         "must be in [0, 1] for a window position, got 1.5"),
+        (lambda a, b: offsets_from_coefficients([0.0, math.nan], 6), "offsets_from_coefficients", "coefficients", 1,
+         "must be finite, got nan"),
+        (lambda a, b: offsets_from_coefficients([0.5], 0), "offsets_from_coefficients", "width", None,
+         "must be an int >= 1, got 0"),
     ],
 )
-def test_bad_input_messages(call, message):
+def test_bad_values_name_the_argument(argument_error, call, function, argument, index, detail):
     a, b = _pair()
-    with pytest.raises(ValueError, match=message):
+    with argument_error(function, argument, detail, index):
+        call(a, b)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda a, b: translate(a, [0.0], [0]), "translate: b must be a torch.Tensor, got list"),
+        (lambda a, b: translate(a, b, [0.5]), "translate: offsets[0] must be an int, got float 0.5"),
+        (lambda a, b: translate(a, b, [True]), "translate: offsets[0] must be an int, got bool True"),
+        (lambda a, b: translate(a, b, [0], mode=None), "translate: mode must be a str, got NoneType"),
+        (lambda a, b: offsets_from_coefficients([0.5], 6.0), "offsets_from_coefficients: width must be an int >= 1"),
+    ],
+)
+def test_wrong_types_raise_type_errors(call, message):
+    a, b = _pair()
+    with pytest.raises(TypeError, match=re.escape(message)):
         call(a, b)
