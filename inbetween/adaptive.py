@@ -42,8 +42,10 @@ _LOG_RANGE = (math.log(PARAMETER_RANGE[0]), math.log(PARAMETER_RANGE[1]))
 # Coarse log-grid of starting points: the least-squares surface has long flat valleys (large
 # alpha and beta with the same ratio), so one local search from (1, 1) can stall far away.
 _GRID = np.exp(np.linspace(*_LOG_RANGE, 13))
-# Local searches from the best few grid points: a steep CDF can fit a few points well enough to
-# be a local minimum (Beta(100, 1000) against data from Beta(0.3, 7), for one).
+# Local searches from the best few grid points and from (1, 1): a steep CDF can fit a few points
+# well enough to be a local minimum (Beta(100, 1000) against data from Beta(0.3, 7), for one), and
+# the best grid points can all lie in that valley (Beta(100, 300) against Beta(6.5, 33)), where
+# the uniform start does not.
 _STARTS = 4
 # Candidate thresholds processed per vectorised DP pass, to bound memory at 256 * m^2 floats.
 _THRESHOLD_CHUNK = 256
@@ -96,9 +98,9 @@ def fit_beta(coefficients: Sequence[float], fractions: Sequence[float]) -> tuple
     ``t_k`` are the coefficients (in [0, 1]) and ``c_k`` the target CDF values, usually
     :func:`cumulative_fractions` of the adjacent distances. ``scipy.optimize.least_squares``
     (trust-region reflective) runs over ``(log alpha, log beta)`` inside
-    :data:`PARAMETER_RANGE`, from each of the 4 best points of a 13 x 13 log-spaced grid,
-    keeping the best result. Points at t = 0 and t = 1 carry no information (F is 0 and 1
-    there for every alpha, beta) but do no harm.
+    :data:`PARAMETER_RANGE`, from (1, 1) (the reference's ``curve_fit`` start) and from each of
+    the 4 best points of a 13 x 13 log-spaced grid, keeping the best result. Points at t = 0
+    and t = 1 carry no information (F is 0 and 1 there for every alpha, beta) but do no harm.
     """
     where = "fit_beta"
     ts, _ = check_coefficients(coefficients, "coefficients", where)
@@ -118,10 +120,10 @@ def fit_beta(coefficients: Sequence[float], fractions: Sequence[float]) -> tuple
 
     # Loss of every grid point at once: [13, 13, points] CDF values.
     grid_loss = ((stats.beta.cdf(t, _GRID[:, None, None], _GRID[None, :, None]) - c) ** 2).sum(axis=-1)
-    best_starts = np.argsort(grid_loss, axis=None, kind="stable")[:_STARTS]
-    fits = [optimize.least_squares(residuals, np.log([_GRID[i // _GRID.size], _GRID[i % _GRID.size]]),
-                                   bounds=_LOG_RANGE, xtol=1e-15, ftol=1e-15, gtol=1e-15)
-            for i in best_starts]
+    best = np.argsort(grid_loss, axis=None, kind="stable")[:_STARTS]
+    starts = [np.zeros(2)] + [np.log([_GRID[i // _GRID.size], _GRID[i % _GRID.size]]) for i in best]
+    fits = [optimize.least_squares(residuals, start, bounds=_LOG_RANGE, xtol=1e-15, ftol=1e-15, gtol=1e-15)
+            for start in starts]
     best = min(fits, key=lambda fit: fit.cost)
     alpha, beta = np.exp(best.x)
     return float(alpha), float(beta)

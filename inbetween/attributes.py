@@ -226,7 +226,8 @@ def _token_count(where: str, value: object, x: torch.Tensor) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{where}: last_tokens must be an int, got {type(value).__name__}")
     if not 1 <= value <= x.shape[1]:
-        raise ArgumentError(where, "last_tokens", f"must be an int in [1, {x.shape[1]}] (the token count), got {value!r}")
+        raise ArgumentError(where, "last_tokens", f"must be an int in [1, {x.shape[1]}] (the token count), "
+                                                  f"got {value!r}")
     return value
 
 

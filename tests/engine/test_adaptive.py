@@ -7,6 +7,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from inbetween import adaptive, beta_cdf, smoothness
@@ -60,6 +62,26 @@ def test_fit_recovers_known_parameters_from_exact_cdf_values(a, b):
     ts = [0.0, 0.1, 0.3, 0.45, 0.5, 0.62, 0.8, 0.97, 1.0]
     fitted = adaptive.fit_beta(ts, [float(stats.beta.cdf(t, a, b)) for t in ts])
     assert fitted == pytest.approx((a, b), rel=1e-4)
+
+
+def test_fit_escapes_the_valley_of_steep_cdfs():
+    # Here the 4 best grid starts all lie near Beta(100, 300), a local minimum with loss 0.009.
+    ts = [0.0, 0.1, 0.3, 0.45, 0.5, 0.62, 0.8, 0.97, 1.0]
+    truth = (6.45050330406247, 33.44190375766385)
+    fitted = adaptive.fit_beta(ts, [float(stats.beta.cdf(t, *truth)) for t in ts])
+    assert fitted == pytest.approx(truth, rel=1e-4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(log_a=st.floats(math.log(0.1), math.log(100)), log_b=st.floats(math.log(0.1), math.log(100)),
+       ts=st.lists(st.floats(0.01, 0.99), min_size=2, max_size=12, unique=True))
+def test_fit_of_exact_cdf_values_has_zero_residual(log_a, log_b, ts):
+    # Data that a Beta CDF fits exactly must be fitted exactly: the search finds the global minimum.
+    truth = (math.exp(log_a), math.exp(log_b))
+    ts = sorted(ts)
+    targets = [float(stats.beta.cdf(t, *truth)) for t in ts]
+    fitted = adaptive.fit_beta(ts, targets)
+    assert sum((stats.beta.cdf(t, *fitted) - c) ** 2 for t, c in zip(ts, targets)) <= 1e-12
 
 
 def test_fit_is_at_least_as_good_as_scipy_curve_fit_on_noisy_data():

@@ -110,7 +110,8 @@ def test_adjacent_distances_wrong_types(frames, distance, message):
         (torch.tensor([[0.0], [math.nan], [math.inf]]), "pixel", "frames",
          "must hold only finite values, got 1 NaN and 1 infinite of 3 values"),
         (torch.zeros(3, 2), "lpips", "distance", "must be one of ('pixel',) or a callable, got 'lpips'"),
-        (torch.zeros(3, 2), lambda x, y: torch.zeros(3), "distance", "must return 2 values for 3 frames, got shape (3,)"),
+        (torch.zeros(3, 2), lambda x, y: torch.zeros(3), "distance",
+         "must return 2 values for 3 frames, got shape (3,)"),
     ],
 )
 def test_adjacent_distances_bad_values(argument_error, frames, distance, argument, detail):
