@@ -94,23 +94,12 @@ class AdaptiveBetaSchedule(io.ComfyNode):
                 height, frames, exploration_budget, attention, aid_end_percent, token_alignment, distance, guide=None,
                 clip_vision=None) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
-        if frames > exploration_budget:
-            raise InbetweenInputError(node, "frames", f"{frames} frames cannot be chosen from an exploration budget "
-                                                      f"of {exploration_budget}; raise exploration_budget to at least "
-                                                      f"{frames}")
         aid_mode = ATTENTION[attention]
-        if aid_mode is None and guide is not None:
-            raise InbetweenInputError(node, "guide", "a guide prompt (PAID) needs AID attention: without it every "
-                                                     "in-between frame would be the guide prompt alone; set attention "
-                                                     "to AID outer or inner")
-        if has_aid_patch(model):
-            raise InbetweenInputError(node, "model", "already carries an AID Attention Patch, whose fixed schedule "
-                                                     "cannot serve the coefficients explored here; connect the "
-                                                     "unpatched model and choose the AID settings on this node")
+        _check_settings(node, model, frames, exploration_budget, aid_mode, guide)
         a = read_conditioning(node, "positive_a", positive_a, batch_one=True)
         b = read_conditioning(node, "positive_b", positive_b, batch_one=True)
         g = None if guide is None else read_conditioning(node, "guide", guide, batch_one=True)
-        read_conditioning(node, "negative", negative)
+        read_conditioning(node, "negative", negative)  # checked here: the sampler would fail on it after minutes
         sampling = Sampling(seed, steps, finite(node, "cfg", cfg), sampler_name, scheduler, width, height)
         aid_end_percent = finite(node, "aid_end_percent", aid_end_percent)
         measure = distance_backends.backend(distance, node, clip_vision)
@@ -133,6 +122,21 @@ class AdaptiveBetaSchedule(io.ComfyNode):
         schedule = InterpSchedule(chosen, f"adaptive: {frames} of {exploration_budget} explored frames, fitted "
                                           f"Beta(alpha={result.alpha:.4g}, beta={result.beta:.4g})")
         return io.NodeOutput(images, schedule, result.alpha, result.beta, report(result, measure.label, attention))
+
+
+def _check_settings(node: str, model, frames: int, budget: int, aid_mode, guide) -> None:
+    """Settings that cannot work together, refused before any sampling."""
+    if frames > budget:
+        raise InbetweenInputError(node, "frames", f"{frames} frames cannot be chosen from an exploration budget of "
+                                                  f"{budget}; raise exploration_budget to at least {frames}")
+    if aid_mode is None and guide is not None:
+        raise InbetweenInputError(node, "guide", "a guide prompt (PAID) needs AID attention: without it every "
+                                                 "in-between frame would be the guide prompt alone; set attention to "
+                                                 "AID outer or inner")
+    if has_aid_patch(model):
+        raise InbetweenInputError(node, "model", "already carries an AID Attention Patch, whose fixed schedule cannot "
+                                                 "serve the coefficients explored here; connect the unpatched model "
+                                                 "and choose the AID settings on this node")
 
 
 def report(result: adaptive.Exploration, label: str, attention: str) -> str:

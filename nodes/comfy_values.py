@@ -145,9 +145,10 @@ def check_schedule_batch(node: str, frames: int, latent: Latent, single_ok: bool
     allowed = (1, frames) if single_ok else (frames,)
     if latent.batch not in allowed:
         rows = " or ".join(str(n) for n in allowed)
+        hint = "" if single_ok else " (e.g. Shared Noise Latent with this schedule)"
         raise InbetweenInputError(node, "schedule", f"schedule has {frames} frames but the latent batch has "
                                                     f"{latent.batch} ({latent.input}); expected a latent of batch "
-                                                    f"{rows} (e.g. Shared Noise Latent with this schedule)")
+                                                    f"{rows}{hint}")
 
 
 def sampler_masks(a: Latent, b: Latent) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -192,9 +193,6 @@ class Entry:
     @property
     def signature(self) -> tuple[int, int | None]:
         return signature(self.tokens, self.pooled)
-
-    def where(self) -> str:
-        return f"entry {self.index} of {self.input}"
 
 
 def signature(token_rows: torch.Tensor, pooled: torch.Tensor | None) -> tuple[int, int | None]:
