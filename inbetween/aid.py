@@ -10,65 +10,100 @@ rows 0 and N-1 give the endpoints' ``K_A, V_A`` and ``K_B, V_B`` (same layer, sa
 * inner, fused (AID-I): ``Attn(Q_i, [K_i;K_t], [V_i;V_t])`` with ``K_t = (1-t)K_A + tK_B``, ``V_t`` likewise
 * inner, pure:  ``Attn(Q_i, K_t, V_t)``
 
-Attention over joined keys is computed without joining them: an attention over key set j
-gives ``O_j`` and the log-sum-exp ``L_j`` of its scores, and over the union
+Two ways to compute the joined attentions, one class each:
 
-    ``Attn(Q, [K_1;K_2], [V_1;V_2]) = (e^{L_1} O_1 + e^{L_2} O_2) / (e^{L_1} + e^{L_2})``.
+* :class:`LogSumExpAttention`: an attention over key set j gives ``O_j`` and the log-sum-exp
+  ``L_j`` of its scores, and over the union
+  ``Attn(Q, [K_1;K_2], [V_1;V_2]) = (e^{L_1} O_1 + e^{L_2} O_2) / (e^{L_1} + e^{L_2})``.
+  Fused outer then needs three score blocks, against ``K_i``, ``K_A`` and ``K_B``, each computed
+  once. The endpoint blocks are shared by every in-between row, so their queries are folded into
+  one long query sequence against a single copy of ``K_A`` (resp. ``K_B``).
+* :class:`JoinedKeyAttention`: joins the keys and calls any plain attention function (four score
+  blocks for fused outer). It serves devices, dtypes and head sizes no log-sum-exp kernel covers,
+  and keeps the caller's attention backend.
 
-So fused outer needs three score blocks, against ``K_i``, ``K_A`` and ``K_B``, each computed
-once (the naive form computes ``K_i`` twice). The endpoint blocks are shared by every
-in-between row, so their queries are folded into one long query sequence against a single
-copy of ``K_A`` (resp. ``K_B``): endpoint keys are never copied per row.
-
-Tensors use the ``[batch, heads, tokens, head_dim]`` layout throughout.
+Nothing here reads a tensor's values on the host: no ``.item()``, no data-dependent branch, no
+tensor built from Python numbers. The code runs inside compiled graphs and CUDA graphs; callers
+validate coefficients once, before sampling. Tensors use ``[batch, heads, tokens, head_dim]``.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Callable
 
 import torch
 
+from .errors import ArgumentError
+
 AID_MODES: tuple[str, ...] = ("outer", "inner")
 
+AttentionWithLse = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+Attention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
-def attention_with_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``O = softmax(q k^T / sqrt(d)) v`` and ``L = logsumexp(q k^T / sqrt(d))`` per query.
 
-    q ``[B, H, Tq, D]``, k and v ``[B, H, Tk, D]`` -> O ``[B, H, Tq, D]`` in q's dtype and
-    L ``[B, H, Tq]`` in float32. On CPU this is the kernel ``scaled_dot_product_attention``
-    itself runs (so O matches SDPA bit for bit); elsewhere, or where that kernel is missing,
-    an exact computation in query chunks keeps the score matrix small.
+def cpu_flash_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CPU kernel ``scaled_dot_product_attention`` itself runs (so ``O`` equals SDPA bit for bit)."""
+    out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)[:2]
+    return out, lse.float()
+
+
+def cuda_flash_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """FlashAttention-2 (fp16/bf16, sm80+); its log-sum-exp is ``[B, H, Tq]`` float32, natural log."""
+    out, lse = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v)[:2]
+    return out, lse
+
+
+def cuda_efficient_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Memory-efficient attention (fp32/fp16/bf16).
+
+    Its log-sum-exp is padded to a multiple of 32 queries with +inf; unsliced, the merge would
+    weigh the padding and turn into NaN.
     """
-    if q.device.type == "cpu" and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu"):
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)
-        return out, lse.float()
-    return _attention_with_lse_chunked(q, k, v)
+    out, lse = torch.ops.aten._scaled_dot_product_efficient_attention(q, k, v, None, True)[:2]
+    return out, lse[..., : q.shape[-2]]
 
 
-def _attention_with_lse_chunked(q, k, v, max_scores: int = 1 << 26):
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    batch, heads, tokens_q, _ = q.shape
-    chunk = max(1, max_scores // max(1, batch * heads * k.shape[-2]))
-    outs, lses = [], []
-    for start in range(0, tokens_q, chunk):
-        scores = torch.matmul(q[:, :, start : start + chunk].float(), k.float().transpose(-1, -2)) * scale
-        lse = torch.logsumexp(scores, dim=-1)
-        outs.append(torch.matmul(torch.exp(scores - lse.unsqueeze(-1)), v.float()).to(q.dtype))
-        lses.append(lse)
-    return torch.cat(outs, dim=2), torch.cat(lses, dim=2)
+LSE_KERNELS: dict[str, AttentionWithLse] = {
+    "cpu_flash": cpu_flash_lse,
+    "cuda_flash": cuda_flash_lse,
+    "cuda_efficient": cuda_efficient_lse,
+}
+_CPU_FLASH = hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def choose_lse_kernel(device_type: str, dtype: torch.dtype, head_dim: int,
+                      cuda_capability: tuple[int, int] | None = None) -> str | None:
+    """Name of the log-sum-exp kernel for this device type, dtype and head size, or ``None``.
+
+    A pure function of static facts, so under ``torch.compile`` it is decided at trace time.
+    ``cuda_capability`` is the NVIDIA compute capability, read once per model call by the caller
+    (``None`` off NVIDIA, e.g. ROCm, where the constraints differ). ``None`` means: join the keys
+    and use a plain attention (:class:`JoinedKeyAttention`). The limits are PyTorch's own for these
+    kernels: flash needs sm80+, fp16/bf16, head size a multiple of 8 up to 256; memory-efficient
+    needs sm50+, head size a multiple of 8 (4 in fp32) up to 128.
+    """
+    if device_type == "cpu":
+        return "cpu_flash" if _CPU_FLASH and dtype.is_floating_point else None
+    if device_type != "cuda" or cuda_capability is None:
+        return None
+    if dtype in _HALF and head_dim % 8 == 0 and head_dim <= 256 and cuda_capability >= (8, 0):
+        return "cuda_flash"
+    alignment = 4 if dtype == torch.float32 else 8
+    if (dtype in _HALF or dtype == torch.float32) and head_dim % alignment == 0 and head_dim <= 128 \
+            and cuda_capability >= (5, 0):
+        return "cuda_efficient"
+    return None
 
 
 def merge_attention(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-    """Attention over the union of key sets from per-set results ``(O_j, L_j)``.
+    """Attention over the union of key sets from per-set results ``(O_j, L_j)``, in float32.
 
     ``O = sum_j w_j O_j`` with ``w_j = exp(L_j - logsumexp_j L_j)``: the softmax over all keys
     splits into per-set softmaxes weighted by each set's share of the total mass.
     """
-    lses = torch.stack([lse for _, lse in parts])
-    weights = torch.softmax(lses, dim=0).unsqueeze(-1)
-    merged = sum(weights[j] * out.float() for j, (out, _) in enumerate(parts))
-    return merged.to(parts[0][0].dtype)
+    weights = torch.softmax(torch.stack([lse.float() for _, lse in parts]), dim=0).unsqueeze(-1)
+    return sum(weights[j] * out.float() for j, (out, _) in enumerate(parts))
 
 
 def _fold_rows(x: torch.Tensor) -> torch.Tensor:
@@ -83,48 +118,117 @@ def _unfold_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
     return x.reshape(heads, rows, -1, *x.shape[3:]).transpose(0, 1)
 
 
+def _lerp_endpoints(x: torch.Tensor, t_rows: torch.Tensor) -> torch.Tensor:
+    """``(1-t) X_A + t X_B`` for each in-between row, ``[N-2, H, T, D]`` in x's dtype."""
+    return ((1 - t_rows) * x[:1].float() + t_rows * x[-1:].float()).to(x.dtype)
+
+
+class LogSumExpAttention:
+    """AID from partial attentions merged by their log-sum-exps (three score blocks for fused outer)."""
+
+    def __init__(self, kernel: AttentionWithLse):
+        self.kernel = kernel
+
+    def outer(self, q, k, v, t_rows, fused):
+        rows = q.shape[0] - 2
+        q_mid = q[1:-1]
+        # [M, H, Tq, D] -> [1, H, M*Tq, D]: every in-between query against one copy of K_A (resp. K_B).
+        folded = _fold_rows(q_mid)
+        out_a, lse_a = self.kernel(folded, k[:1], v[:1])
+        out_b, lse_b = self.kernel(folded, k[-1:], v[-1:])
+        part_a = (_unfold_rows(out_a, rows), _unfold_rows(lse_a, rows))
+        part_b = (_unfold_rows(out_b, rows), _unfold_rows(lse_b, rows))
+        if not fused:
+            return (1 - t_rows) * part_a[0].float() + t_rows * part_b[0].float()
+        own = self.kernel(q_mid, k[1:-1], v[1:-1])
+        return (1 - t_rows) * merge_attention([own, part_a]) + t_rows * merge_attention([own, part_b])
+
+    def inner(self, q, k, v, t_rows, fused):
+        q_mid = q[1:-1]
+        blend = self.kernel(q_mid, _lerp_endpoints(k, t_rows), _lerp_endpoints(v, t_rows))
+        if not fused:
+            return blend[0]
+        return merge_attention([self.kernel(q_mid, k[1:-1], v[1:-1]), blend])
+
+
+class JoinedKeyAttention:
+    """AID by joining keys along the token axis and calling a plain attention (four blocks for fused outer)."""
+
+    def __init__(self, attention: Attention):
+        self.attention = attention
+
+    def outer(self, q, k, v, t_rows, fused):
+        rows = q.shape[0] - 2
+        q_mid = q[1:-1]
+        if fused:
+            # [M, H, Tk, D] own keys joined with the endpoint's, expanded per row: [M, H, 2*Tk, D].
+            to_a = self.attention(q_mid, _join(k[1:-1], k[:1]), _join(v[1:-1], v[:1]))
+            to_b = self.attention(q_mid, _join(k[1:-1], k[-1:]), _join(v[1:-1], v[-1:]))
+        else:
+            folded = _fold_rows(q_mid)
+            to_a = _unfold_rows(self.attention(folded, k[:1], v[:1]), rows)
+            to_b = _unfold_rows(self.attention(folded, k[-1:], v[-1:]), rows)
+        return (1 - t_rows) * to_a.float() + t_rows * to_b.float()
+
+    def inner(self, q, k, v, t_rows, fused):
+        k_t, v_t = _lerp_endpoints(k, t_rows), _lerp_endpoints(v, t_rows)
+        if fused:
+            k_t, v_t = torch.cat([k[1:-1], k_t], dim=2), torch.cat([v[1:-1], v_t], dim=2)
+        return self.attention(q[1:-1], k_t, v_t)
+
+
+def _join(own: torch.Tensor, endpoint: torch.Tensor) -> torch.Tensor:
+    return torch.cat([own, endpoint.expand(own.shape[0], -1, -1, -1)], dim=2)
+
+
+def default_backend(q: torch.Tensor) -> LogSumExpAttention | JoinedKeyAttention:
+    """The log-sum-exp kernel for q's device, dtype and head size where one serves, else SDPA on joined keys."""
+    capability = torch.cuda.get_device_capability(q.device) if q.device.type == "cuda" and not torch.version.hip \
+        else None
+    name = choose_lse_kernel(q.device.type, q.dtype, q.shape[-1], capability)
+    if name is None:
+        return JoinedKeyAttention(torch.nn.functional.scaled_dot_product_attention)
+    return LogSumExpAttention(LSE_KERNELS[name])
+
+
+def attention_with_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``O = softmax(q k^T / sqrt(d)) v`` and ``L = logsumexp(q k^T / sqrt(d))`` per query, by q's kernel.
+
+    q ``[B, H, Tq, D]``, k and v ``[B, H, Tk, D]`` -> O ``[B, H, Tq, D]`` in q's dtype and
+    L ``[B, H, Tq]`` in float32.
+    """
+    backend = default_backend(q)
+    if not isinstance(backend, LogSumExpAttention):
+        raise ArgumentError("attention_with_lse", "q", f"no log-sum-exp kernel for {q.device.type} {q.dtype} "
+                                                        f"with head size {q.shape[-1]}")
+    return backend.kernel(q, k, v)
+
+
 def interpolated_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, t, mode: str = "outer",
-                           fused: bool = True) -> torch.Tensor:
+                           fused: bool = True, backend: LogSumExpAttention | JoinedKeyAttention | None = None
+                           ) -> torch.Tensor:
     """AID attention of the in-between rows of one sequence (formulas in the module docstring).
 
-    ``q`` ``[N, H, Tq, D]`` and ``k``, ``v`` ``[N, H, Tk, D]`` hold rows ``[A, ..., B]``;
-    ``t`` holds the N-2 in-between coefficients. Returns ``[N-2, H, Tq, D]`` in q's dtype.
+    ``q`` ``[N, H, Tq, D]`` and ``k``, ``v`` ``[N, H, Tk, D]`` hold rows ``[A, ..., B]``; ``t`` holds
+    the N-2 in-between coefficients (a float32 tensor on q's device, or numbers). Their finiteness
+    is not checked here, which would read them on the host: validate them once, before sampling.
+    ``backend`` defaults to :func:`default_backend`. Returns ``[N-2, H, Tq, D]`` in q's dtype.
     """
+    where = "interpolated_attention"
     if mode not in AID_MODES:
-        raise ValueError(f"interpolated_attention: mode must be one of {AID_MODES}, got {mode!r}")
-    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
-        raise ValueError(f"interpolated_attention: q, k, v must be [rows, heads, tokens, head_dim], got "
-                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+        raise ArgumentError(where, "mode", f"must be one of {AID_MODES}, got {mode!r}")
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if x.dim() != 4:
+            raise ArgumentError(where, name, f"must be [rows, heads, tokens, head_dim], got shape {tuple(x.shape)}")
     rows = q.shape[0]
     if rows < 3 or k.shape[0] != rows or v.shape[0] != rows:
-        raise ValueError(f"interpolated_attention: need the same N >= 3 rows [A, in-betweens, B] in q, k, v, got "
-                         f"{q.shape[0]}, {k.shape[0]}, {v.shape[0]}")
-    t = torch.as_tensor(t, dtype=torch.float32, device=q.device).reshape(-1)
-    if t.numel() != rows - 2:
-        raise ValueError(f"interpolated_attention: {rows} rows have {rows - 2} in-betweens but t has {t.numel()} values")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"interpolated_attention: t must be finite, got {t.tolist()}")
-
-    middle = slice(1, rows - 1)
-    q_mid, k_mid, v_mid = q[middle], k[middle], v[middle]
-    t_out = t.reshape(-1, 1, 1, 1)  # one coefficient per in-between row, over [H, Tq, D]
-
-    if mode == "outer":
-        folded = _fold_rows(q_mid)
-        out_a, lse_a = attention_with_lse(folded, k[:1], v[:1])
-        out_b, lse_b = attention_with_lse(folded, k[-1:], v[-1:])
-        part_a = (_unfold_rows(out_a, rows - 2), _unfold_rows(lse_a, rows - 2))
-        part_b = (_unfold_rows(out_b, rows - 2), _unfold_rows(lse_b, rows - 2))
-        if fused:
-            own = attention_with_lse(q_mid, k_mid, v_mid)
-            to_a, to_b = merge_attention([own, part_a]), merge_attention([own, part_b])
-        else:
-            to_a, to_b = part_a[0], part_b[0]
-        return ((1 - t_out) * to_a.float() + t_out * to_b.float()).to(q.dtype)
-
-    k_t = ((1 - t_out) * k[:1].float() + t_out * k[-1:].float()).to(k.dtype)
-    v_t = ((1 - t_out) * v[:1].float() + t_out * v[-1:].float()).to(v.dtype)
-    blend = attention_with_lse(q_mid, k_t, v_t)
-    if not fused:
-        return blend[0]
-    return merge_attention([attention_with_lse(q_mid, k_mid, v_mid), blend])
+        raise ArgumentError(where, "q", f"need the same N >= 3 rows [A, in-betweens, B] in q, k, v, got "
+                                        f"{q.shape[0]}, {k.shape[0]}, {v.shape[0]}")
+    if not isinstance(t, torch.Tensor):
+        t = torch.tensor(t, dtype=torch.float32, device=q.device)
+    if t.shape != (rows - 2,):
+        raise ArgumentError(where, "t", f"{rows} rows have {rows - 2} in-betweens but t has shape {tuple(t.shape)}")
+    backend = backend or default_backend(q)
+    t_rows = t.float().reshape(-1, 1, 1, 1)  # one coefficient per in-between row, over [H, Tq, D]
+    out = getattr(backend, mode)(q, k, v, t_rows, fused)
+    return out.to(q.dtype)

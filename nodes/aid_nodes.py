@@ -28,7 +28,9 @@ class AIDAttentionPatch(io.ComfyNode):
             inputs=[
                 io.Model.Input("model", tooltip="An SD1.x, SD2.x or SDXL model (LoRA and IP-Adapter patches are kept)."),
                 ScheduleIO.Input("schedule", tooltip="The coefficients of the frames; the same schedule as the "
-                                                     "conditioning batch. Endpoint frames stay plain generations."),
+                                                     "conditioning batch. Endpoint frames stay plain generations. "
+                                                     "AID weights are relative to the endpoints: (c_k - c_0) / "
+                                                     "(c_last - c_0), so a sweep 0 -> 1.5 blends like 0 -> 1."),
                 io.Combo.Input("mode", options=list(aid.AID_MODES), default="outer",
                                tooltip="outer: blend the attention to A and to B by t (AID-O, best consistency and "
                                        "fidelity in the paper). inner: attend to keys/values interpolated by t (AID-I)."),
@@ -39,10 +41,12 @@ class AIDAttentionPatch(io.ComfyNode):
                                tooltip="Which attention layers interpolate: self-attention, cross-attention or both "
                                        "(the reference uses both)."),
                 io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.01,
-                               tooltip="Fraction of the sampling steps where AID starts."),
+                               tooltip="Fraction of the sampling steps where AID starts: the first AID step is "
+                                       "int(steps * start_percent), 0-based."),
                 io.Float.Input("end_percent", default=0.5, min=0.0, max=1.0, step=0.01,
-                               tooltip="Fraction of the sampling steps where AID stops; plain attention after "
-                                       "(the reference's warmup ratio is 0.5)."),
+                               tooltip="Fraction of the sampling steps where AID stops: steps i < int(steps * "
+                                       "end_percent) interpolate, later ones use plain attention (the reference's "
+                                       "warmup ratio, 0.5: 12 of 25 steps)."),
                 io.Boolean.Input("apply_to_uncond", default=False,
                                  tooltip="Also interpolate the negative (unconditional) pass; the reference leaves it "
                                          "plain."),
@@ -52,13 +56,9 @@ class AIDAttentionPatch(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, schedule, mode, fused, layers, start_percent, end_percent, apply_to_uncond) -> io.NodeOutput:
-        if not start_percent < end_percent:
-            raise input_error(cls.DISPLAY_NAME, "end_percent",
-                              f"must be greater than start_percent ({start_percent}), got {end_percent}")
-        if len(schedule) < 3:
-            raise input_error(cls.DISPLAY_NAME, "schedule",
-                              f"has {len(schedule)} frames; AID needs at least 3 (two endpoints and an in-between)")
-        config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused, start_percent=start_percent,
-                           end_percent=end_percent, apply_to_uncond=apply_to_uncond)
+        if layers not in LAYERS:
+            raise input_error(cls.DISPLAY_NAME, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
+        config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused,
+                           start_percent=start_percent, end_percent=end_percent, apply_to_uncond=apply_to_uncond)
         self_attention, cross_attention = LAYERS[layers]
         return io.NodeOutput(patch_model(model, config, self_attention, cross_attention))

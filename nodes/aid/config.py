@@ -1,0 +1,73 @@
+"""What an AID patch is asked to do, validated once when the patch is made, and its step window."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ...inbetween import aid
+from ..errors import input_error
+
+NODE_NAME = "AID Attention Patch"
+POSITIVE, NEGATIVE = 0, 1
+
+
+@dataclass(frozen=True)
+class AIDConfig:
+    """The settings of one AID patch; coefficients are Python floats, checked here and never again."""
+
+    coefficients: tuple[float, ...]
+    mode: str = "outer"
+    fused: bool = True
+    start_percent: float = 0.0
+    end_percent: float = 0.5
+    apply_to_uncond: bool = False
+
+    def __post_init__(self):
+        coefficients = tuple(float(c) for c in self.coefficients)
+        object.__setattr__(self, "coefficients", coefficients)
+        if len(coefficients) < 3:
+            raise input_error(NODE_NAME, "schedule", f"has {len(coefficients)} frames; AID needs at least 3 (two "
+                                                     "endpoints and an in-between)")
+        if not all(math.isfinite(c) for c in coefficients):
+            raise input_error(NODE_NAME, "schedule", f"coefficients must be finite, got {list(coefficients)}")
+        if coefficients[0] == coefficients[-1]:
+            raise input_error(NODE_NAME, "schedule", f"starts and ends at {coefficients[0]}; the frames need two "
+                                                     "different endpoints")
+        if self.mode not in aid.AID_MODES:
+            raise input_error(NODE_NAME, "mode", f"must be one of {aid.AID_MODES}, got {self.mode!r}")
+        for name in ("start_percent", "end_percent"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise input_error(NODE_NAME, name, f"must be a number in [0, 1], got {value!r}")
+        if not self.start_percent < self.end_percent:
+            raise input_error(NODE_NAME, "end_percent", f"must be greater than start_percent ({self.start_percent}), "
+                                                        f"got {self.end_percent}")
+
+    @property
+    def frames(self) -> int:
+        return len(self.coefficients)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """AID weight of each in-between row, relative to the endpoints: ``(c_k - c_0) / (c_{N-1} - c_0)``.
+
+        A schedule 0 -> 1.5 (an alpha sweep) gives the same weights as 0 -> 1: the endpoint rows are
+        what the weights interpolate between.
+        """
+        first, last = self.coefficients[0], self.coefficients[-1]
+        return tuple((c - first) / (last - first) for c in self.coefficients[1:-1])
+
+    def chunk_is_active(self, kind: int) -> bool:
+        return kind == POSITIVE or (kind == NEGATIVE and self.apply_to_uncond)
+
+    def active_steps(self, steps: int) -> range:
+        """0-based steps with interpolated attention, counted as the reference counts its warmup:
+        ``int(steps * start_percent) <= i < int(steps * end_percent)``."""
+        return range(int(steps * self.start_percent), int(steps * self.end_percent))
+
+
+def step_of(sigma: float, sample_sigmas: list[float]) -> int:
+    """0-based step of ``sigma`` in the sampler's sigmas; a sigma between two steps (multi-stage
+    samplers such as Heun or DPM++ 2S) belongs to the earlier one."""
+    return max(sum(1 for s in sample_sigmas[:-1] if s >= sigma * (1 - 1e-5)) - 1, 0)

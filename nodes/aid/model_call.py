@@ -1,0 +1,132 @@
+"""Per model call: decide once, outside the compiled model, what every AID attention layer does.
+
+The APPLY_MODEL wrapper reads the step, the chunks and the device on the host, then hands the
+layers an :class:`AIDStep` of plain Python values (and one cached coefficient tensor) through
+``transformer_options``. The layers then never read a tensor's values, so the patched model runs
+inside ``torch.compile`` graphs and CUDA graphs without device syncs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from comfy.patcher_extension import WrappersMP
+
+from ..errors import input_error
+from .config import NODE_NAME, AIDConfig, step_of
+
+STEP_KEY = "inbetween_aid_step"
+WRAPPER_KEY = "inbetween_aid"
+
+
+@dataclass(frozen=True)
+class AIDStep:
+    """What the AID layers do in one model call.
+
+    ``sequences`` lists the ``(first, stop)`` model-batch rows of each chunk that interpolates
+    (``[A, in-betweens, B]`` of one chunk of ``cond_or_uncond``); empty when the step is outside the
+    window. ``t`` ``[N-2]`` float32 holds the in-between weights on the model's device.
+    """
+
+    sequences: tuple[tuple[int, int], ...]
+    t: torch.Tensor | None
+    cuda_capability: tuple[int, int] | None
+
+
+INACTIVE = AIDStep((), None, None)
+
+
+@functools.lru_cache(maxsize=32)
+def _weights_on(weights: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """One tensor per (schedule, device), made once: never a host-to-device copy per call."""
+    return torch.tensor(weights, dtype=torch.float32, device=device)
+
+
+@functools.lru_cache(maxsize=8)
+def _cuda_capability(device: torch.device) -> tuple[int, int] | None:
+    if device.type != "cuda" or torch.version.hip:
+        return None
+    return torch.cuda.get_device_capability(device)
+
+
+def decide(config: AIDConfig, x: torch.Tensor, sigma: torch.Tensor, options: dict) -> AIDStep:
+    """The :class:`AIDStep` of a model call on batch ``x`` at ``sigma`` (two host reads, once per call)."""
+    if options.get("context_window") is not None:
+        raise input_error(NODE_NAME, "model", "context windows slice the latent batch, but AID needs every frame "
+                                              "of the sequence in one model call; remove the context window node")
+    chunks = list(options.get("cond_or_uncond") or [0])
+    frames = config.frames
+    if x.shape[0] != len(chunks) * frames:
+        raise _latent_mismatch(frames, x.shape[0] / len(chunks))
+    sample_sigmas = options.get("sample_sigmas")
+    if sample_sigmas is not None and len(sample_sigmas) >= 2:
+        schedule = sample_sigmas.tolist()
+        step = step_of(float(sigma.max()), schedule)
+        if step not in config.active_steps(len(schedule) - 1):
+            return INACTIVE
+    sequences = tuple((c * frames, (c + 1) * frames) for c, kind in enumerate(chunks) if config.chunk_is_active(kind))
+    if not sequences:
+        return INACTIVE
+    return AIDStep(sequences, _weights_on(config.weights, x.device), _cuda_capability(x.device))
+
+
+def _latent_mismatch(frames: int, batch: float):
+    return input_error(NODE_NAME, "schedule", f"schedule has {frames} frames but the latent batch has {batch:g}; "
+                                              f"use a latent of batch {frames} (e.g. Shared Noise Latent with this "
+                                              "schedule)")
+
+
+class ApplyModelWrapper:
+    """``WrappersMP.APPLY_MODEL`` wrapper: decides the call's :class:`AIDStep` and passes it on."""
+
+    def __init__(self, config: AIDConfig):
+        self.config = config
+
+    def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
+                 **kwargs):
+        # A copy: the caller's dict is shared by the other chunks' calls and must not carry this step.
+        options = {**transformer_options, STEP_KEY: decide(self.config, x, t, transformer_options)}
+        return executor(x, t, c_concat, c_crossattn, control, options, **kwargs)
+
+
+class SamplingChecks:
+    """``WrappersMP.OUTER_SAMPLE`` wrapper: checks, once per sampling, what the layers cannot see.
+
+    A conditioning batch that is neither 1 nor the schedule's length would be tiled over the frames
+    by ComfyUI (rows ``[a, g, b, a, g]`` for 3 against 5): an error. Rows that do not share their
+    initial noise differ by more than their conditioning, which AID does not undo: a warning.
+    """
+
+    def __init__(self, config: AIDConfig):
+        self.config = config
+
+    def __call__(self, executor, noise, *args, **kwargs):
+        frames = self.config.frames
+        if noise.shape[0] != frames:
+            raise _latent_mismatch(frames, noise.shape[0])
+        for name, conds in executor.class_obj.conds.items():
+            for cond in conds:
+                for key in ("cross_attn", "pooled_output"):
+                    value = cond.get(key)
+                    if isinstance(value, torch.Tensor) and value.shape[0] not in (1, frames):
+                        raise input_error(NODE_NAME, "schedule", f"has {frames} frames but the {name} conditioning "
+                                          f"({key}) has batch {value.shape[0]}; build the conditioning with the "
+                                          "same schedule (Conditioning Interpolation Batch) or use batch 1")
+        if not torch.equal(noise[1:], noise[:1].expand_as(noise[1:])):
+            logging.warning(f"{NODE_NAME}: the {frames} frames start from different noise, so they differ by more "
+                            "than their conditioning and AID cannot make them consistent. Use Shared Noise Latent "
+                            "with KSampler (or one seed for every row) unless the noise differs on purpose "
+                            "(Interpolated Noise).")
+        return executor(noise, *args, **kwargs)
+
+
+def add_wrappers(model, config: AIDConfig) -> None:
+    """Register both wrappers on ``model`` (a fresh clone), replacing an earlier AID patch's."""
+    for kind, wrapper in ((WrappersMP.APPLY_MODEL, ApplyModelWrapper(config)),
+                          (WrappersMP.OUTER_SAMPLE, SamplingChecks(config))):
+        model.remove_wrappers_with_key(kind, WRAPPER_KEY)
+        model.add_wrapper_with_key(kind, WRAPPER_KEY, wrapper)
