@@ -7,7 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inbetween import aid
 from inbetween.aid import attention_with_lse, interpolated_attention, merge_attention
+from inbetween.errors import ArgumentError
 
 
 def naive_attention(q, k, v):
@@ -57,16 +59,6 @@ def test_cpu_kernel_equals_sdpa_bit_for_bit():
     q, k, v = _qkv()
     out, _ = attention_with_lse(q, k, v)
     assert torch.equal(out, torch.nn.functional.scaled_dot_product_attention(q, k, v))
-
-
-def test_chunked_fallback_matches_definition():
-    from inbetween.aid import _attention_with_lse_chunked
-
-    q, k, v = _qkv(tq=7, tk=5)
-    out, lse = _attention_with_lse_chunked(q, k, v, max_scores=2 * 2 * 5 * 3)  # forces 3-query chunks
-    torch.testing.assert_close(out.double(), naive_attention(q, k, v), rtol=1e-5, atol=1e-5)
-    scores = q.double() @ k.double().transpose(-1, -2) / math.sqrt(8)
-    torch.testing.assert_close(lse.double(), torch.logsumexp(scores, dim=-1), rtol=1e-5, atol=1e-5)
 
 
 def test_merge_equals_attention_over_joined_keys():
@@ -134,16 +126,88 @@ def test_inputs_untouched():
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, argument, message",
     [
-        (dict(t=[0.5]), r"5 rows have 3 in-betweens but t has 1 values"),
-        (dict(t=[0.1, float("nan"), 0.3]), r"t must be finite"),
-        (dict(t=[0.1, 0.2, 0.3], mode="sideways"), r"mode must be one of \('outer', 'inner'\)"),
+        (dict(t=[0.5]), "t", r"5 rows have 3 in-betweens but t has shape \(1,\)"),
+        (dict(t=[0.1, 0.2, 0.3], mode="sideways"), "mode", r"mode: must be one of \('outer', 'inner'\)"),
     ],
 )
-def test_bad_arguments(args, message):
+def test_bad_arguments(args, argument, message):
     q, k, v = _qkv()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ArgumentError, match=message) as caught:
         interpolated_attention(q, k, v, **args)
-    with pytest.raises(ValueError, match="need the same N >= 3 rows"):
+    assert caught.value.argument == argument
+    with pytest.raises(ArgumentError, match="need the same N >= 3 rows"):
         interpolated_attention(q[:2], k[:2], v[:2], [])
+    with pytest.raises(ArgumentError, match=r"k: must be \[rows, heads, tokens, head_dim\]"):
+        interpolated_attention(q, k[0], v, [0.1, 0.2, 0.3])
+
+
+def sdpa_backend():
+    return aid.JoinedKeyAttention(torch.nn.functional.scaled_dot_product_attention)
+
+
+@pytest.mark.parametrize("mode", ["outer", "inner"])
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("shape", [dict(tq=6, tk=6), dict(tq=6, tk=3)], ids=["self", "cross"])
+def test_joined_key_backend_equals_naive_formula(mode, fused, shape):
+    """The fallback for devices without a log-sum-exp kernel computes the same formulas."""
+    q, k, v = _qkv(rows=6, **shape)
+    t = torch.tensor([0.2, 0.4, 0.6, 0.8])
+    out = interpolated_attention(q, k, v, t, mode=mode, fused=fused, backend=sdpa_backend())
+    torch.testing.assert_close(out.double(), naive_aid(q, k, v, t, mode, fused), rtol=1e-5, atol=1e-5)
+
+
+def test_both_backends_agree_in_half_precision():
+    q, k, v = _qkv(rows=5, dtype=torch.bfloat16)
+    t = torch.tensor([0.25, 0.5, 0.75])
+    lse = interpolated_attention(q, k, v, t)
+    joined = interpolated_attention(q, k, v, t, backend=sdpa_backend())
+    assert lse.dtype == joined.dtype == torch.bfloat16
+    torch.testing.assert_close(lse.float(), joined.float(), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize(
+    "device, dtype, head_dim, capability, expected",
+    [
+        ("cpu", torch.float32, 40, None, "cpu_flash"),
+        ("cpu", torch.bfloat16, 64, None, "cpu_flash"),
+        ("cuda", torch.float16, 64, (9, 0), "cuda_flash"),
+        ("cuda", torch.bfloat16, 40, (8, 6), "cuda_flash"),
+        ("cuda", torch.float16, 64, (7, 5), "cuda_efficient"),  # Turing: no flash
+        ("cuda", torch.float32, 64, (9, 0), "cuda_efficient"),  # flash has no fp32
+        ("cuda", torch.float32, 36, (9, 0), "cuda_efficient"),  # fp32 needs a multiple of 4
+        ("cuda", torch.float16, 36, (9, 0), None),  # half needs a multiple of 8
+        ("cuda", torch.float16, 512, (9, 0), None),  # beyond both kernels' head sizes
+        ("cuda", torch.float16, 64, None, None),  # ROCm: capability not read, host attention instead
+        ("mps", torch.float16, 64, None, None),
+        ("xpu", torch.bfloat16, 64, None, None),
+    ],
+)
+def test_kernel_choice(device, dtype, head_dim, capability, expected):
+    assert aid.choose_lse_kernel(device, dtype, head_dim, capability) == expected
+
+
+@pytest.mark.parametrize("name, dtype", [("cuda_flash", torch.float16), ("cuda_flash", torch.bfloat16),
+                                         ("cuda_efficient", torch.float32), ("cuda_efficient", torch.float16)])
+def test_cuda_kernels_on_fake_cuda_tensors(name, dtype):
+    """Shapes, dtypes and devices of the CUDA paths, run on fake CUDA tensors (no GPU here).
+
+    77 queries: the memory-efficient kernel pads its log-sum-exp to 96; unsliced, the merge would broadcast
+    a wrong shape. The fold/unfold of endpoint queries and the merge run as on a GPU.
+    """
+    fake_tensor = pytest.importorskip("torch._subclasses.fake_tensor")
+    with fake_tensor.FakeTensorMode():
+        try:
+            q = torch.empty(5, 4, 77, 64, device="cuda", dtype=dtype)
+        except (RuntimeError, AssertionError) as err:  # a CPU-only build cannot even fake a CUDA device
+            pytest.skip(f"this torch build cannot make fake CUDA tensors: {err}")
+        k = v = torch.empty(5, 4, 50, 64, device="cuda", dtype=dtype)
+        out, lse = aid.LSE_KERNELS[name](q, k, v)
+        assert lse.shape == (5, 4, 77) and lse.dtype == torch.float32 and out.dtype == dtype
+        backend = aid.LogSumExpAttention(aid.LSE_KERNELS[name])
+        t = torch.empty(3, device="cuda")
+        for mode in ("outer", "inner"):
+            result = interpolated_attention(q, k, v, t, mode=mode, backend=backend)
+            assert result.shape == (3, 4, 77, 64) and result.dtype == dtype and result.device.type == "cuda"
+
