@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-FRAMES = 5
+from aid_support import FRAMES, make_sequence, patch, sample
 
 
 @pytest.fixture(scope="module")
@@ -15,27 +15,7 @@ def n(pack):
 
 @pytest.fixture(scope="module")
 def sequence(n, tiny_clip):
-    """Schedule, interpolated conditioning batch (cat -> dog), negative prompt and a shared-noise latent."""
-    import nodes as comfy_nodes
-
-    encode = lambda text: comfy_nodes.CLIPTextEncode().encode(tiny_clip, text)[0]  # noqa: E731
-    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=FRAMES, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
-    batch = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
-        encode("a photo of a cat"), encode("a photo of a dog"), schedule, "lerp", "error").args[0]
-    latent = n.latent_nodes.SharedNoiseLatent.execute(64, 64, 1, schedule).args[0]
-    return dict(schedule=schedule, positive=batch, negative=encode("blurry"), latent=latent, encode=encode)
-
-
-def patch(n, model, schedule, mode="outer", fused=True, layers="self + cross", start=0.0, end=1.0, uncond=False):
-    return n.aid_nodes.AIDAttentionPatch.execute(model, schedule, mode, fused, layers, start, end, uncond).args[0]
-
-
-def sample(model, seq, cfg=5.0, steps=3, positive=None, latent=None):
-    import nodes as comfy_nodes
-
-    return comfy_nodes.common_ksampler(model, 11, steps, cfg, "euler", "normal", positive or seq["positive"],
-                                       seq["negative"], latent or seq["latent"])[0]["samples"]
+    return make_sequence(n, tiny_clip)
 
 
 @pytest.mark.parametrize("cfg", [5.0, 1.0], ids=["cfg5-two-chunks", "cfg1-one-chunk"])
@@ -273,3 +253,81 @@ def test_lora_weight_patches_compose(n, tiny_model, sequence):
     without_lora = sample(tiny_model, sequence, steps=2)
     assert not torch.allclose(plain[0], without_lora[0]), "the weight patch is active"
     assert torch.equal(patched[0], plain[0]) and torch.equal(patched[-1], plain[-1])
+
+
+def _active_calls(n, model, sequence, steps, sampler="euler", **window):
+    """Per model call of a sampling run: whether the AID layers interpolate (read from the wrapper's step)."""
+    import comfy.patcher_extension as extension
+
+    seen = []
+
+    def record(executor, *args, **kwargs):
+        seen.append(bool(args[5][n.aid.model_call.STEP_KEY].sequences))  # transformer_options, after the AID wrapper
+        return executor(*args, **kwargs)
+
+    patched = patch(n, model, sequence["schedule"], **window)
+    patched.add_wrapper_with_key(extension.WrappersMP.DIFFUSION_MODEL, "test", record)
+    sample(patched, sequence, cfg=1.0, steps=steps, sampler=sampler)
+    return seen
+
+
+@pytest.mark.parametrize("steps, start, end, active", [
+    (25, 0.0, 0.5, range(0, 12)),  # the reference: i < int(25 * 0.5) = 12, not 13
+    (10, 0.2, 0.7, range(2, 7)),
+    (7, 0.0, 1.0, range(0, 7)),
+    (3, 0.5, 0.6, range(1, 1)),  # int(1.5) = int(1.8): an empty window samples plainly
+])
+def test_window_counts_steps_as_the_reference(n, tiny_model, sequence, steps, start, end, active):
+    seen = _active_calls(n, tiny_model, sequence, steps, start=start, end=end)
+    assert seen == [step in active for step in range(steps)]
+
+
+def test_window_of_a_two_call_sampler_follows_its_steps(n, tiny_model, sequence):
+    """DPM2 calls the model twice per step (the last once), the second time at a sigma between two steps:
+    that call belongs to the earlier step."""
+    seen = _active_calls(n, tiny_model, sequence, 4, sampler="dpm_2", end=0.5)
+    assert seen == [True, True, True, True, False, False, False]
+
+
+def test_weights_are_relative_to_the_endpoints(n):
+    config = n.aid.AIDConfig(coefficients=(0.0, 0.375, 0.75, 1.5))
+    assert config.weights == (0.25, 0.5)
+    assert n.aid.AIDConfig(coefficients=(1.0, 0.75, 0.0)).weights == (0.25,)
+
+
+@pytest.mark.parametrize("coefficients, message", [
+    ((0.0, float("nan"), 1.0), r"input 'schedule': coefficients must be finite"),
+    ((0.5, 0.2, 0.5), r"input 'schedule': starts and ends at 0.5"),
+])
+def test_bad_coefficients_fail_when_patching(n, tiny_model, coefficients, message):
+    with pytest.raises(n.errors.InbetweenInputError, match=message):
+        n.aid.AIDConfig(coefficients=coefficients)
+
+
+def test_conditioning_batch_must_match_the_schedule(n, tiny_model, sequence):
+    """Three prompts against five frames would be tiled by ComfyUI ([a, g, b, a, g]): an error, not frame B = a."""
+    three = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=3, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        sequence["encode"]("a cat"), sequence["encode"]("a dog"), three, "lerp", "error").args[0]
+    with pytest.raises(n.errors.InbetweenInputError, match=r"input 'schedule': has 5 frames but the positive "
+                                                           r"conditioning \(cross_attn\) has batch 3"):
+        sample(patch(n, tiny_model, sequence["schedule"]), sequence, steps=1, positive=positive)
+
+
+def test_one_prompt_for_every_frame_is_fine(n, tiny_model, sequence):
+    out = sample(patch(n, tiny_model, sequence["schedule"]), sequence, steps=1, positive=sequence["encode"]("a cat"))
+    assert out.shape[0] == FRAMES
+
+
+def test_rows_without_shared_noise_are_warned_about(n, tiny_model, sequence, caplog):
+    import nodes as comfy_nodes
+
+    patched = patch(n, tiny_model, sequence["schedule"])
+    with caplog.at_level("WARNING"):
+        sample(patched, sequence, steps=1)
+    assert "different noise" not in caplog.text, "Shared Noise Latent gives every row the same noise"
+    empty = comfy_nodes.EmptyLatentImage().generate(64, 64, FRAMES)[0]
+    with caplog.at_level("WARNING"):
+        sample(patched, sequence, steps=1, latent=empty)
+    assert "AID Attention Patch: the 5 frames start from different noise" in caplog.text
