@@ -14,7 +14,16 @@ turn, round after round, and each reports the median of ``--repeats`` rounds (in
 slow spell of a noisy machine from landing on one variant). Memory: each variant runs once more in
 a fresh subprocess, whose peak resident size above its size after the model is built is reported. The attention op is also timed alone on one layer's
 real shapes (5 in-between rows, 1024 tokens): fused outer, and the formula computed naively (two
-softmaxes over joined keys), against plain SDPA over the same rows.
+softmaxes over joined keys), against plain SDPA over the same rows; the patch also runs plain SDPA over
+the in-between rows (the whole batch, exactly as the unpatched layer, keeps the endpoints' bits
+whatever kernel the host picks), reported as ``attn_ratio_layer_vs_plain``.
+
+GPU readiness, per AID variant: device syncs inside the patched attention per model call (value reads
+and boolean masks, recorded by the dispatcher on CPU tensors; host-to-device copies only show on fake
+CUDA tensors, see tests/host/test_aid_compiled.py), graphs and breaks of the UNet body under
+``torch._dynamo.explain`` (window on), and the speed of the AID run compiled by ComfyUI's
+TorchCompileModel (inductor) against eager, after compiling (``--no-compile`` skips this, which takes
+minutes on a small CPU).
 
 Prints ``name=value`` lines, ratios last. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
 benchmarks/aid_overhead.py``.
@@ -191,9 +200,87 @@ def measure_attention_op(repeats: int) -> dict:
     return {"attn_plain_ms": plain * 1e3, "attn_outer_ms": fused * 1e3, "attn_naive_outer_ms": naive * 1e3}
 
 
+def _with_recorded_patches(model, record):
+    """A clone whose AID replace patches run inside ``record()`` (a context manager), call by call."""
+    patched = model.clone()
+    replaces = patched.model_options["transformer_options"]["patches_replace"]
+    for layer, patches in replaces.items():
+        for key, inner in patches.items():
+            def recorded(q, k, v, options, inner=inner):
+                with record():
+                    return inner(q, k, v, options)
+            patched.set_model_patch_replace(recorded, layer, *key)
+    return patched
+
+
+def measure_gpu_readiness(compile_too: bool) -> dict:
+    """Syncs per model call and dynamo graphs per AID variant; compiled vs eager time of the windowed run."""
+    import comfy.patcher_extension as extension
+    import torch
+
+    from sync_audit import SyncRecorder
+
+    pack = _setup()
+    model, schedule, a, b, negative = _workload(pack)
+    positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(a, b, schedule, "lerp",
+                                                                                     "error").args[0]
+    latent = pack.nodes.latent_nodes.SharedNoiseLatent.execute(LATENT * 8, LATENT * 8, 1, schedule).args[0]
+    import nodes as comfy_nodes
+
+    def sample(patched, steps=STEPS):
+        return comfy_nodes.common_ksampler(patched, SEED, steps, CFG, "euler", "normal", positive, negative,
+                                           latent)[0]["samples"]
+
+    results = {}
+    for variant in ("outer_window", "outer_all", "inner_all"):
+        settings = VARIANTS[variant]
+        patched = pack.nodes.aid_nodes.AIDAttentionPatch.execute(
+            model, schedule, settings["mode"], settings["fused"], "self + cross", 0.0, settings["end"], False).args[0]
+        calls = []
+
+        def record_call(executor, *args, **kwargs):
+            calls.append((args, kwargs))
+            return executor(*args, **kwargs)
+
+        recorder = SyncRecorder()
+        audited = _with_recorded_patches(patched, lambda: recorder)
+        sample(audited)
+        counted = patched.clone()
+        counted.add_wrapper_with_key(extension.WrappersMP.DIFFUSION_MODEL, "benchmark", record_call)
+        sample(counted)  # the same calls, unrecorded, for dynamo
+        results[f"syncs_per_model_call_{variant}"] = len(recorder.events) / len(calls)
+        torch._dynamo.reset()
+        unet = model.get_model_object("diffusion_model")
+        explained = torch._dynamo.explain(unet._forward)(*calls[0][0], **calls[0][1])
+        results[f"dynamo_graphs_{variant}"] = explained.graph_count
+        results[f"dynamo_breaks_{variant}"] = explained.graph_break_count
+        torch._dynamo.reset()
+
+    if compile_too:
+        from comfy_api.torch_helpers import set_torch_compile_wrapper
+
+        settings = VARIANTS["outer_window"]
+        patched = pack.nodes.aid_nodes.AIDAttentionPatch.execute(
+            model, schedule, settings["mode"], settings["fused"], "self + cross", 0.0, settings["end"], False).args[0]
+        compiled = patched.clone()
+        set_torch_compile_wrapper(model=compiled, backend="inductor")
+        sample(compiled)  # compiles both window states
+        eager, fast = [], []
+        for _ in range(3):
+            for runs, target in ((eager, patched), (fast, compiled)):
+                start = time.perf_counter()
+                sample(target)
+                runs.append(time.perf_counter() - start)
+        results["time_outer_window_eager_s"] = statistics.median(eager)
+        results["time_outer_window_compiled_s"] = statistics.median(fast)
+        torch._dynamo.reset()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median reported)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the compiled-vs-eager timing")
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
@@ -207,6 +294,9 @@ def main() -> None:
     op = measure_attention_op(max(args.repeats, 10))
     for name, value in op.items():
         print(f"{name}={value:.3f}")
+    readiness = measure_gpu_readiness(not args.no_compile)
+    for name, value in readiness.items():
+        print(f"{name}={value:g}" if isinstance(value, int) else f"{name}={value:.3f}")
     seconds = measure_times(args.repeats)
     peak = {}
     for variant in VARIANTS:
@@ -218,11 +308,15 @@ def main() -> None:
 
     print(f"attn_ratio_naive_outer_vs_plain={op['attn_naive_outer_ms'] / op['attn_plain_ms']:.3f}")
     print(f"attn_ratio_outer_vs_plain={op['attn_outer_ms'] / op['attn_plain_ms']:.3f}")
+    print(f"attn_ratio_layer_vs_plain={(op['attn_outer_ms'] + op['attn_plain_ms']) / op['attn_plain_ms']:.3f}")
     print(f"ratio_outer_window_vs_plain={seconds['outer_window'] / seconds['plain']:.3f}")
     print(f"ratio_outer_all_vs_plain={seconds['outer_all'] / seconds['plain']:.3f}")
     print(f"ratio_inner_all_vs_plain={seconds['inner_all'] / seconds['plain']:.3f}")
     print(f"ratio_reference_vs_outer={seconds['reference'] / seconds['outer_window']:.3f}")
     print(f"mem_ratio_outer_vs_plain={peak['outer_window'] / max(peak['plain'], 1e-9):.3f}")
+    if "time_outer_window_compiled_s" in readiness:
+        ratio = readiness["time_outer_window_compiled_s"] / readiness["time_outer_window_eager_s"]
+        print(f"ratio_outer_window_compiled_vs_eager={ratio:.3f}")
 
 
 if __name__ == "__main__":
