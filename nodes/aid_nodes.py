@@ -4,7 +4,7 @@ from comfy_api.latest import io
 
 from ..inbetween import aid
 from .aid import NODE_NAME, AIDConfig, patch_model
-from .errors import input_error
+from .errors import InbetweenInputError
 from .schedule_type import ScheduleIO
 
 LAYERS = {"self + cross": (True, True), "self": (True, False), "cross": (False, True)}
@@ -57,7 +57,7 @@ class AIDAttentionPatch(io.ComfyNode):
     @classmethod
     def execute(cls, model, schedule, mode, fused, layers, start_percent, end_percent, apply_to_uncond) -> io.NodeOutput:
         if layers not in LAYERS:
-            raise input_error(cls.DISPLAY_NAME, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
+            raise InbetweenInputError(cls.DISPLAY_NAME, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
         config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused,
                            start_percent=start_percent, end_percent=end_percent, apply_to_uncond=apply_to_uncond)
         self_attention, cross_attention = LAYERS[layers]

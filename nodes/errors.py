@@ -20,11 +20,6 @@ class InbetweenInputError(ValueError):
         self.detail = detail
 
 
-def input_error(node: str, input: str, detail: str) -> InbetweenInputError:
-    """Kept for ``nodes/aid/`` until it raises :class:`InbetweenInputError` itself."""
-    return InbetweenInputError(node, input, detail)
-
-
 @contextmanager
 def engine_errors(node: str, **inputs: str):
     """Turn the engine's ``ArgumentError`` for a mapped argument into this node's input error.

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ...inbetween import aid
-from ..errors import input_error
+from ..errors import InbetweenInputError
 
 NODE_NAME = "AID Attention Patch"
 POSITIVE, NEGATIVE = 0, 1
@@ -27,21 +27,21 @@ class AIDConfig:
         coefficients = tuple(float(c) for c in self.coefficients)
         object.__setattr__(self, "coefficients", coefficients)
         if len(coefficients) < 3:
-            raise input_error(NODE_NAME, "schedule", f"has {len(coefficients)} frames; AID needs at least 3 (two "
+            raise InbetweenInputError(NODE_NAME, "schedule", f"has {len(coefficients)} frames; AID needs at least 3 (two "
                                                      "endpoints and an in-between)")
         if not all(math.isfinite(c) for c in coefficients):
-            raise input_error(NODE_NAME, "schedule", f"coefficients must be finite, got {list(coefficients)}")
+            raise InbetweenInputError(NODE_NAME, "schedule", f"coefficients must be finite, got {list(coefficients)}")
         if coefficients[0] == coefficients[-1]:
-            raise input_error(NODE_NAME, "schedule", f"starts and ends at {coefficients[0]}; the frames need two "
+            raise InbetweenInputError(NODE_NAME, "schedule", f"starts and ends at {coefficients[0]}; the frames need two "
                                                      "different endpoints")
         if self.mode not in aid.AID_MODES:
-            raise input_error(NODE_NAME, "mode", f"must be one of {aid.AID_MODES}, got {self.mode!r}")
+            raise InbetweenInputError(NODE_NAME, "mode", f"must be one of {aid.AID_MODES}, got {self.mode!r}")
         for name in ("start_percent", "end_percent"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-                raise input_error(NODE_NAME, name, f"must be a number in [0, 1], got {value!r}")
+                raise InbetweenInputError(NODE_NAME, name, f"must be a number in [0, 1], got {value!r}")
         if not self.start_percent < self.end_percent:
-            raise input_error(NODE_NAME, "end_percent", f"must be greater than start_percent ({self.start_percent}), "
+            raise InbetweenInputError(NODE_NAME, "end_percent", f"must be greater than start_percent ({self.start_percent}), "
                                                         f"got {self.end_percent}")
 
     @property

@@ -16,7 +16,7 @@ import torch
 
 from comfy.patcher_extension import WrappersMP
 
-from ..errors import input_error
+from ..errors import InbetweenInputError
 from .config import NODE_NAME, AIDConfig, step_of
 
 STEP_KEY = "inbetween_aid_step"
@@ -56,7 +56,7 @@ def _cuda_capability(device: torch.device) -> tuple[int, int] | None:
 def decide(config: AIDConfig, x: torch.Tensor, sigma: torch.Tensor, options: dict) -> AIDStep:
     """The :class:`AIDStep` of a model call on batch ``x`` at ``sigma`` (two host reads, once per call)."""
     if options.get("context_window") is not None:
-        raise input_error(NODE_NAME, "model", "context windows slice the latent batch, but AID needs every frame "
+        raise InbetweenInputError(NODE_NAME, "model", "context windows slice the latent batch, but AID needs every frame "
                                               "of the sequence in one model call; remove the context window node")
     chunks = list(options.get("cond_or_uncond") or [0])
     frames = config.frames
@@ -75,7 +75,7 @@ def decide(config: AIDConfig, x: torch.Tensor, sigma: torch.Tensor, options: dic
 
 
 def _latent_mismatch(frames: int, batch: float):
-    return input_error(NODE_NAME, "schedule", f"schedule has {frames} frames but the latent batch has {batch:g}; "
+    return InbetweenInputError(NODE_NAME, "schedule", f"schedule has {frames} frames but the latent batch has {batch:g}; "
                                               f"use a latent of batch {frames} (e.g. Shared Noise Latent with this "
                                               "schedule)")
 
@@ -113,7 +113,7 @@ class SamplingChecks:
                 for key in ("cross_attn", "pooled_output"):
                     value = cond.get(key)
                     if isinstance(value, torch.Tensor) and value.shape[0] not in (1, frames):
-                        raise input_error(NODE_NAME, "schedule", f"has {frames} frames but the {name} conditioning "
+                        raise InbetweenInputError(NODE_NAME, "schedule", f"has {frames} frames but the {name} conditioning "
                                           f"({key}) has batch {value.shape[0]}; build the conditioning with the "
                                           "same schedule (Conditioning Interpolation Batch) or use batch 1")
         if not torch.equal(noise[1:], noise[:1].expand_as(noise[1:])):

@@ -12,7 +12,7 @@ import torch
 import comfy.ldm.modules.attention as comfy_attention
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
 
-from ..errors import input_error
+from ..errors import InbetweenInputError
 from .config import NODE_NAME, AIDConfig
 from .layer import host_attention, interpolate_rows
 from .model_call import INACTIVE, STEP_KEY, add_wrappers
@@ -58,10 +58,10 @@ def patch_model(model, config: AIDConfig, self_attention: bool, cross_attention:
     diffusion_model = model.get_model_object("diffusion_model")
     if not isinstance(diffusion_model, UNetModel):
         kind = type(diffusion_model)
-        raise input_error(NODE_NAME, "model", f"{kind.__name__} ({kind.__module__}) is not supported; AID works on "
+        raise InbetweenInputError(NODE_NAME, "model", f"{kind.__name__} ({kind.__module__}) is not supported; AID works on "
                                               "SD1.x, SD2.x and SDXL UNet models")
     if model.model_options.get("context_handler") is not None:
-        raise input_error(NODE_NAME, "model", "context windows are set on this model; they slice the latent batch, "
+        raise InbetweenInputError(NODE_NAME, "model", "context windows are set on this model; they slice the latent batch, "
                                               "but AID needs every frame of the sequence in one model call")
     patched = model.clone()
     add_wrappers(patched, config)
