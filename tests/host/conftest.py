@@ -34,6 +34,20 @@ def pack():
     return comfy_host.load_pack()
 
 
+@pytest.fixture(scope="session")
+def n(pack):
+    """The pack's ``nodes`` package (node classes, the AID patch, errors), as ComfyUI loads it."""
+    return pack.nodes
+
+
+@pytest.fixture(scope="session")
+def sequence(n, tiny_clip):
+    """An AID sequence on the tiny models: cat -> dog, 5 frames, shared noise (see ``aid_support``)."""
+    from aid_support import make_sequence
+
+    return make_sequence(n, tiny_clip)
+
+
 @pytest.fixture
 def delta_folder(tmp_path, pack):
     """The pack's embedding_deltas model folder pointed at a fresh ``tmp_path/embedding_deltas``, as

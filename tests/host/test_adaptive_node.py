@@ -10,11 +10,6 @@ TOLERANCE = 2e-5
 
 
 @pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
-@pytest.fixture(scope="module")
 def prompts(tiny_clip):
     import nodes as comfy_nodes
 

@@ -5,17 +5,7 @@ import math
 import pytest
 import torch
 
-from aid_support import FRAMES, make_sequence, patch, sample
-
-
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
-@pytest.fixture(scope="module")
-def sequence(n, tiny_clip):
-    return make_sequence(n, tiny_clip)
+from aid_support import FRAMES, patch, sample
 
 
 @pytest.mark.parametrize("cfg", [5.0, 1.0], ids=["cfg5-two-chunks", "cfg1-one-chunk"])

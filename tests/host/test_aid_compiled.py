@@ -12,18 +12,8 @@ import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from aid_support import FRAMES, make_sequence, patch, sample
+from aid_support import FRAMES, patch, sample
 from sync_audit import SyncRecorder
-
-
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
-@pytest.fixture(scope="module")
-def sequence(n, tiny_clip):
-    return make_sequence(n, tiny_clip)
 
 
 @pytest.fixture(scope="module", autouse=True)

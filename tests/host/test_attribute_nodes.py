@@ -15,11 +15,6 @@ from node_calls import multi_blend
 LONG_PROMPT = " ".join(["a very detailed painting of a quiet harbour town at dawn"] * 9)
 
 
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
 def _encode(clip, text):
     import nodes as comfy_nodes
 

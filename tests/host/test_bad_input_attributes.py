@@ -16,11 +16,6 @@ from node_calls import multi_blend as _multi
 DELTA, ALPHA, MULTI, PAIR = "Embedding Delta", "Alpha Blend", "Multi Attribute Blend", "Encode Prompt Pair"
 
 
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
 def _schedule(n, frames):
     return n.schedule_nodes.BetaCoefficientSchedule.execute(frames, "uniform", 20, 1.0, 1.0, 0.0, 1.5).args[0]
 

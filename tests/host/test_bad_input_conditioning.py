@@ -15,11 +15,6 @@ BATCH = "Conditioning Interpolation Batch"
 ADAPTIVE = "Adaptive Beta Schedule"
 
 
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
 def _schedule(n, frames):
     return n.schedule_nodes.BetaCoefficientSchedule.execute(frames, "uniform", 20, 1.0, 1.0, 0.0, 1.0).args[0]
 

@@ -14,11 +14,6 @@ LOAD, SAVE = "Load Embedding Delta", "Save Embedding Delta"
 NOT_VALID = r"this file is not a valid embedding delta: "
 
 
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
 def _delta(n):
     return embedding_delta(n, conditioning(1), conditioning(2))
 

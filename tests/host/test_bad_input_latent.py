@@ -12,11 +12,6 @@ from bad_input import expect_input_error, untouched
 SLERP, SLIDE, NOISE = "Slerp Latent", "Latent Slide", "Interpolated Noise"
 
 
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
 def _latent(seed, shape=(1, 4, 8, 8), dtype=torch.float32, **extra):
     return {"samples": torch.randn(*shape, generator=torch.Generator().manual_seed(seed)).to(dtype), **extra}
 

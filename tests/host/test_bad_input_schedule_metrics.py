@@ -11,11 +11,6 @@ from bad_input import expect_input_error, untouched
 SCHEDULE, GRID, METRICS = "Beta Coefficient Schedule", "Image Grid", "Interpolation Metrics"
 
 
-@pytest.fixture(scope="module")
-def n(pack):
-    return pack.nodes
-
-
 def _beta(n, frames=5, preset="custom alpha / beta", alpha=2.0, beta=2.0, start=0.0, end=1.0):
     return n.schedule_nodes.BetaCoefficientSchedule.execute(frames, preset, 20, alpha, beta, start, end).args
 

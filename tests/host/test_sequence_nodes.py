@@ -9,12 +9,6 @@ import torch
 LONG_PROMPT = " ".join(["a very detailed painting of a quiet harbour town at dawn"] * 9)
 
 
-@pytest.fixture(scope="module")
-def n(pack):
-    """The pack's node modules and engine, as ComfyUI loads them."""
-    return pack.nodes
-
-
 def _schedule(n, frames=5, preset="uniform"):
     return n.schedule_nodes.BetaCoefficientSchedule.execute(
         frames=frames, preset=preset, steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
