@@ -118,9 +118,9 @@ def _unfold_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
     return x.reshape(heads, rows, -1, *x.shape[3:]).transpose(0, 1)
 
 
-def _lerp_endpoints(x: torch.Tensor, t_rows: torch.Tensor) -> torch.Tensor:
-    """``(1-t) X_A + t X_B`` for each in-between row, ``[N-2, H, T, D]`` in x's dtype."""
-    return ((1 - t_rows) * x[:1].float() + t_rows * x[-1:].float()).to(x.dtype)
+def _lerp_endpoints(end_a, end_b, t_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``K_t = (1-t) K_A + t K_B`` and ``V_t`` likewise for each in-between row: ``[N-2, H, Te, D]`` each."""
+    return tuple(((1 - t_rows) * a.float() + t_rows * b.float()).to(a.dtype) for a, b in zip(end_a, end_b))
 
 
 class LogSumExpAttention:
@@ -129,26 +129,24 @@ class LogSumExpAttention:
     def __init__(self, kernel: AttentionWithLse):
         self.kernel = kernel
 
-    def outer(self, q, k, v, t_rows, fused):
-        rows = q.shape[0] - 2
-        q_mid = q[1:-1]
+    def outer(self, q_mid, own, end_a, end_b, t_rows, fused):
+        rows = q_mid.shape[0]
         # [M, H, Tq, D] -> [1, H, M*Tq, D]: every in-between query against one copy of K_A (resp. K_B).
         folded = _fold_rows(q_mid)
-        out_a, lse_a = self.kernel(folded, k[:1], v[:1])
-        out_b, lse_b = self.kernel(folded, k[-1:], v[-1:])
+        out_a, lse_a = self.kernel(folded, *end_a)
+        out_b, lse_b = self.kernel(folded, *end_b)
         part_a = (_unfold_rows(out_a, rows), _unfold_rows(lse_a, rows))
         part_b = (_unfold_rows(out_b, rows), _unfold_rows(lse_b, rows))
         if not fused:
             return (1 - t_rows) * part_a[0].float() + t_rows * part_b[0].float()
-        own = self.kernel(q_mid, k[1:-1], v[1:-1])
-        return (1 - t_rows) * merge_attention([own, part_a]) + t_rows * merge_attention([own, part_b])
+        own_part = self.kernel(q_mid, *own)
+        return (1 - t_rows) * merge_attention([own_part, part_a]) + t_rows * merge_attention([own_part, part_b])
 
-    def inner(self, q, k, v, t_rows, fused):
-        q_mid = q[1:-1]
-        blend = self.kernel(q_mid, _lerp_endpoints(k, t_rows), _lerp_endpoints(v, t_rows))
+    def inner(self, q_mid, own, end_a, end_b, t_rows, fused):
+        blend = self.kernel(q_mid, *_lerp_endpoints(end_a, end_b, t_rows))
         if not fused:
             return blend[0]
-        return merge_attention([self.kernel(q_mid, k[1:-1], v[1:-1]), blend])
+        return merge_attention([self.kernel(q_mid, *own), blend])
 
 
 class JoinedKeyAttention:
@@ -157,28 +155,29 @@ class JoinedKeyAttention:
     def __init__(self, attention: Attention):
         self.attention = attention
 
-    def outer(self, q, k, v, t_rows, fused):
-        rows = q.shape[0] - 2
-        q_mid = q[1:-1]
+    def outer(self, q_mid, own, end_a, end_b, t_rows, fused):
+        rows = q_mid.shape[0]
         if fused:
-            # [M, H, Tk, D] own keys joined with the endpoint's, expanded per row: [M, H, 2*Tk, D].
-            to_a = self.attention(q_mid, _join(k[1:-1], k[:1]), _join(v[1:-1], v[:1]))
-            to_b = self.attention(q_mid, _join(k[1:-1], k[-1:]), _join(v[1:-1], v[-1:]))
+            # [M, H, Tk, D] own keys joined with the endpoint's, expanded per row: [M, H, Tk + Te, D].
+            to_a = self.attention(q_mid, *_join(own, end_a))
+            to_b = self.attention(q_mid, *_join(own, end_b))
         else:
             folded = _fold_rows(q_mid)
-            to_a = _unfold_rows(self.attention(folded, k[:1], v[:1]), rows)
-            to_b = _unfold_rows(self.attention(folded, k[-1:], v[-1:]), rows)
+            to_a = _unfold_rows(self.attention(folded, *end_a), rows)
+            to_b = _unfold_rows(self.attention(folded, *end_b), rows)
         return (1 - t_rows) * to_a.float() + t_rows * to_b.float()
 
-    def inner(self, q, k, v, t_rows, fused):
-        k_t, v_t = _lerp_endpoints(k, t_rows), _lerp_endpoints(v, t_rows)
+    def inner(self, q_mid, own, end_a, end_b, t_rows, fused):
+        k_t, v_t = _lerp_endpoints(end_a, end_b, t_rows)
         if fused:
-            k_t, v_t = torch.cat([k[1:-1], k_t], dim=2), torch.cat([v[1:-1], v_t], dim=2)
-        return self.attention(q[1:-1], k_t, v_t)
+            k_t, v_t = _join(own, (k_t, v_t))
+        return self.attention(q_mid, k_t, v_t)
 
 
-def _join(own: torch.Tensor, endpoint: torch.Tensor) -> torch.Tensor:
-    return torch.cat([own, endpoint.expand(own.shape[0], -1, -1, -1)], dim=2)
+def _join(own: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor]):
+    """Keys and values of each row joined with ``other``'s (one row, expanded, or one per row)."""
+    rows = own[0].shape[0]
+    return tuple(torch.cat([mine, theirs.expand(rows, -1, -1, -1)], dim=2) for mine, theirs in zip(own, other))
 
 
 def default_backend(q: torch.Tensor) -> LogSumExpAttention | JoinedKeyAttention:
@@ -205,13 +204,15 @@ def attention_with_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tup
 
 
 def interpolated_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, t, mode: str = "outer",
-                           fused: bool = True, backend: LogSumExpAttention | JoinedKeyAttention | None = None
-                           ) -> torch.Tensor:
+                           fused: bool = True, backend: LogSumExpAttention | JoinedKeyAttention | None = None,
+                           endpoint_tokens: slice = slice(None)) -> torch.Tensor:
     """AID attention of the in-between rows of one sequence (formulas in the module docstring).
 
     ``q`` ``[N, H, Tq, D]`` and ``k``, ``v`` ``[N, H, Tk, D]`` hold rows ``[A, ..., B]``; ``t`` holds
     the N-2 in-between coefficients (a float32 tensor on q's device, or numbers). Their finiteness
     is not checked here, which would read them on the host: validate them once, before sampling.
+    ``endpoint_tokens`` picks which of the endpoints' keys/values join (all by default; on a joint
+    text-image sequence, its image or its text tokens), while each row keeps all of its own.
     ``backend`` defaults to :func:`default_backend`. Returns ``[N-2, H, Tq, D]`` in q's dtype.
     """
     where = "interpolated_attention"
@@ -230,5 +231,8 @@ def interpolated_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, t,
         raise ArgumentError(where, "t", f"{rows} rows have {rows - 2} in-betweens but t has shape {tuple(t.shape)}")
     backend = backend or default_backend(q)
     t_rows = t.float().reshape(-1, 1, 1, 1)  # one coefficient per in-between row, over [H, Tq, D]
-    out = getattr(backend, mode)(q, k, v, t_rows, fused)
+    own = (k[1:-1], v[1:-1])
+    end_a = (k[:1, :, endpoint_tokens], v[:1, :, endpoint_tokens])
+    end_b = (k[-1:, :, endpoint_tokens], v[-1:, :, endpoint_tokens])
+    out = getattr(backend, mode)(q[1:-1], own, end_a, end_b, t_rows, fused)
     return out.to(q.dtype)

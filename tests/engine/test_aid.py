@@ -17,13 +17,13 @@ def naive_attention(q, k, v):
     return torch.softmax(scores, dim=-1) @ v.double()
 
 
-def naive_aid(q, k, v, t, mode, fused):
+def naive_aid(q, k, v, t, mode, fused, endpoint_tokens=slice(None)):
     """The formulas of the AID paper, one in-between row at a time, in float64."""
     rows = []
     for i in range(1, q.shape[0] - 1):
         ti = float(t[i - 1])
         qi, ki, vi = q[i : i + 1], k[i : i + 1], v[i : i + 1]
-        ka, va, kb, vb = k[:1], v[:1], k[-1:], v[-1:]
+        ka, va, kb, vb = (x[:, :, endpoint_tokens] for x in (k[:1], v[:1], k[-1:], v[-1:]))
         if mode == "outer":
             if fused:
                 to_a = naive_attention(qi, torch.cat([ki, ka], dim=2), torch.cat([vi, va], dim=2))
@@ -211,3 +211,15 @@ def test_cuda_kernels_on_fake_cuda_tensors(name, dtype):
             result = interpolated_attention(q, k, v, t, mode=mode, backend=backend)
             assert result.shape == (3, 4, 77, 64) and result.dtype == dtype and result.device.type == "cuda"
 
+
+
+@pytest.mark.parametrize("backend", [None, "joined"])
+@pytest.mark.parametrize("mode, fused", [("outer", True), ("outer", False), ("inner", True), ("inner", False)])
+@pytest.mark.parametrize("tokens", [slice(3, None), slice(None, 3)], ids=["image", "text"])
+def test_endpoint_token_selection(backend, mode, fused, tokens):
+    """On a joint [text; image] sequence only the chosen endpoint tokens join; each row keeps all of its own."""
+    q, k, v = _qkv(rows=5, tq=9, tk=9)
+    t = torch.tensor([0.2, 0.5, 0.9])
+    out = interpolated_attention(q, k, v, t, mode=mode, fused=fused, endpoint_tokens=tokens,
+                                 backend=sdpa_backend() if backend else None)
+    torch.testing.assert_close(out.double(), naive_aid(q, k, v, t, mode, fused, tokens), rtol=1e-5, atol=1e-5)
