@@ -30,11 +30,14 @@ class AIDStep:
     ``sequences`` lists the ``(first, stop)`` model-batch rows of each chunk that interpolates
     (``[A, in-betweens, B]`` of one chunk of ``cond_or_uncond``); empty when the step is outside the
     window. ``t`` ``[N-2]`` float32 holds the in-between weights on the model's device.
+    ``text_tokens`` is the conditioning's token count: where a transformer joins text and image
+    tokens into one sequence, the text comes first and is this long.
     """
 
     sequences: tuple[tuple[int, int], ...]
     t: torch.Tensor | None
     cuda_capability: tuple[int, int] | None
+    text_tokens: int = 0
 
 
 INACTIVE = AIDStep((), None, None)
@@ -53,7 +56,8 @@ def _cuda_capability(device: torch.device) -> tuple[int, int] | None:
     return torch.cuda.get_device_capability(device)
 
 
-def decide(config: AIDConfig, x: torch.Tensor, sigma: torch.Tensor, options: dict) -> AIDStep:
+def decide(config: AIDConfig, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor | None,
+           options: dict) -> AIDStep:
     """The :class:`AIDStep` of a model call on batch ``x`` at ``sigma`` (two host reads, once per call)."""
     if options.get("context_window") is not None:
         raise InbetweenInputError(NODE_NAME, "model", "context windows slice the latent batch, but AID needs every frame "
@@ -71,7 +75,8 @@ def decide(config: AIDConfig, x: torch.Tensor, sigma: torch.Tensor, options: dic
     sequences = tuple((c * frames, (c + 1) * frames) for c, kind in enumerate(chunks) if config.chunk_is_active(kind))
     if not sequences:
         return INACTIVE
-    return AIDStep(sequences, _weights_on(config.weights, x.device), _cuda_capability(x.device))
+    text_tokens = context.shape[1] if context is not None and context.dim() == 3 else 0
+    return AIDStep(sequences, _weights_on(config.weights, x.device), _cuda_capability(x.device), text_tokens)
 
 
 def _latent_mismatch(frames: int, batch: float):
@@ -89,7 +94,8 @@ class ApplyModelWrapper:
     def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                  **kwargs):
         # A copy: the caller's dict is shared by the other chunks' calls and must not carry this step.
-        options = {**transformer_options, STEP_KEY: decide(self.config, x, t, transformer_options)}
+        step = decide(self.config, x, t, c_crossattn, transformer_options)
+        options = {**transformer_options, STEP_KEY: step}
         return executor(x, t, c_concat, c_crossattn, control, options, **kwargs)
 
 

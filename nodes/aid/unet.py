@@ -14,7 +14,7 @@ from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
 
 from ..errors import InbetweenInputError
 from .config import NODE_NAME, AIDConfig
-from .layer import host_attention, interpolate_rows
+from .layer import backend_for, heads_first, heads_last, interpolate_rows
 from .model_call import INACTIVE, STEP_KEY, add_wrappers
 
 
@@ -31,13 +31,33 @@ class AIDAttentionReplace:
 
     def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, options: dict) -> torch.Tensor:
         heads = options["n_heads"]
-        if self.wrapped is not None:
-            base = self.wrapped(q, k, v, options)
-        else:
-            base = host_attention(heads, options)(q, k, v)
+        plain = _host_attention(heads, options)
+        base = self.wrapped(q, k, v, options) if self.wrapped is not None else plain(q, k, v)
         # Without the wrapper's step (a model call outside ComfyUI's sampling path) the layer stays plain.
         step = options.get(STEP_KEY, INACTIVE)
-        return interpolate_rows(q, k, v, heads, base, step, self.config, options, additive=self.wrapped is not None)
+        if not step.sequences:
+            return base
+        q_h, k_h, v_h = (heads_first(x, heads) for x in (q, k, v))
+
+        def joined(q, k, v):  # [B, H, T, D] in and out
+            return comfy_attention.optimized_attention(q, k, v, heads, attn_precision=options.get("attn_precision"),
+                                                       skip_reshape=True, skip_output_reshape=True,
+                                                       transformer_options=options)
+
+        adapter_term = None
+        if self.wrapped is not None:
+            def adapter_term(rows):
+                return base[rows] - plain(q[rows], k[rows], v[rows])
+        return interpolate_rows(q_h, k_h, v_h, base, step, self.config, backend_for(q_h, step, joined), heads_last,
+                                adapter_term=adapter_term)
+
+
+def _host_attention(heads: int, options: dict):
+    """ComfyUI's ``optimized_attention`` as the unpatched block calls it (its override and precision too)."""
+    def attention(q, k, v):
+        return comfy_attention.optimized_attention(q, k, v, heads, attn_precision=options.get("attn_precision"),
+                                                   transformer_options=options)
+    return attention
 
 
 def transformer_blocks(diffusion_model: torch.nn.Module) -> list[tuple[str, int, int]]:
