@@ -26,7 +26,9 @@ class AIDAttentionPatch(io.ComfyNode):
                 "optionally with a guide for PAID) and a latent of the same batch (Shared Noise Latent)."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="An SD1.x, SD2.x or SDXL model (LoRA and IP-Adapter patches are kept)."),
+                io.Model.Input("model", tooltip="An SD1.x, SD2.x or SDXL UNet, or a Flux, Qwen-Image(-Edit) or SD3/SD3.5 "
+                                                "transformer (LoRA, IP-Adapter patches and attention overrides "
+                                                "are kept)."),
                 ScheduleIO.Input("schedule", tooltip="The coefficients of the frames; the same schedule as the "
                                                      "conditioning batch. Endpoint frames stay plain generations. "
                                                      "AID weights are relative to the endpoints: (c_k - c_0) / "
@@ -39,7 +41,9 @@ class AIDAttentionPatch(io.ComfyNode):
                                          "(the paper's fused interpolated attention). Off: endpoints only."),
                 io.Combo.Input("layers", options=list(LAYERS), default="self + cross",
                                tooltip="Which attention layers interpolate: self-attention, cross-attention or both "
-                                       "(the reference uses both)."),
+                                       "(the reference uses both). On a transformer, whose blocks attend over text "
+                                       "and image tokens jointly: which of the endpoints' tokens join, image (self), "
+                                       "text (cross) or all (both)."),
                 io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Fraction of the sampling steps where AID starts: the first AID step is "
                                        "int(steps * start_percent), 0-based."),

@@ -1,11 +1,12 @@
 """The AID model patch.
 
 ``config`` (settings and step window), ``model_call`` (what each model call does, decided once
-outside the compiled model), ``layer`` (one attention layer's rows, shared by model families) and
-one module per family's attachment (``unet``).
+outside the compiled model), ``layer`` (one attention layer's rows, shared by model families),
+``attach`` (which family a model is), and the families' attachments: ``unet`` (replace patches on
+self- and cross-attention) and ``dit`` with ``joint`` (joint text-image attention of transformers).
 """
 
+from .attach import has_aid_patch, patch_model
 from .config import NODE_NAME, AIDConfig
-from .unet import has_aid_patch, patch_model
 
 __all__ = ["NODE_NAME", "AIDConfig", "has_aid_patch", "patch_model"]

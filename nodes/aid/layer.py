@@ -31,9 +31,8 @@ def backend_for(q: torch.Tensor, step: AIDStep, joined: HeadsFirstAttention):
 
 
 def heads_first(x: torch.Tensor, heads: int) -> torch.Tensor:
-    """``[N, T, H*D] -> [N, H, T, D]`` (a view)."""
-    rows, tokens, width = x.shape
-    return x.reshape(rows, tokens, heads, width // heads).transpose(1, 2)
+    """``[N, T, H*D]`` (or ``[N, T, H, D]``, as SD3 passes its values) ``-> [N, H, T, D]``, a view."""
+    return x.reshape(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)
 
 
 def heads_last(x: torch.Tensor) -> torch.Tensor:

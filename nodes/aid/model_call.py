@@ -90,11 +90,17 @@ class ApplyModelWrapper:
 
     def __init__(self, config: AIDConfig):
         self.config = config
+        self.warned_of_mask = False
 
     def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                  **kwargs):
-        # A copy: the caller's dict is shared by the other chunks' calls and must not carry this step.
         step = decide(self.config, x, t, c_crossattn, transformer_options)
+        if step.sequences and kwargs.get("attention_mask") is not None and not self.warned_of_mask:
+            self.warned_of_mask = True
+            logging.warning(f"{NODE_NAME}: the conditioning carries an attention mask, which AID's kernels cannot "
+                            "join; attention with that mask stays plain, so the frames interpolate only where the "
+                            "model attends without it")
+        # A copy: the caller's dict is shared by the other chunks' calls and must not carry this step.
         options = {**transformer_options, STEP_KEY: step}
         return executor(x, t, c_concat, c_crossattn, control, options, **kwargs)
 

@@ -12,8 +12,7 @@ import torch
 import comfy.ldm.modules.attention as comfy_attention
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
 
-from ..errors import InbetweenInputError
-from .config import NODE_NAME, AIDConfig
+from .config import AIDConfig
 from .layer import backend_for, heads_first, heads_last, interpolate_rows
 from .model_call import INACTIVE, STEP_KEY, add_wrappers
 
@@ -73,16 +72,8 @@ def transformer_blocks(diffusion_model: torch.nn.Module) -> list[tuple[str, int,
     return keys
 
 
-def patch_model(model, config: AIDConfig, self_attention: bool, cross_attention: bool):
+def patch_unet(model, diffusion_model: UNetModel, config: AIDConfig, self_attention: bool, cross_attention: bool):
     """A clone of ``model`` with AID replace patches on the chosen attention layers of every block."""
-    diffusion_model = model.get_model_object("diffusion_model")
-    if not isinstance(diffusion_model, UNetModel):
-        kind = type(diffusion_model)
-        raise InbetweenInputError(NODE_NAME, "model", f"{kind.__name__} ({kind.__module__}) is not supported; AID works on "
-                                              "SD1.x, SD2.x and SDXL UNet models")
-    if model.model_options.get("context_handler") is not None:
-        raise InbetweenInputError(NODE_NAME, "model", "context windows are set on this model; they slice the latent batch, "
-                                              "but AID needs every frame of the sequence in one model call")
     patched = model.clone()
     add_wrappers(patched, config)
     existing = patched.model_options.get("transformer_options", {}).get("patches_replace", {})
@@ -97,8 +88,3 @@ def patch_model(model, config: AIDConfig, self_attention: bool, cross_attention:
             patched.set_model_patch_replace(AIDAttentionReplace(config, wrapped), name, block_name, number, index)
     return patched
 
-
-def has_aid_patch(model) -> bool:
-    """Whether ``model`` (a ModelPatcher) already carries AID attention patches."""
-    replaces = model.model_options.get("transformer_options", {}).get("patches_replace", {})
-    return any(isinstance(patch, AIDAttentionReplace) for layer in replaces.values() for patch in layer.values())

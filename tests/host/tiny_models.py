@@ -13,7 +13,11 @@ TEST_CHECKPOINT_NAME = "inbetween_test_sd15.safetensors"
 
 
 def init_random_(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Run torch.nn's own ``reset_parameters`` on every layer that has one, deterministically."""
+    """Run torch.nn's own ``reset_parameters`` on every layer that has one, deterministically.
+
+    Parameters of ComfyUI's own layers that torch.nn does not know (the RMSNorm scales of Flux and
+    SD3.5) would stay uninitialised memory: 1-D ones (norm scales) become 1, others N(0, 0.02).
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for layer in module.modules():
@@ -21,6 +25,13 @@ def init_random_(module: torch.nn.Module, seed: int) -> torch.nn.Module:
                 if cls.__module__.startswith("torch.nn") and "reset_parameters" in cls.__dict__:
                     cls.reset_parameters(layer)
                     break
+            else:
+                with torch.no_grad():
+                    for parameter in layer.parameters(recurse=False):
+                        if parameter.dim() == 1:
+                            parameter.fill_(1.0)
+                        else:
+                            parameter.normal_(0.0, 0.02)
     return module
 
 
@@ -216,3 +227,55 @@ def build_clip_vision(config_path: Path, seed: int = 0):
         torch.manual_seed(seed)
         embeddings.class_embedding.normal_()
     return clip_vision
+
+
+def _transformer_patcher(model_config, seed: int, dtype: torch.dtype):
+    import comfy.model_management
+    import comfy.model_patcher
+
+    model_config.set_inference_dtype(dtype, None)
+    model = model_config.get_model({})
+    init_random_(model.diffusion_model, seed)
+    model.diffusion_model.to(dtype)
+    model.diffusion_model.eval()
+    device = comfy.model_management.get_torch_device()
+    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+
+
+# Token widths of the tiny transformers' conditionings (the real ones: Flux T5 4096 / CLIP-L 768,
+# Qwen2.5-VL 3584, SD3 4096 / 2048): the pack only cares about shapes, not widths.
+TINY_CONTEXT, TINY_POOLED = 32, 24
+
+
+def build_flux_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
+    """A random-weight Flux-dev-type model: 2 double and 2 single blocks, 2 heads of 32, guidance embedding."""
+    import comfy.supported_models
+
+    config = {"image_model": "flux", "in_channels": 16, "out_channels": 16, "patch_size": 2, "vec_in_dim": TINY_POOLED,
+              "context_in_dim": TINY_CONTEXT, "hidden_size": 64, "mlp_ratio": 2.0, "num_heads": 2, "depth": 2,
+              "depth_single_blocks": 2, "axes_dim": [8, 12, 12], "theta": 10000, "qkv_bias": True,
+              "guidance_embed": True}
+    return _transformer_patcher(comfy.supported_models.Flux(config), seed, dtype)
+
+
+def build_qwen_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
+    """A random-weight Qwen-Image-type model: 2 blocks, 2 heads of 32."""
+    import comfy.supported_models
+
+    config = {"image_model": "qwen_image", "patch_size": 2, "in_channels": 64, "out_channels": 16, "num_layers": 2,
+              "attention_head_dim": 32, "num_attention_heads": 2, "joint_attention_dim": TINY_CONTEXT,
+              "axes_dims_rope": (8, 12, 12)}
+    return _transformer_patcher(comfy.supported_models.QwenImage(config), seed, dtype)
+
+
+def build_sd3_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, mmdit_x: bool = False):
+    """A random-weight SD3-type MMDiT (2 blocks, 2 heads of 64); ``mmdit_x`` gives block 0 SD3.5's second,
+    image-only attention."""
+    import comfy.supported_models
+
+    config = {"in_channels": 16, "out_channels": 16, "patch_size": 2, "depth": 2, "input_size": None,
+              "pos_embed_scaling_factor": None, "pos_embed_max_size": 16, "adm_in_channels": TINY_POOLED,
+              "context_embedder_config": {"target": "torch.nn.Linear",
+                                          "params": {"in_features": TINY_CONTEXT, "out_features": 128}},
+              "num_patches": 256, "x_block_self_attn_layers": [0] if mmdit_x else [], "qk_norm": "rms" if mmdit_x else None}
+    return _transformer_patcher(comfy.supported_models.SD3(config), seed, dtype)
