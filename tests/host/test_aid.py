@@ -86,6 +86,21 @@ def test_patch_computes_the_paper_formulas_on_captured_qkv(n, tiny_model, sequen
         torch.testing.assert_close(call["out"].double(), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_a_sweep_beyond_one_blends_by_weights_relative_to_its_endpoints(n, tiny_model, sequence):
+    """A schedule 0 -> 1.5 (an alpha sweep) gives AID the weights (c_k - c_0) / (c_last - c_0): 0.25, 0.5, 0.75,
+    never 1.125 (which would blend with a negative 1 - t)."""
+    sweep = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=FRAMES, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.5).args[0]
+    patched = patch(n, tiny_model, sweep)
+    key = ("input", 1, 0)
+    recorder = Recorder(patched.model_options["transformer_options"]["patches_replace"]["attn1"][key])
+    patched.set_model_patch_replace(recorder, "attn1", *key)
+    sample(patched, sequence, steps=1)
+    relative = [0.0, 0.25, 0.5, 0.75, 1.0]
+    torch.testing.assert_close(recorder.calls[0]["out"].double(),
+                               _expected(recorder.calls[0], relative, "outer", True, uncond=False), rtol=1e-4, atol=1e-5)
+
+
 def test_apply_to_uncond_interpolates_the_negative_chunk(n, tiny_model, sequence):
     patched = patch(n, tiny_model, sequence["schedule"], uncond=True)
     key = ("middle", 0, 0)
@@ -200,22 +215,22 @@ def test_context_windows_are_refused(n, tiny_model, sequence):
 
 
 def test_unsupported_model_is_named(n):
+    """AuraFlow (a transformer whose blocks have no dit patch hook) is refused with the supported families."""
     import comfy.model_patcher
     import comfy.supported_models
 
     from tiny_models import init_random_
 
-    config = {"in_channels": 16, "out_channels": 16, "patch_size": 2, "depth": 1, "input_size": None,
-              "pos_embed_scaling_factor": None, "pos_embed_max_size": 8, "adm_in_channels": 64,
-              "context_embedder_config": {"target": "torch.nn.Linear", "params": {"in_features": 32, "out_features": 64}},
-              "num_patches": 64, "x_block_self_attn_layers": []}
-    sd3 = comfy.supported_models.SD3(config).get_model({})
-    init_random_(sd3, 0)
-    model = comfy.model_patcher.ModelPatcher(sd3, load_device=torch.device("cpu"), offload_device=torch.device("cpu"))
+    config = {"cond_seq_dim": 32, "in_channels": 4, "out_channels": 4, "patch_size": 2, "dim": 64, "n_layers": 2,
+              "n_double_layers": 1, "n_heads": 2, "global_conddim": 64, "max_seq": 64}
+    aura = comfy.supported_models.AuraFlow(config).get_model({})
+    init_random_(aura, 0)
+    model = comfy.model_patcher.ModelPatcher(aura, load_device=torch.device("cpu"), offload_device=torch.device("cpu"))
     schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
         frames=3, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
-    with pytest.raises(ValueError, match=r"input 'model': OpenAISignatureMMDITWrapper \(comfy.ldm.modules.diffusionmodules.mmdit\) is not "
-                                         r"supported; AID works on SD1.x, SD2.x and SDXL"):
+    with pytest.raises(ValueError, match=r"input 'model': MMDiT \(comfy.ldm.aura.mmdit\) is not supported; AID works "
+                                         r"on SD1.x, SD2.x and SDXL UNets and on Flux \(dev, schnell, Kontext\), "
+                                         r"Qwen-Image \(and Edit\), SD3 / SD3.5"):
         patch(n, model, schedule)
 
 

@@ -1,0 +1,277 @@
+"""AID on diffusion transformers (Flux, Qwen-Image, SD3, SD3.5's MMDiT-X) inside ComfyUI's real sampler,
+on tiny random-weight models built from ComfyUI's own configs.
+
+Conditionings are random tensors of the families' layout (tokens and pooled outputs; Flux guidance):
+their text encoders cannot be built small, and the patch only sees their shapes.
+"""
+
+import math
+
+import pytest
+import torch
+
+import tiny_models
+from aid_support import FRAMES
+from sync_audit import SyncRecorder
+
+FAMILIES = {
+    "flux": (tiny_models.build_flux_model_patcher, 1.0),  # Flux dev samples at cfg 1 with guidance
+    "qwen_image": (tiny_models.build_qwen_image_model_patcher, 4.0),
+    "sd3": (tiny_models.build_sd3_model_patcher, 4.0),
+    "sd35_mmdit_x": (lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True), 4.0),
+}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: build() for name, (build, _) in FAMILIES.items()}
+
+
+def _conditioning(seed: int, tokens: int = 12):
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(1, tokens, tiny_models.TINY_CONTEXT, generator=g),
+             {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g), "guidance": 3.5}]]
+
+
+@pytest.fixture(scope="module")
+def dit_sequence(n):
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=FRAMES, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        _conditioning(1), _conditioning(2), schedule, "lerp", "error").args[0]
+    return dict(schedule=schedule, positive=positive, negative=_conditioning(3),
+                latent={"samples": torch.zeros(FRAMES, 16, 16, 16), "batch_index": [0] * FRAMES})
+
+
+def dit_patch(n, model, schedule, mode="outer", fused=True, layers="self + cross", end=1.0, uncond=False):
+    return n.aid_nodes.AIDAttentionPatch.execute(model, schedule, mode, fused, layers, 0.0, end, uncond).args[0]
+
+
+def dit_sample(model, seq, cfg, steps=2, positive=None):
+    import nodes as comfy_nodes
+
+    return comfy_nodes.common_ksampler(model, 5, steps, cfg, "euler", "simple", positive or seq["positive"],
+                                       seq["negative"], seq["latent"])[0]["samples"]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("mode, fused", [("outer", True), ("inner", True), ("outer", False)])
+def test_endpoints_are_plain_generations(n, models, dit_sequence, family, mode, fused):
+    model, cfg = models[family], FAMILIES[family][1]
+    plain = dit_sample(model, dit_sequence, cfg)
+    patched = dit_sample(dit_patch(n, model, dit_sequence["schedule"], mode, fused), dit_sequence, cfg)
+    assert torch.equal(patched[0], plain[0]) and torch.equal(patched[-1], plain[-1])
+    for k in range(1, FRAMES - 1):
+        assert not torch.allclose(patched[k], plain[k], atol=1e-4), f"in-between frame {k} unchanged by AID"
+    assert torch.isfinite(patched).all()
+
+
+class OverrideRecorder:
+    """Stands in front of the AID override and keeps each attention's inputs, options and output."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def __call__(self, func, *args, **kwargs):
+        out = self.inner(func, *args, **kwargs)
+        heads = args[3] if len(args) > 3 else kwargs["heads"]
+        q, k, v = (x if kwargs.get("skip_reshape") else x.reshape(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)
+                   for x in args[:3])
+        out_h = out if kwargs.get("skip_output_reshape") else out.reshape(out.shape[0], out.shape[1], heads, -1).transpose(1, 2)
+        options = kwargs["transformer_options"]
+        self.calls.append(dict(q=q.clone(), k=k.clone(), v=v.clone(), out=out_h.clone(), options=options))
+        return out
+
+
+def _softmax_attention(q, k, v):
+    """[H, T, D] x [H, S, D] -> [H, T, D] in float64, straight from the definition."""
+    return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1) @ v
+
+
+def _expected(call, weights, mode, fused, tokens, n):
+    """The layer output recomputed from the paper's formulas on the captured joint q, k, v (float64)."""
+    q, k, v = (call[x].double() for x in ("q", "k", "v"))
+    out = torch.stack([_softmax_attention(q[r], k[r], v[r]) for r in range(q.shape[0])])
+    step = call["options"][n.aid.model_call.STEP_KEY]
+    layout = call["options"].get(n.aid.joint.LAYOUT_KEY)
+    length = q.shape[2]
+    if layout is None:
+        return out
+    if length == layout.text + layout.image:
+        chosen = {"all": slice(None), "image": slice(layout.text, None), "text": slice(0, layout.text)}[tokens]
+    elif length == layout.image and tokens != "text":
+        chosen = slice(None)
+    else:
+        return out
+    for first, stop in step.sequences:
+        a, b = first, stop - 1
+        (ka, va), (kb, vb) = ((k[r][:, chosen], v[r][:, chosen]) for r in (a, b))
+        for row in range(a + 1, b):
+            t = weights[row - a - 1]
+            if mode == "outer":
+                sets = [(ka, va), (kb, vb)]
+                if fused:
+                    sets = [(torch.cat([k[row], kk], 1), torch.cat([v[row], vv], 1)) for kk, vv in sets]
+                out[row] = (1 - t) * _softmax_attention(q[row], *sets[0]) + t * _softmax_attention(q[row], *sets[1])
+            else:
+                kt, vt = (1 - t) * ka + t * kb, (1 - t) * va + t * vb
+                if fused:
+                    kt, vt = torch.cat([k[row], kt], 1), torch.cat([v[row], vt], 1)
+                out[row] = _softmax_attention(q[row], kt, vt)
+    return out
+
+
+@pytest.mark.parametrize("family", ["flux", "qwen_image", "sd35_mmdit_x"])
+@pytest.mark.parametrize("mode, fused", [("outer", True), ("outer", False), ("inner", True), ("inner", False)])
+@pytest.mark.parametrize("layers, tokens", [("self + cross", "all"), ("self", "image"), ("cross", "text")])
+def test_joint_attention_computes_the_paper_formulas(n, models, dit_sequence, family, mode, fused, layers, tokens):
+    """Every attention of two sampling steps (cfg > 1: the negative chunk stays plain), recomputed."""
+    patched = dit_patch(n, models[family], dit_sequence["schedule"], mode, fused, layers)
+    options = patched.model_options["transformer_options"]
+    recorder = OverrideRecorder(options["optimized_attention_override"])
+    options["optimized_attention_override"] = recorder
+    dit_sample(patched, dit_sequence, cfg=4.0, steps=2)
+    weights = n.aid.AIDConfig(coefficients=dit_sequence["schedule"].coefficients).weights
+    kinds = set()
+    for call in recorder.calls:
+        layout = call["options"].get(n.aid.joint.LAYOUT_KEY)
+        kinds.add("joint" if call["q"].shape[2] == layout.text + layout.image else "image-only")
+        expected = _expected(call, weights, mode, fused, tokens, n)
+        torch.testing.assert_close(call["out"].double(), expected, rtol=1e-4, atol=1e-5)
+    assert "joint" in kinds and (family != "sd35_mmdit_x" or "image-only" in kinds)
+    assert all(call["options"][n.aid.model_call.STEP_KEY].sequences == ((5, 10),) for call in recorder.calls), \
+        "with cfg > 1 the positive chunk (the second) interpolates, the negative stays plain"
+
+
+def test_window_and_cfg_one(n, models, dit_sequence):
+    """Flux at cfg 1 (one chunk), AID on the first of two steps only."""
+    patched = dit_patch(n, models["flux"], dit_sequence["schedule"], end=0.5)
+    options = patched.model_options["transformer_options"]
+    recorder = OverrideRecorder(options["optimized_attention_override"])
+    options["optimized_attention_override"] = recorder
+    dit_sample(patched, dit_sequence, cfg=1.0, steps=2)
+    key = n.aid.model_call.STEP_KEY
+    active = [call["options"][key].sequences for call in recorder.calls]
+    per_step = len(active) // 2
+    assert active[:per_step] == [((0, 5),)] * per_step and active[per_step:] == [()] * per_step
+
+
+def test_guide_prompt_paid(n, models, dit_sequence):
+    guided = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        _conditioning(1), _conditioning(2), dit_sequence["schedule"], "lerp", "error", guide=_conditioning(4)).args[0]
+    model = models["flux"]
+    plain = dit_sample(model, dit_sequence, 1.0, positive=guided)
+    patched = dit_sample(dit_patch(n, model, dit_sequence["schedule"]), dit_sequence, 1.0, positive=guided)
+    assert torch.equal(patched[0], plain[0]) and torch.equal(patched[-1], plain[-1])
+    assert not torch.allclose(patched[2], plain[2], atol=1e-4)
+
+
+def test_existing_override_and_block_patch_are_chained(n, models, dit_sequence):
+    model = models["flux"].clone()
+    seen = {"override": 0, "block": 0}
+
+    def override(func, *args, **kwargs):
+        seen["override"] += 1
+        return func(*args, **kwargs)
+
+    def block_patch(args, extra):
+        seen["block"] += 1
+        return extra["original_block"](args)
+
+    model.model_options["transformer_options"]["optimized_attention_override"] = override
+    model.set_model_patch_replace(block_patch, "dit", "double_block", 0)
+    before = dit_sample(model, dit_sequence, 1.0)
+    seen.update(override=0, block=0)
+    after = dit_sample(dit_patch(n, model, dit_sequence["schedule"]), dit_sequence, 1.0)
+    assert seen["block"] == 2, "the block patch that was there runs on both steps"
+    assert seen["override"] >= 8, "the override that was there computes every attention (2 steps x 4 blocks)"
+    assert torch.equal(after[0], before[0]) and torch.equal(after[-1], before[-1])
+
+
+def test_lora_and_half_precision(n, dit_sequence):
+    model = tiny_models.build_flux_model_patcher(seed=1, dtype=torch.bfloat16)
+    key = "diffusion_model.double_blocks.0.img_attn.qkv.weight"
+    weight = model.model.state_dict()[key]
+    model.add_patches({key: (torch.randn_like(weight, dtype=torch.float32) * 0.05,)}, strength_patch=1.0)
+    plain = dit_sample(model, dit_sequence, 1.0)
+    patched = dit_sample(dit_patch(n, model, dit_sequence["schedule"]), dit_sequence, 1.0)
+    assert torch.equal(patched[0], plain[0]) and torch.equal(patched[-1], plain[-1])
+    assert torch.isfinite(patched).all()
+
+
+def test_a_masked_conditioning_samples_plainly_where_masked_with_a_warning(n, models, dit_sequence, caplog):
+    """A Flux attention bias (what StyleModelApply's attn_bias mode adds) cannot be joined: those attentions
+    stay plain, the warning says so, endpoints stay exact."""
+    tokens = dit_sequence["positive"][0][0].shape[1]
+    bias = {"attention_mask": torch.zeros(1, tokens + 1, tokens + 1, dtype=torch.float16),
+            "attention_mask_img_shape": (1, 1)}
+    masked = [[c, {**o, **bias}] for c, o in dit_sequence["positive"]]
+    model = models["flux"]
+    plain = dit_sample(model, dit_sequence, 1.0, positive=masked)
+    with caplog.at_level("WARNING"):
+        patched = dit_sample(dit_patch(n, model, dit_sequence["schedule"]), dit_sequence, 1.0, positive=masked)
+    assert "the conditioning carries an attention mask" in caplog.text
+    assert torch.equal(patched, plain), "every attention of this Flux is masked, so every frame is plain"
+
+
+def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
+    """Flux attention calls captured in real sampling, replayed on fake CUDA tensors (flash and efficient)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    patched = dit_patch(n, models["flux"], dit_sequence["schedule"], end=0.5)
+    options = patched.model_options["transformer_options"]
+    aid_override = options["optimized_attention_override"]
+    captured = []
+
+    def capture(func, *args, **kwargs):
+        captured.append((func, args, kwargs))
+        return aid_override(func, *args, **kwargs)
+
+    options["optimized_attention_override"] = capture
+    dit_sample(patched, dit_sequence, cfg=1.0, steps=2)
+    key = n.aid.model_call.STEP_KEY
+
+    def math_attention(q, k, v, heads, mask=None, skip_reshape=False, skip_output_reshape=False, **kwargs):
+        out = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1) @ v
+        return out if skip_output_reshape else out.transpose(1, 2).flatten(-2)
+
+    for dtype in (torch.bfloat16, torch.float32):
+        for _, args, kwargs in captured:
+            step = kwargs["transformer_options"][key]
+            with FakeTensorMode():
+                fake = [torch.empty(x.shape, dtype=dtype, device="cuda") for x in args[:3]]
+                t = torch.empty(FRAMES - 2, device="cuda") if step.sequences else None
+                fake_kwargs = {**kwargs, "transformer_options": {
+                    **kwargs["transformer_options"], key: n.aid.model_call.AIDStep(step.sequences, t, (9, 0),
+                                                                                  step.text_tokens)}}
+                with SyncRecorder() as recorder:
+                    out = aid_override(math_attention, *fake, *args[3:], **fake_kwargs)
+            assert out.device.type == "cuda" and out.shape[0] == args[0].shape[0]
+            assert recorder.events == [], recorder.events
+
+
+@pytest.mark.parametrize("family", ["flux", "qwen_image", "sd35_mmdit_x"])
+def test_patched_transformer_is_one_graph(n, models, dit_sequence, family):
+    """With PyTorch attention (an override, as ``--use-pytorch-cross-attention`` gives on CPU), the patched
+    transformer body is one graph without breaks, window on and off."""
+    import comfy.ldm.modules.attention as attention
+
+    model = models[family].clone()
+    model.model_options["transformer_options"]["optimized_attention_override"] = \
+        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
+    patched = dit_patch(n, model, dit_sequence["schedule"], end=0.5)
+    body = model.get_model_object("diffusion_model")
+    calls = []
+    hook = body.register_forward_pre_hook(lambda module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
+    try:
+        dit_sample(patched, dit_sequence, cfg=4.0, steps=2)
+    finally:
+        hook.remove()
+    key = n.aid.model_call.STEP_KEY
+    assert [bool(kwargs["transformer_options"][key].sequences) for _, kwargs in calls] == [True, False]
+    for args, kwargs in calls:
+        torch._dynamo.reset()
+        explained = torch._dynamo.explain(body)(*args, **kwargs)
+        assert (explained.graph_count, explained.graph_break_count) == (1, 0), \
+            [b.reason[:300] for b in explained.break_reasons]
+    torch._dynamo.reset()
