@@ -41,7 +41,8 @@ def import_comfy_on_cpu() -> Path:
     import comfy.cli_args
 
     comfy.cli_args.args.cpu = True
-    import comfy.model_management  # noqa: F401  (reads args.cpu at import)
+    import comfy.model_management
+
     import nodes as comfy_nodes
 
     if Path(comfy_nodes.__file__).resolve().parent != path:
@@ -60,3 +61,16 @@ def load_pack():
     sys.modules[PACK_MODULE] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_workflow_generator():
+    """The workflow generator (tools/workflows) as the package ``inbetween_workflows``: the repository root itself
+    never goes on sys.path, where its ``nodes`` folder would shadow ComfyUI's module."""
+    name = "inbetween_workflows"
+    if name not in sys.modules:
+        folder = PACK_DIR / "tools" / "workflows"
+        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return importlib.import_module(f"{name}.build")

@@ -1,0 +1,78 @@
+"""The shipped workflows are the generator's output (tools/workflows) for this server's /object_info, and each one
+carries what a new user needs on the canvas: a note, groups, model metadata on its loaders."""
+
+import comfy_host
+import pytest
+from conftest import WORKFLOWS
+
+generator = comfy_host.load_workflow_generator()
+NAMES = sorted(generator.REGISTRY)
+LOADER_MODEL_WIDGETS = {"CheckpointLoaderSimple": "ckpt_name", "UNETLoader": "unet_name", "CLIPLoader": "clip_name",
+                        "VAELoader": "vae_name", "ControlNetLoader": "control_net_name"}
+
+
+@pytest.fixture(scope="module")
+def built(object_info):
+    return generator.build_all(object_info)
+
+
+def test_every_shipped_workflow_is_generated_and_nothing_else():
+    assert sorted(path.stem for path in WORKFLOWS.glob("*.json")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_json_equals_the_generator_output(built, name):
+    committed = (WORKFLOWS / f"{name}.json").read_text()
+    assert committed == generator.render(built[name]), (
+        f"workflows/{name}.json differs from tools/workflows: run `python -m tools.workflows.build` and commit")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_workflow_has_a_note_and_every_node_sits_in_a_group(built, name):
+    ui = built[name]
+    notes = [node for node in ui["nodes"] if node["type"] == "MarkdownNote"]
+    assert notes and all("##" in note["widgets_values"][0] for note in notes)
+    assert len(ui["groups"]) >= 4
+    for node in ui["nodes"]:
+        x, y = node["pos"]
+        inside = [g["title"] for g in ui["groups"] if g["bounding"][0] <= x and g["bounding"][1] <= y
+                  and x + node["size"][0] <= g["bounding"][0] + g["bounding"][2]
+                  and y + node["size"][1] <= g["bounding"][1] + g["bounding"][3]]
+        assert len(inside) == 1, f"{name}: node {node['id']} ({node['type']}) lies in groups {inside}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_loader_names_its_model_with_a_download(built, name):
+    note = next(node for node in built[name]["nodes"] if node["type"] == "MarkdownNote")["widgets_values"][0]
+    for node in built[name]["nodes"]:
+        widget = LOADER_MODEL_WIDGETS.get(node["type"])
+        if widget is None:
+            continue
+        models = node["properties"].get("models")
+        assert models, f"{name}: node {node['id']} ({node['type']}) has no properties.models"
+        assert [model["name"] for model in models] == [node["widgets_values"][0]]
+        for model in models:
+            assert model["url"].startswith("https://huggingface.co/") and model["url"].endswith(model["name"])
+            assert model["directory"] in ("checkpoints", "diffusion_models", "text_encoders", "vae", "controlnet")
+            assert model["url"] in note, f"{name}: the note does not link {model['name']}"
+
+
+def test_save_nodes_sharing_a_prefix_are_refused(object_info):
+    workflow = generator.Workflow("shared_prefix")
+    image = workflow.node("EmptyImage", ((0, 0), (200, 100)))
+    for y in (200, 400):
+        workflow.node("SaveImage", ((0, y), (200, 100)), images=image["IMAGE"], filename_prefix="same")
+    with pytest.raises(generator.WorkflowDefinitionError, match="share the filename prefix"):
+        workflow.to_ui(object_info)
+
+
+def test_unknown_input_and_output_names_are_refused(object_info):
+    workflow = generator.Workflow("typo")
+    workflow.node("CheckpointLoaderSimple", ((0, 0), (300, 100)), ckpt_nme="x.safetensors")
+    with pytest.raises(generator.WorkflowDefinitionError, match=r"no input \['ckpt_nme'\]"):
+        workflow.to_ui(object_info)
+    workflow = generator.Workflow("typo")
+    checkpoint = workflow.node("CheckpointLoaderSimple", ((0, 0), (300, 100)), ckpt_name="x.safetensors")
+    workflow.node("VAEDecode", ((0, 200), (300, 100)), samples=checkpoint["MODEL"], vae=checkpoint["VAES"])
+    with pytest.raises(generator.WorkflowDefinitionError, match="has no output 'VAES'"):
+        workflow.to_ui(object_info)

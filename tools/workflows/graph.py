@@ -1,0 +1,239 @@
+"""A workflow described in Python, turned into the UI format the front end saves and loads.
+
+A node's widget values are given by name; the position of each value in ``widgets_values`` comes from
+the server's ``/object_info`` (inputs in order, required then optional; a seed-like INT is followed by
+its control value, an upload combo by its upload widget), so a node that gains an input needs no edit
+here. Links are made by passing another node's output as an input. Groups are drawn around the nodes
+they hold and the saved view starts with the whole graph below the front end's toolbar.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+
+UI_FORMAT_VERSION = 0.4
+TITLE_HEIGHT = 30       # LiteGraph draws a node's title bar above its pos
+GROUP_PADDING = 12
+GROUP_TITLE = 36        # room for a group's title above its first node
+VIEW_MARGIN = (40, 90)  # the saved view leaves this much canvas left of and above the graph (toolbar, badges)
+NOTE_TYPE = "MarkdownNote"
+SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent")
+UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+
+
+# name -> function that fills a Workflow; definition modules register with @workflow (see build.py)
+REGISTRY: dict = {}
+
+
+class WorkflowDefinitionError(ValueError):
+    pass
+
+
+def workflow(define):
+    """Register ``define(w: Workflow)`` as the workflow ``workflows/<function name>.json``."""
+    if define.__name__ in REGISTRY:
+        raise WorkflowDefinitionError(f"two workflows are called {define.__name__}")
+    REGISTRY[define.__name__] = define
+    return define
+
+
+@dataclass(frozen=True)
+class Output:
+    node: "Node"
+    name: str
+
+
+@dataclass
+class Node:
+    id: int
+    type: str
+    pos: tuple[int, int]
+    size: tuple[int, int]
+    title: str | None
+    values: dict            # widget values and links by input name
+    properties: dict = field(default_factory=dict)
+    control: str = "fixed"  # control-after-generate value of a seed widget
+
+    def __getitem__(self, output_name: str) -> Output:
+        return Output(self, output_name)
+
+
+class Column:
+    """Nodes stacked top to bottom at one x, so a layout reads as columns and nodes never overlap."""
+
+    GAP = 24
+
+    def __init__(self, x: int, width: int, top: int = 0):
+        self.x, self.width, self.y = x, width, top
+
+    def next(self, height: int, width: int | None = None) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(pos, size) of the next node; its title bar sits above pos, so it is counted in the stacking."""
+        pos = (self.x, self.y + TITLE_HEIGHT)
+        self.y += TITLE_HEIGHT + height + self.GAP
+        return pos, (width or self.width, height)
+
+    def skip(self, height: int) -> "Column":
+        self.y += height
+        return self
+
+
+class Workflow:
+    """Nodes, groups and notes of one workflow, in the order they are declared."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.nodes: list[Node] = []
+        self.groups: list[tuple[str, list[Node], str]] = []
+
+    def node(self, node_type: str, at, title: str | None = None, models: list | None = None,
+             control: str = "fixed", **values) -> Node:
+        """A node at ``at`` = (pos, size) in canvas units (``Column.next``); ``values`` maps input names to widget
+        values or Outputs.
+
+        ``models`` (model metadata: name, url, directory) lets the front end offer the download of a missing model.
+        """
+        properties = {"Node name for S&R": node_type}
+        if models:
+            properties["models"] = [model.as_metadata() for model in models]
+        pos, size = at
+        node = Node(len(self.nodes) + 1, node_type, tuple(pos), tuple(size), title, values, properties, control)
+        self.nodes.append(node)
+        return node
+
+    def note(self, markdown: str, at, title: str = "Read me") -> Node:
+        return self.node(NOTE_TYPE, at, title=title, text=markdown.strip())
+
+    def group(self, title: str, nodes: list[Node], color: str = "#3f789e") -> None:
+        self.groups.append((title, list(nodes), color))
+
+    # UI format ------------------------------------------------------------------------------------
+    def to_ui(self, object_info: dict) -> dict:
+        self._check_save_prefixes()
+        links, inputs = self._links(object_info)
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-inbetween/workflows/{self.name}")),
+            "revision": 0,
+            "last_node_id": len(self.nodes),
+            "last_link_id": len(links),
+            "nodes": [self._node_ui(node, object_info, inputs[node.id], links) for node in self.nodes],
+            "links": links,
+            "groups": [self._group_ui(i + 1, *group) for i, group in enumerate(self.groups)],
+            "config": {},
+            "extra": {"ds": {"scale": 0.8, "offset": self._view_offset()}},
+            "version": UI_FORMAT_VERSION,
+        }
+
+    def _check_save_prefixes(self) -> None:
+        # ComfyUI numbers files per prefix across save nodes: two nodes sharing one would number each other's files.
+        prefixes = [node.values.get("filename_prefix") for node in self.nodes if node.type in SAVE_NODES]
+        shared = {prefix for prefix in prefixes if prefixes.count(prefix) > 1}
+        if shared:
+            raise WorkflowDefinitionError(f"{self.name}: save nodes share the filename prefix {sorted(shared)}")
+
+    def _links(self, object_info: dict):
+        """Every Output passed as an input becomes a link [id, from, slot, to, slot, type], in declaration order."""
+        links, inputs = [], {}
+        for node in self.nodes:
+            sockets = []
+            for name, spec in _input_specs(node, object_info):
+                value = node.values.get(name)
+                if not isinstance(value, Output):
+                    if not _is_widget(spec):
+                        sockets.append({"name": name, "type": _type_name(spec), "link": None})
+                    continue
+                origin = object_info[value.node.type]
+                if value.name not in origin["output_name"]:
+                    raise WorkflowDefinitionError(f"{self.name}: node {value.node.id} ({value.node.type}) has no "
+                                                  f"output '{value.name}'; it has {origin['output_name']}")
+                slot = origin["output_name"].index(value.name)
+                link_type = origin["output"][slot]
+                link_id = len(links) + 1
+                links.append([link_id, value.node.id, slot, node.id, len(sockets), link_type])
+                socket = {"name": name, "type": _type_name(spec), "link": link_id}
+                if _is_widget(spec):
+                    socket["widget"] = {"name": name}
+                sockets.append(socket)
+            inputs[node.id] = sockets
+        return links, inputs
+
+    def _node_ui(self, node: Node, object_info: dict, sockets: list, links: list) -> dict:
+        ui = {"id": node.id, "type": node.type, "pos": list(node.pos), "size": list(node.size), "flags": {},
+              "order": node.id - 1, "mode": 0, "inputs": sockets, "outputs": [], "properties": node.properties,
+              "widgets_values": self._widgets_values(node, object_info)}
+        if node.title:
+            ui["title"] = node.title
+        if node.type != NOTE_TYPE:
+            info = object_info[node.type]
+            ui["outputs"] = [{"name": name, "type": out_type,
+                              "links": [link[0] for link in links if link[1] == node.id and link[2] == slot]}
+                             for slot, (name, out_type) in enumerate(zip(info["output_name"], info["output"]))]
+        else:
+            ui["properties"] = {}
+            ui["color"], ui["bgcolor"] = "#432", "#653"
+        return ui
+
+    def _widgets_values(self, node: Node, object_info: dict) -> list:
+        if node.type == NOTE_TYPE:
+            return [node.values["text"]]
+        values, unknown = [], set(node.values) - {name for name, _ in _input_specs(node, object_info)}
+        if unknown:
+            raise WorkflowDefinitionError(f"{self.name}: node {node.id} ({node.type}) has no input {sorted(unknown)}")
+        for name, spec in _input_specs(node, object_info):
+            if not _is_widget(spec):
+                continue
+            value = node.values.get(name)
+            if value is None or isinstance(value, Output):  # a linked widget keeps its slot, holding the default
+                value = _default(spec)
+            if value is None:
+                raise WorkflowDefinitionError(f"{self.name}: node {node.id} ({node.type}) needs a value for '{name}'")
+            values.append(value)
+            options = spec[1] if len(spec) > 1 else {}
+            if options.get("control_after_generate") or (spec[0] == "INT" and name in ("seed", "noise_seed")):
+                values.append(node.control)
+            if any(options.get(key) for key in UPLOAD_KEYS):
+                values.append("image")
+        return values
+
+    def _group_ui(self, group_id: int, title: str, nodes: list[Node], color: str) -> dict:
+        left = min(n.pos[0] for n in nodes) - GROUP_PADDING
+        top = min(n.pos[1] for n in nodes) - TITLE_HEIGHT - GROUP_TITLE
+        right = max(n.pos[0] + n.size[0] for n in nodes) + GROUP_PADDING
+        bottom = max(n.pos[1] + n.size[1] for n in nodes) + GROUP_PADDING
+        return {"id": group_id, "title": title, "bounding": [left, top, right - left, bottom - top], "color": color,
+                "font_size": 24, "flags": {}}
+
+    def _view_offset(self) -> list:
+        """Canvas offset that puts the graph's top-left corner (group titles included) VIEW_MARGIN from the corner."""
+        left = min([n.pos[0] for n in self.nodes] + [g["bounding"][0] for g in self._groups_bounds()])
+        top = min([n.pos[1] - TITLE_HEIGHT for n in self.nodes] + [g["bounding"][1] for g in self._groups_bounds()])
+        return [VIEW_MARGIN[0] - left, VIEW_MARGIN[1] - top]
+
+    def _groups_bounds(self) -> list[dict]:
+        return [self._group_ui(0, *group) for group in self.groups]
+
+
+def _input_specs(node: Node, object_info: dict) -> list[tuple[str, list]]:
+    if node.type == NOTE_TYPE:
+        return [("text", ["STRING", {"multiline": True}])]
+    info = object_info.get(node.type)
+    if info is None:
+        raise WorkflowDefinitionError(f"node type {node.type} is not listed by the server's /object_info")
+    order = info.get("input_order") or {section: list(info["input"].get(section, {})) for section in ("required", "optional")}
+    return [(name, info["input"][section][name]) for section in ("required", "optional") for name in order.get(section, [])]
+
+
+def _is_widget(spec: list) -> bool:
+    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+    return not options.get("forceInput") and (isinstance(spec[0], list) or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"))
+
+
+def _default(spec: list):
+    """The value the front end gives a new widget: the default, else a combo's first option."""
+    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+    if "default" in options:
+        return options["default"]
+    choices = spec[0] if isinstance(spec[0], list) else options.get("options")
+    return choices[0] if choices else None
+
+
+def _type_name(spec: list) -> str:
+    return "COMBO" if isinstance(spec[0], list) else spec[0]

@@ -1,0 +1,53 @@
+"""The column layout every workflow shares (read me, load, prompts, sequence, sample, save, left to right) and the
+pieces several workflows repeat: a checkpoint loader, a prompt, decoding and saving a frame sequence."""
+
+from .graph import Column, Node, Output, Workflow
+from .models import Model
+
+NOTE_WIDTH = 440
+GROUP_GAP = 48          # between the columns, so the groups drawn around them never touch
+PROMPT_HEIGHT = 130
+NEGATIVE = "blurry, low quality, watermark"
+
+# group colours from the front end's palette: loaders, prompts, sequence (the pack's nodes), sampling, output
+LOAD, PROMPTS, SEQUENCE, SAMPLE, SAVE = "#3f789e", "#8A8", "#a1309b", "#b58b2a", "#444"
+
+
+def columns(*widths: int, top: int = 0) -> list[Column]:
+    """The read-me column, then one column per width, left to right."""
+    x, result = 0, [Column(0, NOTE_WIDTH, top)]
+    x += NOTE_WIDTH + GROUP_GAP
+    for width in widths:
+        result.append(Column(x, width, top))
+        x += width + GROUP_GAP
+    return result
+
+
+def checkpoint(w: Workflow, col: Column, model: Model) -> Node:
+    return w.node("CheckpointLoaderSimple", col.next(98), models=[model], ckpt_name=model.name)
+
+
+def prompt(w: Workflow, col: Column, clip: Output, title: str, text: str, height: int = PROMPT_HEIGHT) -> Node:
+    return w.node("CLIPTextEncode", col.next(height), title=title, text=text, clip=clip)
+
+
+def sample_and_decode(w: Workflow, col: Column, model: Output, positive: Output, negative: Output, latent: Output,
+                      vae: Output, title: str | None = None, denoise: float = 1.0, **sampling) -> list[Node]:
+    """A KSampler (seed, steps, cfg, sampler_name, scheduler in ``sampling``) and the VAE Decode of its output."""
+    sampler = w.node("KSampler", col.next(262), title=title, model=model, positive=positive, negative=negative,
+                     latent_image=latent, denoise=denoise, **sampling)
+    return [sampler, w.node("VAEDecode", col.next(46), samples=sampler["LATENT"], vae=vae)]
+
+
+def save_sequence(w: Workflow, col: Column, images: Output, prefix: str, grid_columns: int = 0,
+                  fps: float = 6.0) -> list[Node]:
+    """An animated WEBP and an image grid of the frames, under ``inbetween/<prefix>`` and ``..._grid``."""
+    webp = w.node("SaveAnimatedWEBP", col.next(330), images=images, filename_prefix=f"inbetween/{prefix}", fps=fps,
+                  lossless=False, quality=90)
+    grid = w.node("InbetweenImageGrid", col.next(110), images=images, columns=grid_columns, padding=4, pad_value=1.0)
+    save = w.node("SaveImage", col.next(300), images=grid["IMAGE"], filename_prefix=f"inbetween/{prefix}_grid")
+    return [webp, grid, save]
+
+
+def models_line(*models: Model) -> str:
+    return "\n".join(f"- {model.markdown()}" for model in models)

@@ -1,0 +1,41 @@
+"""The model files the workflows name, with the public download address ComfyUI's own templates give for each
+(comfyui-workflow-templates 0.1.95), so the front end can offer the download of a missing one."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    url: str
+    directory: str  # ComfyUI's models/ folder for it
+
+    def as_metadata(self) -> dict:
+        """The entry of a loader node's ``properties.models`` the front end reads."""
+        return {"name": self.name, "url": self.url, "directory": self.directory}
+
+    def markdown(self) -> str:
+        return f"[{self.name}]({self.url}) in `models/{self.directory}/`"
+
+
+SD15 = Model("v1-5-pruned-emaonly-fp16.safetensors",
+             "https://huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive/resolve/main/v1-5-pruned-emaonly-fp16.safetensors",
+             "checkpoints")
+SDXL = Model("sd_xl_base_1.0.safetensors",
+             "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors",
+             "checkpoints")
+SD15_SCRIBBLE_CONTROLNET = Model(
+    "control_v11p_sd15_scribble_fp16.safetensors",
+    "https://huggingface.co/comfyanonymous/ControlNet-v1-1_fp16_safetensors/resolve/main/control_v11p_sd15_scribble_fp16.safetensors",
+    "controlnet")
+QWEN_IMAGE_EDIT = Model(
+    "qwen_image_edit_fp8_e4m3fn.safetensors",
+    "https://huggingface.co/Comfy-Org/Qwen-Image-Edit_ComfyUI/resolve/main/split_files/diffusion_models/qwen_image_edit_fp8_e4m3fn.safetensors",
+    "diffusion_models")
+QWEN_TEXT_ENCODER = Model(
+    "qwen_2.5_vl_7b_fp8_scaled.safetensors",
+    "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/text_encoders/qwen_2.5_vl_7b_fp8_scaled.safetensors",
+    "text_encoders")
+QWEN_VAE = Model("qwen_image_vae.safetensors",
+                 "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/vae/qwen_image_vae.safetensors",
+                 "vae")
