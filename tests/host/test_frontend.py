@@ -11,15 +11,13 @@ import io
 import json
 import urllib.request
 
+import frontend
 import pytest
-from PIL import Image
-
 from browser import find_chromium
 from conftest import WORKFLOWS
+from PIL import Image
 from server import PACK_FOLDER_NAME
 from ui_workflow import ui_to_api
-
-import frontend
 
 SHIPPED = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
 MODEL_WIDGETS = frozenset({"ckpt_name", "unet_name", "lora_name", "clip_name", "vae_name", "control_net_name", "image"})

@@ -1,0 +1,93 @@
+"""Render the pictures the repository ships, all made by ComfyUI's front end or the pack's own nodes:
+
+- workflows/<name>.jpg: each workflow's graph as the real front end draws it (headless Chromium), the thumbnail
+  the template browser asks for next to <name>.json;
+- docs/aid_graph.jpg: the main AID graph, larger, for the README;
+- docs/beta_schedule_curve.png, docs/metrics_chart.png: the curve Beta Coefficient Schedule outputs (classic preset,
+  7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade between two flat pictures
+  at those coefficients (pixel distance, so each bar is the step of t).
+
+    COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.pictures     # needs Debian's chromium package
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+from .build import PACK_DIR, WORKFLOWS_DIR
+
+DOCS_DIR = PACK_DIR / "docs"
+README_GRAPH = "aid_text_interpolation_sd15"
+THUMBNAIL_SCALE, README_SCALE = 0.5, 0.75  # screenshot pixels per CSS pixel of a 1600x1000 page
+# Fit the graph into the canvas (the page less the front end's side bar and top menu) with this margin.
+FIT_JS = """(() => {
+    const canvas = window.app.canvas, nodes = window.app.graph._nodes, groups = window.app.graph._groups;
+    const boxes = nodes.map(n => Array.from(n.boundingRect)).concat(groups.map(g => Array.from(g._bounding)));
+    const left = Math.min(...boxes.map(b => b[0])), top = Math.min(...boxes.map(b => b[1]));
+    const right = Math.max(...boxes.map(b => b[0] + b[2])), bottom = Math.max(...boxes.map(b => b[1] + b[3]));
+    const rect = canvas.canvas.getBoundingClientRect(), margin = 24;
+    const scale = Math.min((rect.width - 2 * margin) / (right - left), (rect.height - 2 * margin) / (bottom - top));
+    canvas.ds.scale = scale;
+    canvas.ds.offset = [margin / scale - left + (rect.width / scale - 2 * margin / scale - (right - left)) / 2,
+                        margin / scale - top];
+    canvas.setDirty(true, true);
+    canvas.draw(true, true);
+    return {x: rect.x, y: rect.y, width: rect.width, height: Math.min(rect.height, (bottom - top) * scale + 2 * margin)};
+})()"""
+
+
+def screenshots(comfyui: Path) -> None:
+    from browser import find_chromium
+    from server import ComfyServer
+
+    import frontend
+
+    executable = find_chromium()
+    if executable is None:
+        sys.exit("no Chromium found: install Debian's chromium package")
+    with tempfile.TemporaryDirectory() as base, ComfyServer(comfyui, Path(base), PACK_DIR, []) as server:
+        browser = frontend.open_frontend(server, executable)
+        try:
+            for path in sorted(WORKFLOWS_DIR.glob("*.json")):
+                frontend.load_template(browser, path.stem)
+                if frontend.open_dialogs(browser):
+                    frontend.close_dialogs(browser)
+                clip = browser.evaluate(FIT_JS)
+                browser.screenshot(path.with_suffix(".jpg"), clip, quality=70, scale=THUMBNAIL_SCALE)
+                if path.stem == README_GRAPH:
+                    browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_SCALE)
+                print(f"wrote {path.with_suffix('.jpg').relative_to(PACK_DIR)}")
+        finally:
+            browser.close()
+
+
+def node_pictures() -> None:
+    import comfy_host
+    import torch
+    from PIL import Image
+
+    comfy_host.import_comfy_on_cpu()
+    n = comfy_host.load_pack().nodes
+    schedule, _, curve = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        7, "classic (alpha = beta = steps)", 25, 2.0, 2.0, 0.0, 1.0).args
+    t = torch.tensor(schedule.coefficients, dtype=torch.float32)
+    first, last = torch.tensor([0.85, 0.55, 0.2]), torch.tensor([0.2, 0.45, 0.8])
+    frames = (first + t[:, None] * (last - first))[:, None, None, :].expand(len(t), 64, 64, 3).contiguous()
+    chart = n.metrics_nodes.InterpolationMetrics.execute(frames, "pixel").args[-1]
+    for image, name in ((curve, "beta_schedule_curve.png"), (chart, "metrics_chart.png")):
+        pixels = (image[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(DOCS_DIR / name, optimize=True)
+        print(f"wrote docs/{name}")
+
+
+def main() -> None:
+    sys.path.insert(0, str(PACK_DIR / "tests" / "host"))
+    import comfy_host
+
+    DOCS_DIR.mkdir(exist_ok=True)
+    screenshots(comfy_host.comfyui_path())
+    node_pictures()
+
+
+if __name__ == "__main__":
+    main()
