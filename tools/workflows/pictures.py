@@ -37,10 +37,9 @@ FIT_JS = """(() => {
 
 
 def screenshots(comfyui: Path) -> None:
+    import frontend
     from browser import find_chromium
     from server import ComfyServer
-
-    import frontend
 
     executable = find_chromium()
     if executable is None:
