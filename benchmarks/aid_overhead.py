@@ -25,6 +25,11 @@ CUDA tensors, see tests/host/test_aid_compiled.py), graphs and breaks of the UNe
 TorchCompileModel (inductor) against eager, after compiling (``--no-compile`` skips this, which takes
 minutes on a small CPU).
 
+Flux-shaped workload (``*_flux`` figures): a random Flux-dev-type transformer (2 double and 2 single
+blocks, hidden 128, 2 heads of 64), 64x64 latent (1024 image tokens) and 64 text tokens, so joint
+attention dominates; 7 frames, 6 euler steps at cfg 1 with guidance, fused outer on the first half of
+the steps. The joint attention op is timed alone on its real shapes (5 in-between rows x 1088 tokens).
+
 Prints ``name=value`` lines, ratios last. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
 benchmarks/aid_overhead.py``.
 """
@@ -277,10 +282,77 @@ def measure_gpu_readiness(compile_too: bool) -> dict:
     return results
 
 
+def _timed(fn, repeats: int) -> float:
+    fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def measure_flux(repeats: int) -> dict:
+    """Plain vs AID (fused outer, window 0.5) sampling of the Flux-shaped workload, and its joint attention op."""
+    import torch
+
+    pack = _setup()
+    import comfy.ldm.modules.attention as attention
+    import comfy.supported_models
+    import nodes as comfy_nodes
+    import tiny_models
+
+    # A wider Flux than the tests' tiny one, so joint attention dominates a step.
+    config = {"image_model": "flux", "in_channels": 16, "out_channels": 16, "patch_size": 2,
+              "vec_in_dim": tiny_models.TINY_POOLED, "context_in_dim": tiny_models.TINY_CONTEXT, "hidden_size": 128,
+              "mlp_ratio": 2.0, "num_heads": 2, "depth": 2, "depth_single_blocks": 2, "axes_dim": [16, 24, 24],
+              "theta": 10000, "qkv_bias": True, "guidance_embed": True}
+    model = tiny_models._transformer_patcher(comfy.supported_models.Flux(config), 0, torch.float32)
+    # Flux's attention module bound the host's CPU default (sub-quadratic) at import: SDPA for both variants.
+    model.model_options["transformer_options"]["optimized_attention_override"] = \
+        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
+    generator = torch.Generator().manual_seed(1)
+    conditioning = [[[torch.randn(1, 64, tiny_models.TINY_CONTEXT, generator=generator),
+                      {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=generator), "guidance": 3.5}]]
+                    for _ in range(2)]
+    schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=FRAMES, preset="classic (alpha = beta = steps)", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+    ).args[0]
+    positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        *conditioning, schedule, "lerp", "error").args[0]
+    latent = {"samples": torch.zeros(FRAMES, 16, 64, 64), "batch_index": [0] * FRAMES}
+    patched = pack.nodes.aid_nodes.AIDAttentionPatch.execute(model, schedule, "outer", True, "self + cross", 0.0, 0.5,
+                                                             False).args[0]
+
+    def run(target):
+        return lambda: comfy_nodes.common_ksampler(target, SEED, STEPS, 1.0, "euler", "simple", positive,
+                                                   conditioning[0], latent)
+
+    runs = {"plain": run(model), "outer_window": run(patched)}
+    for sample in runs.values():
+        sample()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, sample in runs.items():
+            start = time.perf_counter()
+            sample()
+            times[name].append(time.perf_counter() - start)
+
+    aid = pack.inbetween.aid
+    q, k, v = (torch.randn(FRAMES, 2, 64 + 32 * 32, 64, generator=generator) for _ in range(3))
+    t = torch.linspace(0, 1, FRAMES)[1:-1]
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    return {"time_plain_flux_s": statistics.median(times["plain"]),
+            "time_outer_window_flux_s": statistics.median(times["outer_window"]),
+            "attn_plain_flux_ms": _timed(lambda: sdpa(q[1:-1], k[1:-1], v[1:-1]), max(repeats, 10)) * 1e3,
+            "attn_outer_flux_ms": _timed(lambda: aid.interpolated_attention(q, k, v, t), max(repeats, 10)) * 1e3}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled-vs-eager timing")
+    parser.add_argument("--only-flux", action="store_true", help="only the Flux-shaped workload")
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
@@ -291,6 +363,13 @@ def main() -> None:
 
     print(f"machine=torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{Path('/proc/cpuinfo').read_text().count('processor')} cpus")
+    flux = measure_flux(args.repeats)
+    for name, value in flux.items():
+        print(f"{name}={value:.3f}")
+    print(f"attn_ratio_outer_vs_plain_flux={flux['attn_outer_flux_ms'] / flux['attn_plain_flux_ms']:.3f}")
+    print(f"ratio_outer_window_vs_plain_flux={flux['time_outer_window_flux_s'] / flux['time_plain_flux_s']:.3f}")
+    if args.only_flux:
+        return
     op = measure_attention_op(max(args.repeats, 10))
     for name, value in op.items():
         print(f"{name}={value:.3f}")

@@ -139,8 +139,14 @@ class LogSumExpAttention:
         part_b = (_unfold_rows(out_b, rows), _unfold_rows(lse_b, rows))
         if not fused:
             return (1 - t_rows) * part_a[0].float() + t_rows * part_b[0].float()
-        own_part = self.kernel(q_mid, *own)
-        return (1 - t_rows) * merge_attention([own_part, part_a]) + t_rows * merge_attention([own_part, part_b])
+        out_own, lse_own = self.kernel(q_mid, *own)
+        # merge([own, A]) = (1 - s_A) O_own + s_A O_A with s_A = sigmoid(L_A - L_own), B likewise; both
+        # merges share O_own, so it is read once: one pass over each block.
+        share_a = torch.sigmoid(part_a[1].float() - lse_own.float()).unsqueeze(-1)
+        share_b = torch.sigmoid(part_b[1].float() - lse_own.float()).unsqueeze(-1)
+        own_weight = (1 - t_rows) * (1 - share_a) + t_rows * (1 - share_b)
+        return (own_weight * out_own.float() + ((1 - t_rows) * share_a) * part_a[0].float()
+                + (t_rows * share_b) * part_b[0].float())
 
     def inner(self, q_mid, own, end_a, end_b, t_rows, fused):
         blend = self.kernel(q_mid, *_lerp_endpoints(end_a, end_b, t_rows))
