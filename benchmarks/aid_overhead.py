@@ -307,7 +307,7 @@ def measure_flux(repeats: int) -> dict:
               "vec_in_dim": tiny_models.TINY_POOLED, "context_in_dim": tiny_models.TINY_CONTEXT, "hidden_size": 128,
               "mlp_ratio": 2.0, "num_heads": 2, "depth": 2, "depth_single_blocks": 2, "axes_dim": [16, 24, 24],
               "theta": 10000, "qkv_bias": True, "guidance_embed": True}
-    model = tiny_models._transformer_patcher(comfy.supported_models.Flux(config), 0, torch.float32)
+    model = tiny_models.transformer_patcher(comfy.supported_models.Flux(config), 0, torch.float32)
     # Flux's attention module bound the host's CPU default (sub-quadratic) at import: SDPA for both variants.
     model.model_options["transformer_options"]["optimized_attention_override"] = \
         lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)

@@ -229,7 +229,8 @@ def build_clip_vision(config_path: Path, seed: int = 0):
     return clip_vision
 
 
-def _transformer_patcher(model_config, seed: int, dtype: torch.dtype):
+def transformer_patcher(model_config, seed: int, dtype: torch.dtype):
+    """A random-weight model of a transformer family's ``supported_models`` config in a real ModelPatcher."""
     import comfy.model_management
     import comfy.model_patcher
 
@@ -255,7 +256,7 @@ def build_flux_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
               "context_in_dim": TINY_CONTEXT, "hidden_size": 64, "mlp_ratio": 2.0, "num_heads": 2, "depth": 2,
               "depth_single_blocks": 2, "axes_dim": [8, 12, 12], "theta": 10000, "qkv_bias": True,
               "guidance_embed": True}
-    return _transformer_patcher(comfy.supported_models.Flux(config), seed, dtype)
+    return transformer_patcher(comfy.supported_models.Flux(config), seed, dtype)
 
 
 def build_qwen_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
@@ -265,7 +266,7 @@ def build_qwen_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.flo
     config = {"image_model": "qwen_image", "patch_size": 2, "in_channels": 64, "out_channels": 16, "num_layers": 2,
               "attention_head_dim": 32, "num_attention_heads": 2, "joint_attention_dim": TINY_CONTEXT,
               "axes_dims_rope": (8, 12, 12)}
-    return _transformer_patcher(comfy.supported_models.QwenImage(config), seed, dtype)
+    return transformer_patcher(comfy.supported_models.QwenImage(config), seed, dtype)
 
 
 def build_sd3_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, mmdit_x: bool = False):
@@ -278,4 +279,4 @@ def build_sd3_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, m
               "context_embedder_config": {"target": "torch.nn.Linear",
                                           "params": {"in_features": TINY_CONTEXT, "out_features": 128}},
               "num_patches": 256, "x_block_self_attn_layers": [0] if mmdit_x else [], "qk_norm": "rms" if mmdit_x else None}
-    return _transformer_patcher(comfy.supported_models.SD3(config), seed, dtype)
+    return transformer_patcher(comfy.supported_models.SD3(config), seed, dtype)
