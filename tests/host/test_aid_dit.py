@@ -275,3 +275,23 @@ def test_patched_transformer_is_one_graph(n, models, dit_sequence, family):
         assert (explained.graph_count, explained.graph_break_count) == (1, 0), \
             [b.reason[:300] for b in explained.break_reasons]
     torch._dynamo.reset()
+
+
+def test_flux_kontext_reference_image_tokens(n, models, dit_sequence):
+    """Kontext appends a reference latent's tokens to the image part: they join as image tokens."""
+    reference = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(9))
+    positive = [[c, {**o, "reference_latents": [reference]}] for c, o in dit_sequence["positive"]]
+    model = models["flux"]
+    plain = dit_sample(model, dit_sequence, 1.0, positive=positive)
+    patched = dit_patch(n, model, dit_sequence["schedule"], layers="self")
+    options = patched.model_options["transformer_options"]
+    recorder = OverrideRecorder(options["optimized_attention_override"])
+    options["optimized_attention_override"] = recorder
+    out = dit_sample(patched, dit_sequence, 1.0, positive=positive)
+    assert torch.equal(out[0], plain[0]) and torch.equal(out[-1], plain[-1])
+    layout = recorder.calls[0]["options"][n.aid.joint.LAYOUT_KEY]
+    assert layout.image == 8 * 8 + 4 * 4, "64 latent tokens and 16 reference tokens"
+    weights = n.aid.AIDConfig(coefficients=dit_sequence["schedule"].coefficients).weights
+    for call in recorder.calls:
+        torch.testing.assert_close(call["out"].double(), _expected(call, weights, "outer", True, "image", n),
+                                   rtol=1e-4, atol=1e-5)
