@@ -1,90 +1,130 @@
-"""AID on UNet models (SD1.x, SD2.x, SDXL): ``attn1``/``attn2`` replace patches on every transformer block.
+"""AID on UNet models (SD1.x, SD2.x, SDXL): replace patches on the ``attn1``/``attn2`` layers of every transformer block.
 
 ComfyUI calls a replace patch with the projected ``q, k, v`` of the whole model batch,
 ``[chunks * N, tokens, heads * head_dim]``; row ``c * N + j`` is frame j of chunk c. What the
-patch does in this model call was decided by the model-call wrapper (:mod:`.model_call`).
+patch does in this model call was decided by the model-call wrapper (:mod:`.model_call`); how it
+carries other packs' patches is :mod:`.replace`.
+
+A patch set after AID by a plain assignment would replace AID's on that key, so the frames would
+depend on the order of the nodes: Self-Attention Guidance sets ``("middle", 0, 0)`` on the model,
+Perturbed Attention Guidance sets ``("middle", 0)`` in the options of its own extra model call. Before
+every model call AID takes such keys back, wrapping what it finds, in that call's own options: the
+result is the same in either order and no model is changed.
 """
 
 from __future__ import annotations
 
-import torch
-
 import comfy.ldm.modules.attention as comfy_attention
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
+from comfy.patcher_extension import WrappersMP
 
 from .config import AIDConfig
-from .layer import backend_for, heads_first, heads_last, interpolate_rows
-from .model_call import INACTIVE, STEP_KEY, add_wrappers
+from .model_call import add_wrappers
+from .replace import AIDAttentionReplace
+
+__all__ = ["AIDAttentionReplace", "patch_unet"]
+
+REATTACH_KEY = "inbetween_aid_unet"
+
+# (block_name, block_number) -> number of transformer blocks in it
+Blocks = dict[tuple[str, int], int]
 
 
-class AIDAttentionReplace:
-    """Replace patch for one attention layer (self or cross) of one transformer block.
-
-    ``wrapped`` is the replace patch that was on this block before (IP-Adapter sets these): it still
-    computes the whole batch, and what it adds is kept on the in-between rows.
-    """
-
-    def __init__(self, config: AIDConfig, wrapped=None):
-        self.config = config
-        self.wrapped = wrapped
-
-    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, options: dict) -> torch.Tensor:
-        heads = options["n_heads"]
-        plain = _host_attention(heads, options)
-        base = self.wrapped(q, k, v, options) if self.wrapped is not None else plain(q, k, v)
-        # Without the wrapper's step (a model call outside ComfyUI's sampling path) the layer stays plain.
-        step = options.get(STEP_KEY, INACTIVE)
-        if not step.sequences:
-            return base
-        q_h, k_h, v_h = (heads_first(x, heads) for x in (q, k, v))
-
-        def joined(q, k, v):  # [B, H, T, D] in and out
-            return comfy_attention.optimized_attention(q, k, v, heads, attn_precision=options.get("attn_precision"),
-                                                       skip_reshape=True, skip_output_reshape=True,
-                                                       transformer_options=options)
-
-        adapter_term = None
-        if self.wrapped is not None:
-            def adapter_term(rows):
-                return base[rows] - plain(q[rows], k[rows], v[rows])
-        return interpolate_rows(q_h, k_h, v_h, base, step, self.config, backend_for(q_h, step, joined), heads_last,
-                                adapter_term=adapter_term)
-
-
-def _host_attention(heads: int, options: dict):
-    """ComfyUI's ``optimized_attention`` as the unpatched block calls it (its override and precision too)."""
-    def attention(q, k, v):
-        return comfy_attention.optimized_attention(q, k, v, heads, attn_precision=options.get("attn_precision"),
-                                                   transformer_options=options)
-    return attention
-
-
-def transformer_blocks(diffusion_model: torch.nn.Module) -> list[tuple[str, int, int]]:
-    """Keys ``(block_name, block_number, transformer_index)`` of every transformer block of a UNet."""
-    keys = []
+def transformer_blocks(diffusion_model: UNetModel) -> Blocks:
+    """Every UNet block with transformers, keyed as ComfyUI's ``transformer_options["block"]``."""
+    blocks = {}
     groups = [("input", diffusion_model.input_blocks), ("middle", [diffusion_model.middle_block]),
               ("output", diffusion_model.output_blocks)]
-    for name, blocks in groups:
-        for number, block in enumerate(blocks):
-            for layer in block:
-                if isinstance(layer, comfy_attention.SpatialTransformer):
-                    keys.extend((name, number, index) for index in range(len(layer.transformer_blocks)))
-    return keys
+    for name, group in groups:
+        for number, block in enumerate(group):
+            depth = sum(len(layer.transformer_blocks) for layer in block
+                        if isinstance(layer, comfy_attention.SpatialTransformer))
+            if depth:
+                blocks[(name, number)] = depth
+    return blocks
+
+
+def _attach(entries: dict, config: AIDConfig, block: tuple[str, int], depth: int, active: bool) -> None:
+    """AID on ``block``'s block-wide key and each of its per-index keys in ``entries`` (one layer's replace patches)."""
+    block_wide = entries[block] = AIDAttentionReplace.over(config, entries.get(block), active=active)
+    for index in range(depth):
+        key = (*block, index)
+        entries[key] = AIDAttentionReplace.over(config, entries.get(key), block_wide, active)
+
+
+def _block_keys(block: tuple[str, int], depth: int) -> list:
+    return [block] + [(*block, index) for index in range(depth)]
+
+
+def _keys(blocks: Blocks) -> list:
+    return [key for block, depth in blocks.items() for key in _block_keys(block, depth)]
+
+
+def _owned(entries: dict, block: tuple[str, int], depth: int) -> bool:
+    return all(isinstance(entries.get(key), AIDAttentionReplace) for key in _block_keys(block, depth))
+
+
+class ReattachPerCall:
+    """``WrappersMP.APPLY_MODEL`` wrapper: AID takes back the keys that patches set after it replaced.
+
+    Where every key is still AID's, the call's options pass unchanged. Rebuilt options are kept per set of
+    patches found, so a compiled model sees the same patch objects on every call.
+    """
+
+    CACHED = 8
+
+    def __init__(self, config: AIDConfig, layers: dict[str, bool], blocks: Blocks):
+        self.config, self.layers, self.blocks = config, layers, blocks
+        self.rebuilt: dict[tuple, tuple[list, dict]] = {}  # ids of the found patches -> (them, AID's)
+
+    def __deepcopy__(self, memo):
+        return ReattachPerCall(self.config, self.layers, self.blocks)  # clones need no cache of old patches
+
+    def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
+                 **kwargs):
+        replaces = transformer_options.get("patches_replace", {})
+        if not all(_owned(replaces.get(layer, {}), block, depth) for layer in self.layers for block, depth
+                   in self.blocks.items()):
+            taken_back = self._taken_back(replaces)
+            replaces = {**replaces, **{layer: {**replaces.get(layer, {}), **taken_back[layer]} for layer in self.layers}}
+            transformer_options = {**transformer_options, "patches_replace": replaces}
+        return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)
+
+    def _taken_back(self, replaces: dict) -> dict[str, dict]:
+        """AID's patches on every key it claims, over what was found there (layer -> key -> patch)."""
+        found = [replaces.get(layer, {}).get(key) for layer in self.layers for key in _keys(self.blocks)]
+        cache_key = tuple(id(patch) for patch in found)  # the found patches stay alive in the entry: ids stay theirs
+        if cache_key not in self.rebuilt:
+            if len(self.rebuilt) >= self.CACHED:
+                self.rebuilt.pop(next(iter(self.rebuilt)))
+            taken_back = {}
+            for layer, active in self.layers.items():
+                entries = {key: replaces.get(layer, {}).get(key) for key in _keys(self.blocks)}
+                for block, depth in self.blocks.items():
+                    if not _owned(entries, block, depth):
+                        _attach(entries, self.config, block, depth, active)
+                taken_back[layer] = entries
+            self.rebuilt[cache_key] = (found, taken_back)
+        return self.rebuilt[cache_key][1]
 
 
 def patch_unet(model, diffusion_model: UNetModel, config: AIDConfig, self_attention: bool, cross_attention: bool):
     """A clone of ``model`` with AID replace patches on the chosen attention layers of every block."""
-    patched = model.clone()
+    patched = model.clone()  # model_options deep-copied: nothing below reaches the input model
     add_wrappers(patched, config)
-    existing = patched.model_options.get("transformer_options", {}).get("patches_replace", {})
-    for name, wanted in (("attn1", self_attention), ("attn2", cross_attention)):
-        if not wanted:
-            continue
-        for block_name, number, index in transformer_blocks(diffusion_model):
-            previous = existing.get(name, {})
-            wrapped = previous.get((block_name, number, index), previous.get((block_name, number)))
-            if isinstance(wrapped, AIDAttentionReplace):
-                wrapped = wrapped.wrapped  # a second AID patch replaces the first instead of stacking on it
-            patched.set_model_patch_replace(AIDAttentionReplace(config, wrapped), name, block_name, number, index)
+    blocks = transformer_blocks(diffusion_model)
+    replaces = patched.model_options.setdefault("transformer_options", {}).setdefault("patches_replace", {})
+    # A layer this patch leaves plain keeps an earlier AID patch's keys, inactive, with what they carry.
+    layers = {name: active for name, active in (("attn1", self_attention), ("attn2", cross_attention))
+              if active or _has_aid(replaces.get(name, {}))}
+    for layer, active in layers.items():
+        entries = replaces.setdefault(layer, {})
+        for block, depth in blocks.items():
+            _attach(entries, config, block, depth, active)
+    patched.remove_wrappers_with_key(WrappersMP.APPLY_MODEL, REATTACH_KEY)
+    patched.add_wrapper_with_key(WrappersMP.APPLY_MODEL, REATTACH_KEY, ReattachPerCall(config, layers, blocks))
     return patched
 
+
+def _has_aid(entries: dict) -> bool:
+    return any(isinstance(patch, AIDAttentionReplace) for patch in entries.values())

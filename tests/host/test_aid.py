@@ -149,8 +149,10 @@ def test_existing_replace_patch_is_wrapped_and_still_called(n, tiny_model, seque
     with_adapter.set_model_attn2_replace(PlainPlusZero(), "input", 1)  # the (block, number) key IP-Adapter nodes use
     reference = sample(patch(n, tiny_model, sequence["schedule"]), sequence, steps=2)
     patched = patch(n, with_adapter, sequence["schedule"])
-    wrapped = patched.model_options["transformer_options"]["patches_replace"]["attn2"][("input", 1, 0)].wrapped
-    assert isinstance(wrapped, PlainPlusZero)
+    replaces = patched.model_options["transformer_options"]["patches_replace"]["attn2"]
+    # AID claims the block-wide key too; the per-index patch falls back to it, as ComfyUI's lookup would.
+    assert isinstance(replaces[("input", 1)].wrapped, PlainPlusZero)
+    assert replaces[("input", 1, 0)].fallback is replaces[("input", 1)]
     PlainPlusZero.calls = 0
     out = sample(patched, sequence, steps=2)
     assert PlainPlusZero.calls == 2, "the wrapped patch runs once per step, on the whole batch"
@@ -187,7 +189,7 @@ def test_layers_option(n, tiny_model, sequence):
 
     diffusion_model = tiny_model.get_model_object("diffusion_model")
     blocks = sum(len(m.transformer_blocks) for m in diffusion_model.modules() if isinstance(m, attention.SpatialTransformer))
-    assert len(replaces["attn1"]) == blocks == 10
+    assert sum(len(key) == 3 for key in replaces["attn1"]) == blocks == 10
 
 
 def test_schedule_and_batch_mismatch_names_both(n, tiny_model, sequence):
