@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import aid, attributes, sequences  # noqa: F401  (each registers its workflows)
+from . import aid, aid_transformers, attributes, sequences  # noqa: F401  (each registers its workflows)
 from .graph import REGISTRY, Workflow, WorkflowDefinitionError  # noqa: F401  (the host suite's API)
 
 PACK_DIR = Path(__file__).resolve().parents[2]

@@ -39,3 +39,23 @@ QWEN_TEXT_ENCODER = Model(
 QWEN_VAE = Model("qwen_image_vae.safetensors",
                  "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/vae/qwen_image_vae.safetensors",
                  "vae")
+FLUX_DEV = Model("flux1-dev.safetensors",
+                 "https://huggingface.co/black-forest-labs/FLUX.1-dev/resolve/main/flux1-dev.safetensors",
+                 "diffusion_models")
+FLUX_CLIP_L = Model("clip_l.safetensors",
+                    "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors",
+                    "text_encoders")
+FLUX_T5XXL = Model("t5xxl_fp16.safetensors",
+                   "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp16.safetensors",
+                   "text_encoders")
+FLUX_VAE = Model("ae.safetensors",
+                 "https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors",
+                 "vae")
+QWEN_IMAGE = Model(
+    "qwen_image_fp8_e4m3fn.safetensors",
+    "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/diffusion_models/qwen_image_fp8_e4m3fn.safetensors",
+    "diffusion_models")
+SD35_MEDIUM = Model(
+    "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors",
+    "https://huggingface.co/Comfy-Org/stable-diffusion-3.5-fp8/resolve/main/sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors",
+    "checkpoints")

@@ -1,0 +1,76 @@
+"""aid_flux, aid_qwen_image and aid_sd35: their models (12-20B transformers, T5-XXL and Qwen2.5-VL encoders) cannot be
+built small, so each workflow is validated against the real server's /object_info (node types, links, widget values;
+model file names only have to be file names), and its sequence part (the schedule, conditioning batch and AID
+settings it carries) runs on the tiny random model of its family, where frames 1 and 7 must equal plain sampling."""
+
+import json
+
+import pytest
+import torch
+
+import tiny_models
+from conftest import WORKFLOWS
+from ui_workflow import ui_to_api
+
+FAMILY = {"aid_flux.json": tiny_models.build_flux_model_patcher,
+          "aid_qwen_image.json": tiny_models.build_qwen_image_model_patcher,
+          "aid_sd35.json": lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True)}
+MODEL_FILES = frozenset({"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name"})
+
+
+def _prompt(name, object_info):
+    return ui_to_api(json.loads((WORKFLOWS / name).read_text()), object_info, unlisted_files=MODEL_FILES)
+
+
+def _only(prompt, class_type):
+    (node,) = [node for node in prompt.values() if node["class_type"] == class_type]
+    return node["inputs"]
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_workflow_is_valid_on_the_server(name, object_info):
+    workflow = json.loads((WORKFLOWS / name).read_text())
+    prompt = _prompt(name, object_info)
+    graph_nodes = [node for node in workflow["nodes"] if node["type"] != "MarkdownNote"]
+    assert len(prompt) == len(graph_nodes) and {node["type"] for node in graph_nodes} <= object_info.keys()
+    nodes = {node["id"]: node for node in workflow["nodes"]}
+    for link_id, origin, slot, target, target_slot, link_type in workflow["links"]:
+        produced = object_info[nodes[origin]["type"]]["output"][slot]
+        info = object_info[nodes[target]["type"]]["input"]
+        spec = {**info.get("required", {}), **info.get("optional", {})}[nodes[target]["inputs"][target_slot]["name"]]
+        assert produced == link_type == ("COMBO" if isinstance(spec[0], list) else spec[0]), link_id
+    sampler = _only(prompt, "KSampler")
+    assert sampler["model"][0] == next(i for i, n in prompt.items() if n["class_type"] == "InbetweenAIDAttentionPatch")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_workflow_sequence_runs_on_its_family(name, object_info, n):
+    """The workflow's own schedule, AID and sampler settings on the tiny model of its family (2 steps)."""
+    import nodes as comfy_nodes
+
+    prompt = _prompt(name, object_info)
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(**_only(prompt, "InbetweenBetaCoefficientSchedule")
+                                                               ).args[0]
+    g = torch.Generator().manual_seed(0)
+    encode = lambda: [[torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g),  # noqa: E731
+                       {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g)}]]
+    batch = _only(prompt, "InbetweenConditioningInterpolationBatch")
+    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        encode(), encode(), schedule, batch["method"], batch["token_alignment"]).args[0]
+    if any(node["class_type"] == "FluxGuidance" for node in prompt.values()):
+        positive = comfy_nodes.node_helpers.conditioning_set_values(
+            positive, {"guidance": _only(prompt, "FluxGuidance")["guidance"]})
+    settings = {k: v for k, v in _only(prompt, "InbetweenAIDAttentionPatch").items() if k not in ("model", "schedule")}
+    model = FAMILY[name]()
+    patched = n.aid_nodes.AIDAttentionPatch.execute(model=model, schedule=schedule, **settings).args[0]
+    sampler = _only(prompt, "KSampler")
+    latent = {"samples": torch.zeros(len(schedule), 16, 16, 16), "batch_index": [0] * len(schedule)}
+    negative = encode()
+
+    def run(target):
+        return comfy_nodes.common_ksampler(target, sampler["seed"], 2, sampler["cfg"], sampler["sampler_name"],
+                                           sampler["scheduler"], positive, negative, latent)[0]["samples"]
+
+    plain, frames = run(model), run(patched)
+    assert torch.equal(frames[0], plain[0]) and torch.equal(frames[-1], plain[-1])
+    assert not torch.allclose(frames[3], plain[3], atol=1e-4)

@@ -1,0 +1,144 @@
+"""AID on diffusion transformers: Flux, Qwen-Image and SD3.5, each the AID graph with its family's loaders."""
+
+from .graph import Output, Workflow, workflow
+from .layout import LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, checkpoint, columns, models_line, prompt, save_sequence
+from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, QWEN_IMAGE, QWEN_TEXT_ENCODER, QWEN_VAE, SD35_MEDIUM
+
+TRANSFORMER_SETTINGS = """**Settings that matter**
+- *AID Attention Patch*: on a transformer every block attends over the frame's text and image tokens together;
+  `layers` picks which of the endpoints' tokens join: `self + cross` all (default), `self` image, `cross` text.
+  `end_percent` 0.5 applies AID during the first half of the steps.
+- Keep the Beta schedule's `steps` equal to the KSampler's; frame 1 and the last frame are exactly what prompt A and
+  prompt B give alone with the KSampler's seed."""
+
+
+def _sequence(w: Workflow, col, model: Output, positive_a: Output, positive_b: Output, steps: int, size: int):
+    """Schedule, conditioning batch, AID patch and shared-noise latent: the part every AID graph shares."""
+    schedule = w.node("InbetweenBetaCoefficientSchedule", col.next(250), title="Beta schedule (alpha = beta = steps)",
+                      frames=7, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
+    batch = w.node("InbetweenConditioningInterpolationBatch", col.next(150), conditioning_a=positive_a,
+                   conditioning_b=positive_b, schedule=schedule["schedule"], method="lerp", token_alignment="error")
+    patch = w.node("InbetweenAIDAttentionPatch", col.next(220), model=model, schedule=schedule["schedule"],
+                   mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
+                   apply_to_uncond=False)
+    latent = w.node("InbetweenSharedNoiseLatent", col.next(130), width=size, height=size, frames=7,
+                    schedule=schedule["schedule"])
+    return [schedule, batch, patch, latent]
+
+
+def _sample_and_save(w: Workflow, sample_col, save_col, model: Output, positive: Output, negative: Output,
+                     latent: Output, vae: Output, steps: int, cfg: float, prefix: str, extra: list) -> None:
+    sampler = w.node("KSampler", sample_col.next(262), model=model, seed=42, steps=steps, cfg=cfg,
+                     sampler_name="euler", scheduler="simple", positive=positive, negative=negative,
+                     latent_image=latent, denoise=1.0)
+    decode = w.node("VAEDecode", sample_col.next(46), samples=sampler["LATENT"], vae=vae)
+    w.group("Sample", extra + [sampler, decode], color=SAMPLE)
+    w.group("Save", save_sequence(w, save_col, decode["IMAGE"], prefix, grid_columns=7), color=SAVE)
+
+
+@workflow
+def aid_flux(w: Workflow):
+    notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
+    w.group("Read me", [w.note(f"""
+## AID between two prompts on Flux
+
+Seven frames from prompt A to prompt B in one batch on Flux dev: every row starts from the same noise (*Shared Noise
+Latent*), the prompts are interpolated at Beta(steps, steps) coefficients, and *AID Attention Patch* lets each
+in-between frame attend to the endpoints' keys and values in Flux's joint text-image attention. Flux dev samples at
+cfg 1 with *FluxGuidance* (3.5) on the conditioning batch; the negative prompt is not used at cfg 1.
+
+**Models**:
+{models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}
+
+Flux schnell works the same way with 4 steps (set the schedule's `steps` to 4 too) and no guidance.
+
+**Change**: the two prompts, the seed, the number of frames.
+
+{TRANSFORMER_SETTINGS}
+
+**Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
+""", notes.next(760))], color="#432")
+    unet = w.node("UNETLoader", load.next(82), models=[FLUX_DEV], unet_name=FLUX_DEV.name, weight_dtype="default")
+    clip = w.node("DualCLIPLoader", load.next(130), models=[FLUX_CLIP_L, FLUX_T5XXL], clip_name1=FLUX_CLIP_L.name,
+                  clip_name2=FLUX_T5XXL.name, type="flux", device="default")
+    vae = w.node("VAELoader", load.next(58), models=[FLUX_VAE], vae_name=FLUX_VAE.name)
+    w.group("Load", [unet, clip, vae], color=LOAD)
+    a = prompt(w, prompts, clip["CLIP"], "Prompt A (first frame)", "a red fox sitting in a snowy forest, photo")
+    b = prompt(w, prompts, clip["CLIP"], "Prompt B (last frame)", "a snow owl sitting in a snowy forest, photo")
+    negative = prompt(w, prompts, clip["CLIP"], "Negative (unused at cfg 1)", "")
+    w.group("Prompts", [a, b, negative], color=PROMPTS)
+    schedule, batch, patch, latent = _sequence(w, sequence, unet["MODEL"], a["CONDITIONING"], b["CONDITIONING"],
+                                               steps=20, size=1024)
+    guidance = w.node("FluxGuidance", sequence.next(58), conditioning=batch["CONDITIONING"], guidance=3.5)
+    w.group("Sequence", [schedule, batch, patch, latent, guidance], color=SEQUENCE)
+    _sample_and_save(w, sample, save, patch["MODEL"], guidance["CONDITIONING"], negative["CONDITIONING"],
+                     latent["LATENT"], vae["VAE"], steps=20, cfg=1.0, prefix="aid_flux", extra=[])
+
+
+@workflow
+def aid_qwen_image(w: Workflow):
+    notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
+    w.group("Read me", [w.note(f"""
+## AID between two prompts on Qwen-Image
+
+The AID graph on Qwen-Image: 7 frames from prompt A to prompt B in one batch, shared noise, Beta(steps, steps)
+coefficients, and *AID Attention Patch* on the joint text-image attention of every block.
+
+**Models**:
+{models_line(QWEN_IMAGE, QWEN_TEXT_ENCODER, QWEN_VAE)}
+
+**Change**: the two prompts (Qwen-Image follows long, descriptive prompts well), the seed, the number of frames.
+
+{TRANSFORMER_SETTINGS}
+
+**Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
+""", notes.next(760))], color="#432")
+    unet = w.node("UNETLoader", load.next(82), models=[QWEN_IMAGE], unet_name=QWEN_IMAGE.name, weight_dtype="default")
+    shift = w.node("ModelSamplingAuraFlow", load.next(58), model=unet["MODEL"], shift=3.1)
+    clip = w.node("CLIPLoader", load.next(106), models=[QWEN_TEXT_ENCODER], clip_name=QWEN_TEXT_ENCODER.name,
+                  type="qwen_image", device="default")
+    vae = w.node("VAELoader", load.next(58), models=[QWEN_VAE], vae_name=QWEN_VAE.name)
+    w.group("Load", [unet, shift, clip, vae], color=LOAD)
+    a = prompt(w, prompts, clip["CLIP"], "Prompt A (first frame)",
+               "A cozy reading corner with a green armchair, a floor lamp and a stack of books, morning light")
+    b = prompt(w, prompts, clip["CLIP"], "Prompt B (last frame)",
+               "A cozy reading corner with a red armchair, a floor lamp and a sleeping cat, evening light")
+    negative = prompt(w, prompts, clip["CLIP"], "Negative", NEGATIVE)
+    w.group("Prompts", [a, b, negative], color=PROMPTS)
+    nodes = _sequence(w, sequence, shift["MODEL"], a["CONDITIONING"], b["CONDITIONING"], steps=20, size=1024)
+    w.group("Sequence", nodes, color=SEQUENCE)
+    _, batch, patch, latent = nodes
+    _sample_and_save(w, sample, save, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"],
+                     latent["LATENT"], vae["VAE"], steps=20, cfg=2.5, prefix="aid_qwen_image", extra=[])
+
+
+@workflow
+def aid_sd35(w: Workflow):
+    notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
+    w.group("Read me", [w.note(f"""
+## AID between two prompts on SD3.5
+
+The AID graph on SD3.5 Medium (MMDiT-X: some blocks add an image-only attention, which AID treats as
+self-attention): 7 frames from prompt A to prompt B in one batch, shared noise, Beta(steps, steps) coefficients,
+*AID Attention Patch* on the joint attention of every block. SD3 and SD3.5 Large work the same way.
+
+**Model** (this checkpoint includes the CLIP-L, CLIP-G and T5-XXL encoders):
+{models_line(SD35_MEDIUM)}
+
+**Change**: the two prompts, the seed, the number of frames.
+
+{TRANSFORMER_SETTINGS}
+
+**Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
+""", notes.next(760))], color="#432")
+    ckpt = checkpoint(w, load, SD35_MEDIUM)
+    w.group("Load", [ckpt], color=LOAD)
+    a = prompt(w, prompts, ckpt["CLIP"], "Prompt A (first frame)", "a lighthouse on a cliff at dawn, oil painting")
+    b = prompt(w, prompts, ckpt["CLIP"], "Prompt B (last frame)", "a windmill on a cliff at dusk, oil painting")
+    negative = prompt(w, prompts, ckpt["CLIP"], "Negative", NEGATIVE)
+    w.group("Prompts", [a, b, negative], color=PROMPTS)
+    nodes = _sequence(w, sequence, ckpt["MODEL"], a["CONDITIONING"], b["CONDITIONING"], steps=28, size=1024)
+    w.group("Sequence", nodes, color=SEQUENCE)
+    _, batch, patch, latent = nodes
+    _sample_and_save(w, sample, save, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"],
+                     latent["LATENT"], vae=ckpt["VAE"], steps=28, cfg=4.5, prefix="aid_sd35", extra=[])
