@@ -262,3 +262,32 @@ def test_torch_compile_model_either_order(n, sequence):
         assert torch.equal(_run(compiled(aid(model)), sequence, steps=2), _run(aid(compiled(model)), sequence, steps=2))
     finally:
         torch._dynamo.reset()
+
+
+def test_skip_layer_guidance_on_flux_either_order(n):
+    """SLG replaces transformer blocks in its own extra model call; AID on a transformer sits in the attention
+    override. Flux samples at cfg 1 with guidance."""
+    import nodes as comfy_nodes
+
+    import tiny_models
+
+    model, cfg = tiny_models.build_flux_model_patcher(), 1.0
+    g = torch.Generator().manual_seed(1)
+    cond = lambda: [[torch.randn(1, 12, tiny_models.TINY_CONTEXT, generator=g),  # noqa: E731
+                     {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g), "guidance": 3.5}]]
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=FRAMES, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(cond(), cond(), schedule, "lerp",
+                                                                           "error").args[0]
+    negative, latent = cond(), {"samples": torch.zeros(FRAMES, 16, 16, 16), "batch_index": [0] * FRAMES}
+
+    def run(m):
+        return comfy_nodes.common_ksampler(m, 5, 2, cfg, "euler", "simple", positive, negative, latent)[0]["samples"]
+
+    aid = lambda m: patch(n, m, schedule)  # noqa: E731
+    alone, plain = run(_slg(model)), run(model)
+    node_first, aid_first = run(aid(_slg(model))), run(_slg(aid(model)))
+    assert torch.equal(aid_first, node_first)
+    assert torch.equal(aid_first[0], alone[0]) and torch.equal(aid_first[-1], alone[-1])
+    assert not torch.allclose(alone, plain, atol=1e-3), "SLG changes the frames"
+    assert not torch.allclose(aid_first[1:-1], alone[1:-1], atol=1e-3)
