@@ -1,7 +1,8 @@
-"""expression_qwen_image_edit.json: Qwen-Image-Edit (a 20B model and a 7B LLM encoder) cannot be built small, so
+"""expression_qwen_image_edit.json and its AID variant: Qwen-Image-Edit (a 20B model and a 7B LLM encoder) cannot be built small, so
 the workflow is validated against the real server's /object_info (every node type, link and widget value; model
 and image file names only have to be file names) and the pack's part of it runs on conditionings of Qwen's real
-shapes, with the workflow's own widget values, and ComfyUI's own ReferenceLatent node in between."""
+shapes, with the workflow's own widget values, and ComfyUI's own ReferenceLatent node in between. The AID variant's
+patch settings run on a tiny random Qwen-Image model with reference latents, endpoints exact."""
 
 import json
 
@@ -11,13 +12,13 @@ import torch
 from conftest import WORKFLOWS
 from ui_workflow import ui_to_api
 
-NAME = "expression_qwen_image_edit.json"
+NAMES = ["expression_qwen_image_edit.json", "expression_qwen_image_edit_aid.json"]
 MODEL_FILES = frozenset({"unet_name", "lora_name", "clip_name", "vae_name", "image"})
 
 
-@pytest.fixture(scope="module")
-def workflow():
-    return json.loads((WORKFLOWS / NAME).read_text())
+@pytest.fixture(scope="module", params=NAMES)
+def workflow(request):
+    return json.loads((WORKFLOWS / request.param).read_text())
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,34 @@ def test_the_pack_part_runs_on_qwen_shaped_conditionings(prompt, pack):
     assert prompt[repeat_id]["inputs"]["amount"] == frames, "one latent row per alpha"
     expected_last = (neutral.double() + 1.5 * (target.double() - neutral.double())).float()
     assert torch.equal(rows[-1], expected_last[0])
+
+
+def test_the_aid_variant_keeps_its_endpoints_on_a_qwen_image_model(object_info, n):
+    """The AID variant's patch, with its own 0 -> 1.5 schedule and settings, on a tiny Qwen-Image model with a
+    reference latent (Edit's image tokens inside the image part): the neutral and the last edit stay exact."""
+    import nodes as comfy_nodes
+
+    import tiny_models
+
+    prompt = ui_to_api(json.loads((WORKFLOWS / NAMES[1]).read_text()), object_info, unlisted_files=MODEL_FILES)
+    (patch_inputs,) = [node["inputs"] for node in prompt.values() if node["class_type"] == "InbetweenAIDAttentionPatch"]
+    (schedule_inputs,) = [node["inputs"] for node in prompt.values()
+                          if node["class_type"] == "InbetweenBetaCoefficientSchedule"]
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(**schedule_inputs).args[0]
+    frames = len(schedule)
+    g = torch.Generator().manual_seed(0)
+    reference = torch.randn(1, 16, 1, 16, 16, generator=g)  # the edited image's latent, as the Qwen VAE gives it
+    rows = torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g) + torch.linspace(0, 1.5, frames).reshape(-1, 1, 1)
+    positive = [[rows, {"reference_latents": [reference]}]]
+    negative = [[torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g), {"reference_latents": [reference]}]]
+    model = tiny_models.build_qwen_image_model_patcher()
+    settings = {k: v for k, v in patch_inputs.items() if k not in ("model", "schedule")}
+    patched = n.aid_nodes.AIDAttentionPatch.execute(model=model, schedule=schedule, **settings).args[0]
+    latent = {"samples": torch.zeros(frames, 16, 16, 16), "batch_index": [0] * frames}
+
+    def run(target):
+        return comfy_nodes.common_ksampler(target, 42, 2, 2.5, "euler", "simple", positive, negative, latent)[0]["samples"]
+
+    plain, edited = run(model), run(patched)
+    assert torch.equal(edited[0], plain[0]) and torch.equal(edited[-1], plain[-1])
+    assert not torch.allclose(edited[2], plain[2], atol=1e-4)

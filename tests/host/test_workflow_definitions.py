@@ -7,8 +7,9 @@ from conftest import WORKFLOWS
 
 generator = comfy_host.load_workflow_generator()
 NAMES = sorted(generator.REGISTRY)
-LOADER_MODEL_WIDGETS = {"CheckpointLoaderSimple": "ckpt_name", "UNETLoader": "unet_name", "CLIPLoader": "clip_name",
-                        "VAELoader": "vae_name", "ControlNetLoader": "control_net_name"}
+# Loader -> how many of its first widgets name model files.
+LOADER_MODEL_WIDGETS = {"CheckpointLoaderSimple": 1, "UNETLoader": 1, "CLIPLoader": 1, "DualCLIPLoader": 2,
+                        "VAELoader": 1, "ControlNetLoader": 1}
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,12 @@ def test_workflow_has_a_note_and_every_node_sits_in_a_group(built, name):
 def test_every_loader_names_its_model_with_a_download(built, name):
     note = next(node for node in built[name]["nodes"] if node["type"] == "MarkdownNote")["widgets_values"][0]
     for node in built[name]["nodes"]:
-        widget = LOADER_MODEL_WIDGETS.get(node["type"])
-        if widget is None:
+        files = LOADER_MODEL_WIDGETS.get(node["type"])
+        if files is None:
             continue
         models = node["properties"].get("models")
         assert models, f"{name}: node {node['id']} ({node['type']}) has no properties.models"
-        assert [model["name"] for model in models] == [node["widgets_values"][0]]
+        assert [model["name"] for model in models] == node["widgets_values"][:files]
         for model in models:
             assert model["url"].startswith("https://huggingface.co/") and model["url"].endswith(model["name"])
             assert model["directory"] in ("checkpoints", "diffusion_models", "text_encoders", "vae", "controlnet")

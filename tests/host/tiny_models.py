@@ -279,4 +279,10 @@ def build_sd3_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, m
               "context_embedder_config": {"target": "torch.nn.Linear",
                                           "params": {"in_features": TINY_CONTEXT, "out_features": 128}},
               "num_patches": 256, "x_block_self_attn_layers": [0] if mmdit_x else [], "qk_norm": "rms" if mmdit_x else None}
-    return transformer_patcher(comfy.supported_models.SD3(config), seed, dtype)
+    patcher = transformer_patcher(comfy.supported_models.SD3(config), seed, dtype)
+    # The position embedding is a buffer made with torch.empty (checkpoints fill it): without this it holds
+    # whatever memory it got, sometimes NaN.
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        patcher.model.diffusion_model.pos_embed.normal_(0.0, 0.02)
+    return patcher

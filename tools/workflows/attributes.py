@@ -110,9 +110,25 @@ fourth delta from `target_3` and *Multi Attribute Blend*'s free slots.
 
 @workflow
 def expression_qwen_image_edit(w: Workflow):
+    _expression_graph(w, aid=False)
+
+
+@workflow
+def expression_qwen_image_edit_aid(w: Workflow):
+    _expression_graph(w, aid=True)
+
+
+AID_EXPRESSION = """
+**With AID**: *AID Attention Patch* on the model makes the five edits attend to the neutral and the most intense
+edit (the series' endpoints), so the face, hair and background stay the same person across intensities while only
+the expression moves. Its weights are relative to the schedule's ends: alpha 0 -> 1.5 blends like 0 -> 1. The first
+and the last edit are exactly what the graph without AID gives."""
+
+
+def _expression_graph(w: Workflow, aid: bool):
     notes, load, image_col, prompts, series, sample, save = columns(315, 315, 400, 315, 315, 400)
     w.group("Read me", [w.note(f"""
-## PixelSmile-style expression editing (Qwen-Image-Edit)
+## PixelSmile-style expression editing (Qwen-Image-Edit){" with AID" if aid else ""}
 
 Edits the expression of a portrait you load. *Encode Prompt Pair* gets the Qwen text encoder and the scaled image
 and encodes "... neutral expression." and "... smiling happily." with the same vision tokens and length;
@@ -128,7 +144,7 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
 **Change**: load your portrait in *Load Image*; the two prompts; the schedule's `end` (intensity) and `frames`.
 
 **Expect** 5 edits of your portrait from neutral to an exaggerated smile (grid and WEBP in `output/inbetween/`).
-""", notes.next(760))], color="#432")
+{AID_EXPRESSION if aid else ""}""", notes.next(760))], color="#432")
     unet = w.node("UNETLoader", load.next(82), models=[QWEN_IMAGE_EDIT], unet_name=QWEN_IMAGE_EDIT.name,
                   weight_dtype="default")
     lora = w.node("LoraLoaderModelOnly", load.next(82), title="PixelSmile LoRA", model=unet["MODEL"],
@@ -160,16 +176,23 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
     blend = w.node("InbetweenAlphaBlend", series.next(230), neutral=reference["CONDITIONING"], delta=delta["delta"],
                    alpha=1.0, strategy="all_tokens", token_count=7, magnitude=10.0, token_alignment="error",
                    schedule=schedule["schedule"])
-    w.group("Intensity series", [reference, delta, schedule, blend], color=SEQUENCE)
+    model, series_nodes = shift["MODEL"], [reference, delta, schedule, blend]
+    if aid:
+        patch = w.node("InbetweenAIDAttentionPatch", series.next(220), model=shift["MODEL"],
+                       schedule=schedule["schedule"], mode="outer", fused=True, layers="self + cross",
+                       start_percent=0.0, end_percent=0.5, apply_to_uncond=False)
+        model, series_nodes = patch["MODEL"], series_nodes + [patch]
+    w.group("Intensity series", series_nodes, color=SEQUENCE)
     repeat = w.node("RepeatLatentBatch", sample.next(58), title="One row per alpha", samples=encoded["LATENT"], amount=5)
     same_noise = w.node("LatentBatchSeedBehavior", sample.next(58), samples=repeat["LATENT"], seed_behavior="fixed")
-    sampler = w.node("KSampler", sample.next(262), model=shift["MODEL"], seed=42, steps=20, cfg=2.5, sampler_name="euler",
+    sampler = w.node("KSampler", sample.next(262), model=model, seed=42, steps=20, cfg=2.5, sampler_name="euler",
                      scheduler="simple", positive=blend["CONDITIONING"], negative=negative["CONDITIONING"],
                      latent_image=same_noise["LATENT"], denoise=1.0)
     decode = w.node("VAEDecode", sample.next(46), samples=sampler["LATENT"], vae=vae["VAE"])
     w.group("Sample", [repeat, same_noise, sampler, decode], color=SAMPLE)
-    webp = w.node("SaveAnimatedWEBP", save.next(330), images=decode["IMAGE"], filename_prefix="inbetween/expression",
+    prefix = "inbetween/expression_aid" if aid else "inbetween/expression"
+    webp = w.node("SaveAnimatedWEBP", save.next(330), images=decode["IMAGE"], filename_prefix=prefix,
                   fps=4.0, lossless=False, quality=90)
     grid = w.node("InbetweenImageGrid", save.next(110), images=decode["IMAGE"], columns=0, padding=5, pad_value=1.0)
-    grid_save = w.node("SaveImage", save.next(300), images=grid["IMAGE"], filename_prefix="inbetween/expression_grid")
+    grid_save = w.node("SaveImage", save.next(300), images=grid["IMAGE"], filename_prefix=f"{prefix}_grid")
     w.group("Save", [webp, grid, grid_save], color=SAVE)
