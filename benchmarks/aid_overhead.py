@@ -154,19 +154,34 @@ def measure_peak_memory(variant: str) -> float:
     return max(peak[0] - before, 0) / 2**20
 
 
+def _interleaved(runs: dict, repeats: int) -> dict:
+    """Median seconds per run, after a warm-up, the runs timed in turn round after round."""
+    for run in runs.values():
+        run()  # warm-up: lazy allocations, kernel selection
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(samples) for name, samples in times.items()}
+
+
 def measure_times(repeats: int) -> dict:
     """Median seconds per variant, the variants timed in turn round after round."""
     pack = _setup()
-    runs = {variant: _sampler(pack, variant) for variant in VARIANTS}
-    for run in runs.values():
-        run()  # warm-up: lazy allocations, kernel selection
-    times = {variant: [] for variant in VARIANTS}
+    return _interleaved({variant: _sampler(pack, variant) for variant in VARIANTS}, repeats)
+
+
+def _timed(fn, repeats: int) -> float:
+    """Median seconds of ``repeats`` calls after one warm-up call."""
+    fn()
+    samples = []
     for _ in range(repeats):
-        for variant, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[variant].append(time.perf_counter() - start)
-    return {variant: statistics.median(samples) for variant, samples in times.items()}
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
 
 
 def measure_attention_op(repeats: int) -> dict:
@@ -180,15 +195,6 @@ def measure_attention_op(repeats: int) -> dict:
     t = torch.linspace(0, 1, FRAMES)[1:-1]
     middle = slice(1, FRAMES - 1)
 
-    def timed(fn):
-        fn()
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
-
     sdpa = torch.nn.functional.scaled_dot_product_attention
     coefficient = t.reshape(-1, 1, 1, 1)
 
@@ -199,9 +205,9 @@ def measure_attention_op(repeats: int) -> dict:
         to_b = sdpa(q[middle], torch.cat([own_k, k[-1:].expand_as(own_k)], 2), torch.cat([own_v, v[-1:].expand_as(own_v)], 2))
         return (1 - coefficient) * to_a + coefficient * to_b
 
-    plain = timed(lambda: sdpa(q[middle], k[middle], v[middle]))
-    fused = timed(lambda: aid.interpolated_attention(q, k, v, t, "outer", True))
-    naive = timed(naive_outer)
+    plain = _timed(lambda: sdpa(q[middle], k[middle], v[middle]), repeats)
+    fused = _timed(lambda: aid.interpolated_attention(q, k, v, t, "outer", True), repeats)
+    naive = _timed(naive_outer, repeats)
     return {"attn_plain_ms": plain * 1e3, "attn_outer_ms": fused * 1e3, "attn_naive_outer_ms": naive * 1e3}
 
 
@@ -282,16 +288,6 @@ def measure_gpu_readiness(compile_too: bool) -> dict:
     return results
 
 
-def _timed(fn, repeats: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def measure_flux(repeats: int) -> dict:
     """Plain vs AID (fused outer, window 0.5) sampling of the Flux-shaped workload, and its joint attention op."""
     import torch
@@ -307,7 +303,7 @@ def measure_flux(repeats: int) -> dict:
               "vec_in_dim": tiny_models.TINY_POOLED, "context_in_dim": tiny_models.TINY_CONTEXT, "hidden_size": 128,
               "mlp_ratio": 2.0, "num_heads": 2, "depth": 2, "depth_single_blocks": 2, "axes_dim": [16, 24, 24],
               "theta": 10000, "qkv_bias": True, "guidance_embed": True}
-    model = tiny_models.transformer_patcher(comfy.supported_models.Flux(config), 0, torch.float32)
+    model = tiny_models.model_patcher(comfy.supported_models.Flux(config), 0, torch.float32)
     # Flux's attention module bound the host's CPU default (sub-quadratic) at import: SDPA for both variants.
     model.model_options["transformer_options"]["optimized_attention_override"] = \
         lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
@@ -328,22 +324,13 @@ def measure_flux(repeats: int) -> dict:
         return lambda: comfy_nodes.common_ksampler(target, SEED, STEPS, 1.0, "euler", "simple", positive,
                                                    conditioning[0], latent)
 
-    runs = {"plain": run(model), "outer_window": run(patched)}
-    for sample in runs.values():
-        sample()
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, sample in runs.items():
-            start = time.perf_counter()
-            sample()
-            times[name].append(time.perf_counter() - start)
+    times = _interleaved({"plain": run(model), "outer_window": run(patched)}, repeats)
 
     aid = pack.inbetween.aid
     q, k, v = (torch.randn(FRAMES, 2, 64 + 32 * 32, 64, generator=generator) for _ in range(3))
     t = torch.linspace(0, 1, FRAMES)[1:-1]
     sdpa = torch.nn.functional.scaled_dot_product_attention
-    return {"time_plain_flux_s": statistics.median(times["plain"]),
-            "time_outer_window_flux_s": statistics.median(times["outer_window"]),
+    return {"time_plain_flux_s": times["plain"], "time_outer_window_flux_s": times["outer_window"],
             "attn_plain_flux_ms": _timed(lambda: sdpa(q[1:-1], k[1:-1], v[1:-1]), max(repeats, 10)) * 1e3,
             "attn_outer_flux_ms": _timed(lambda: aid.interpolated_attention(q, k, v, t), max(repeats, 10)) * 1e3}
 

@@ -62,18 +62,9 @@ def sd15_unet_config(model_channels: int = 64, channel_mult=(1, 2, 4), context_d
 
 def build_sd15_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, **config):
     """A random-weight SD1.5-type model (``comfy.supported_models.SD15``) in a real ModelPatcher."""
-    import comfy.model_management
-    import comfy.model_patcher
     import comfy.supported_models
 
-    model_config = comfy.supported_models.SD15(sd15_unet_config(**config))
-    model_config.set_inference_dtype(dtype, None)
-    model = model_config.get_model({})
-    init_random_(model.diffusion_model, seed)
-    model.diffusion_model.to(dtype)
-    model.diffusion_model.eval()
-    device = comfy.model_management.get_torch_device()
-    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+    return model_patcher(comfy.supported_models.SD15(sd15_unet_config(**config)), seed, dtype)
 
 
 def build_sd1_clip(seed: int = 0, layers: int | None = 2):
@@ -229,8 +220,8 @@ def build_clip_vision(config_path: Path, seed: int = 0):
     return clip_vision
 
 
-def transformer_patcher(model_config, seed: int, dtype: torch.dtype):
-    """A random-weight model of a transformer family's ``supported_models`` config in a real ModelPatcher."""
+def model_patcher(model_config, seed: int, dtype: torch.dtype):
+    """A random-weight model of a ``supported_models`` config in a real ModelPatcher."""
     import comfy.model_management
     import comfy.model_patcher
 
@@ -256,7 +247,7 @@ def build_flux_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
               "context_in_dim": TINY_CONTEXT, "hidden_size": 64, "mlp_ratio": 2.0, "num_heads": 2, "depth": 2,
               "depth_single_blocks": 2, "axes_dim": [8, 12, 12], "theta": 10000, "qkv_bias": True,
               "guidance_embed": True}
-    return transformer_patcher(comfy.supported_models.Flux(config), seed, dtype)
+    return model_patcher(comfy.supported_models.Flux(config), seed, dtype)
 
 
 def build_qwen_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
@@ -266,7 +257,7 @@ def build_qwen_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.flo
     config = {"image_model": "qwen_image", "patch_size": 2, "in_channels": 64, "out_channels": 16, "num_layers": 2,
               "attention_head_dim": 32, "num_attention_heads": 2, "joint_attention_dim": TINY_CONTEXT,
               "axes_dims_rope": (8, 12, 12)}
-    return transformer_patcher(comfy.supported_models.QwenImage(config), seed, dtype)
+    return model_patcher(comfy.supported_models.QwenImage(config), seed, dtype)
 
 
 def build_sd3_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, mmdit_x: bool = False):
@@ -279,7 +270,7 @@ def build_sd3_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, m
               "context_embedder_config": {"target": "torch.nn.Linear",
                                           "params": {"in_features": TINY_CONTEXT, "out_features": 128}},
               "num_patches": 256, "x_block_self_attn_layers": [0] if mmdit_x else [], "qk_norm": "rms" if mmdit_x else None}
-    patcher = transformer_patcher(comfy.supported_models.SD3(config), seed, dtype)
+    patcher = model_patcher(comfy.supported_models.SD3(config), seed, dtype)
     # The position embedding is a buffer made with torch.empty (checkpoints fill it): without this it holds
     # whatever memory it got, sometimes NaN.
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
