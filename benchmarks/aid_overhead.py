@@ -25,10 +25,11 @@ CUDA tensors, see tests/host/test_aid_compiled.py), graphs and breaks of the UNe
 TorchCompileModel (inductor) against eager, after compiling (``--no-compile`` skips this, which takes
 minutes on a small CPU).
 
-Flux-shaped workload (``*_flux`` figures): a random Flux-dev-type transformer (2 double and 2 single
-blocks, hidden 128, 2 heads of 64), 64x64 latent (1024 image tokens) and 64 text tokens, so joint
-attention dominates; 7 frames, 6 euler steps at cfg 1 with guidance, fused outer on the first half of
-the steps. The joint attention op is timed alone on its real shapes (5 in-between rows x 1088 tokens).
+Flux-shaped workloads (``*_flux`` and ``*_flux_proportions`` figures): a random Flux-dev-type transformer
+(2 double and 2 single blocks, heads of 64), 64x64 latent (1024 image tokens) and 64 text tokens; 7 frames,
+6 euler steps at cfg 1 with guidance, fused outer on the first half of the steps; hidden 128 with MLP ratio
+2 (joint attention dominates a step), and hidden 512 with MLP ratio 4 (the share of attention in real Flux
+at 1024x1024). The joint attention op is timed alone on its real shapes (5 in-between rows x 1088 tokens).
 
 Prints ``name=value`` lines, ratios last. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
 benchmarks/aid_overhead.py``.
@@ -52,6 +53,9 @@ FRAMES, STEPS, CFG, SEED, LATENT = 7, 6, 5.0, 0, 32
 # glibc: serve blocks of 64 KiB and more by mmap and give freed memory back at once, so the resident
 # size tracks live tensors instead of the allocator's high-water mark.
 FREE_AT_ONCE = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+# (figure suffix, hidden size, MLP ratio): joint attention dominant (hidden 128: about two thirds of a step's work is
+# attention), and Flux's own proportions (tokens about twice the hidden size, MLP ratio 4: about a quarter).
+FLUX_WORKLOADS = (("flux", 128, 2.0), ("flux_proportions", 512, 4.0))
 VARIANTS = {
     "plain": None,
     "outer_window": dict(mode="outer", fused=True, end=0.5),
@@ -288,8 +292,8 @@ def measure_gpu_readiness(compile_too: bool) -> dict:
     return results
 
 
-def measure_flux(repeats: int) -> dict:
-    """Plain vs AID (fused outer, window 0.5) sampling of the Flux-shaped workload, and its joint attention op."""
+def measure_flux(repeats: int, hidden: int, mlp_ratio: float, suffix: str) -> dict:
+    """Plain vs AID (fused outer, window 0.5) sampling of a Flux-shaped workload, and its joint attention op."""
     import torch
 
     pack = _setup()
@@ -300,8 +304,8 @@ def measure_flux(repeats: int) -> dict:
 
     # A wider Flux than the tests' tiny one, so joint attention dominates a step.
     config = {"image_model": "flux", "in_channels": 16, "out_channels": 16, "patch_size": 2,
-              "vec_in_dim": tiny_models.TINY_POOLED, "context_in_dim": tiny_models.TINY_CONTEXT, "hidden_size": 128,
-              "mlp_ratio": 2.0, "num_heads": 2, "depth": 2, "depth_single_blocks": 2, "axes_dim": [16, 24, 24],
+              "vec_in_dim": tiny_models.TINY_POOLED, "context_in_dim": tiny_models.TINY_CONTEXT, "hidden_size": hidden,
+              "mlp_ratio": mlp_ratio, "num_heads": hidden // 64, "depth": 2, "depth_single_blocks": 2, "axes_dim": [16, 24, 24],
               "theta": 10000, "qkv_bias": True, "guidance_embed": True}
     model = tiny_models.model_patcher(comfy.supported_models.Flux(config), 0, torch.float32)
     # Flux's attention module bound the host's CPU default (sub-quadratic) at import: SDPA for both variants.
@@ -327,12 +331,12 @@ def measure_flux(repeats: int) -> dict:
     times = _interleaved({"plain": run(model), "outer_window": run(patched)}, repeats)
 
     aid = pack.inbetween.aid
-    q, k, v = (torch.randn(FRAMES, 2, 64 + 32 * 32, 64, generator=generator) for _ in range(3))
+    q, k, v = (torch.randn(FRAMES, hidden // 64, 64 + 32 * 32, 64, generator=generator) for _ in range(3))
     t = torch.linspace(0, 1, FRAMES)[1:-1]
     sdpa = torch.nn.functional.scaled_dot_product_attention
-    return {"time_plain_flux_s": times["plain"], "time_outer_window_flux_s": times["outer_window"],
-            "attn_plain_flux_ms": _timed(lambda: sdpa(q[1:-1], k[1:-1], v[1:-1]), max(repeats, 10)) * 1e3,
-            "attn_outer_flux_ms": _timed(lambda: aid.interpolated_attention(q, k, v, t), max(repeats, 10)) * 1e3}
+    return {f"time_plain_{suffix}_s": times["plain"], f"time_outer_window_{suffix}_s": times["outer_window"],
+            f"attn_plain_{suffix}_ms": _timed(lambda: sdpa(q[1:-1], k[1:-1], v[1:-1]), max(repeats, 10)) * 1e3,
+            f"attn_outer_{suffix}_ms": _timed(lambda: aid.interpolated_attention(q, k, v, t), max(repeats, 10)) * 1e3}
 
 
 def main() -> None:
@@ -350,11 +354,14 @@ def main() -> None:
 
     print(f"machine=torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{Path('/proc/cpuinfo').read_text().count('processor')} cpus")
-    flux = measure_flux(args.repeats)
-    for name, value in flux.items():
-        print(f"{name}={value:.3f}")
-    print(f"attn_ratio_outer_vs_plain_flux={flux['attn_outer_flux_ms'] / flux['attn_plain_flux_ms']:.3f}")
-    print(f"ratio_outer_window_vs_plain_flux={flux['time_outer_window_flux_s'] / flux['time_plain_flux_s']:.3f}")
+    for suffix, hidden, mlp_ratio in FLUX_WORKLOADS:
+        flux = measure_flux(args.repeats, hidden, mlp_ratio, suffix)
+        for name, value in flux.items():
+            print(f"{name}={value:.3f}")
+        print(f"attn_ratio_outer_vs_plain_{suffix}="
+              f"{flux[f'attn_outer_{suffix}_ms'] / flux[f'attn_plain_{suffix}_ms']:.3f}")
+        print(f"ratio_outer_window_vs_plain_{suffix}="
+              f"{flux[f'time_outer_window_{suffix}_s'] / flux[f'time_plain_{suffix}_s']:.3f}")
     if args.only_flux:
         return
     op = measure_attention_op(max(args.repeats, 10))
