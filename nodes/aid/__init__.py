@@ -3,7 +3,9 @@
 ``config`` (settings and step window), ``model_call`` (what each model call does, decided once
 outside the compiled model), ``layer`` (one attention layer's rows, shared by model families),
 ``attach`` (which family a model is), and the families' attachments: ``unet`` (replace patches on
-self- and cross-attention) and ``dit`` with ``joint`` (joint text-image attention of transformers).
+self- and cross-attention, with ``replace`` carrying other packs' patches, ``stacking`` IPAdapter_plus's
+``add()`` protocol and ``tiles`` HyperTile's tiled queries) and ``dit`` with ``joint`` (joint text-image
+attention of transformers).
 """
 
 from .attach import has_aid_patch, patch_model
