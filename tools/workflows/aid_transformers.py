@@ -27,12 +27,12 @@ def _sequence(w: Workflow, col, model: Output, positive_a: Output, positive_b: O
 
 
 def _sample_and_save(w: Workflow, sample_col, save_col, model: Output, positive: Output, negative: Output,
-                     latent: Output, vae: Output, steps: int, cfg: float, prefix: str, extra: list) -> None:
+                     latent: Output, vae: Output, steps: int, cfg: float, prefix: str) -> None:
     sampler = w.node("KSampler", sample_col.next(262), model=model, seed=42, steps=steps, cfg=cfg,
                      sampler_name="euler", scheduler="simple", positive=positive, negative=negative,
                      latent_image=latent, denoise=1.0)
     decode = w.node("VAEDecode", sample_col.next(46), samples=sampler["LATENT"], vae=vae)
-    w.group("Sample", extra + [sampler, decode], color=SAMPLE)
+    w.group("Sample", [sampler, decode], color=SAMPLE)
     w.group("Save", save_sequence(w, save_col, decode["IMAGE"], prefix, grid_columns=7), color=SAVE)
 
 
@@ -72,7 +72,7 @@ Flux schnell works the same way with 4 steps (set the schedule's `steps` to 4 to
     guidance = w.node("FluxGuidance", sequence.next(58), conditioning=batch["CONDITIONING"], guidance=3.5)
     w.group("Sequence", [schedule, batch, patch, latent, guidance], color=SEQUENCE)
     _sample_and_save(w, sample, save, patch["MODEL"], guidance["CONDITIONING"], negative["CONDITIONING"],
-                     latent["LATENT"], vae["VAE"], steps=20, cfg=1.0, prefix="aid_flux", extra=[])
+                     latent["LATENT"], vae["VAE"], steps=20, cfg=1.0, prefix="aid_flux")
 
 
 @workflow
@@ -109,7 +109,7 @@ coefficients, and *AID Attention Patch* on the joint text-image attention of eve
     w.group("Sequence", nodes, color=SEQUENCE)
     _, batch, patch, latent = nodes
     _sample_and_save(w, sample, save, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"],
-                     latent["LATENT"], vae["VAE"], steps=20, cfg=2.5, prefix="aid_qwen_image", extra=[])
+                     latent["LATENT"], vae["VAE"], steps=20, cfg=2.5, prefix="aid_qwen_image")
 
 
 @workflow
@@ -141,4 +141,4 @@ self-attention): 7 frames from prompt A to prompt B in one batch, shared noise, 
     w.group("Sequence", nodes, color=SEQUENCE)
     _, batch, patch, latent = nodes
     _sample_and_save(w, sample, save, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"],
-                     latent["LATENT"], vae=ckpt["VAE"], steps=28, cfg=4.5, prefix="aid_sd35", extra=[])
+                     latent["LATENT"], vae=ckpt["VAE"], steps=28, cfg=4.5, prefix="aid_sd35")
