@@ -235,10 +235,24 @@ def interpolated_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, t,
         t = torch.tensor(t, dtype=torch.float32, device=q.device)
     if t.shape != (rows - 2,):
         raise ArgumentError(where, "t", f"{rows} rows have {rows - 2} in-betweens but t has shape {tuple(t.shape)}")
-    backend = backend or default_backend(q)
-    t_rows = t.float().reshape(-1, 1, 1, 1)  # one coefficient per in-between row, over [H, Tq, D]
-    own = (k[1:-1], v[1:-1])
     end_a = (k[:1, :, endpoint_tokens], v[:1, :, endpoint_tokens])
     end_b = (k[-1:, :, endpoint_tokens], v[-1:, :, endpoint_tokens])
-    out = getattr(backend, mode)(q[1:-1], own, end_a, end_b, t_rows, fused)
-    return out.to(q.dtype)
+    return attention_between(q[1:-1], (k[1:-1], v[1:-1]), end_a, end_b, t, mode, fused, backend)
+
+
+def attention_between(q_mid: torch.Tensor, own: tuple[torch.Tensor, torch.Tensor],
+                      end_a: tuple[torch.Tensor, torch.Tensor], end_b: tuple[torch.Tensor, torch.Tensor],
+                      t: torch.Tensor, mode: str = "outer", fused: bool = True,
+                      backend: LogSumExpAttention | JoinedKeyAttention | None = None) -> torch.Tensor:
+    """AID attention of in-between rows whose endpoints' keys and values are given apart from them.
+
+    The same formulas as :func:`interpolated_attention`, for rows that were not computed in one batch
+    with their endpoints (a long sequence in chunks, the endpoints' keys/values kept from an earlier
+    call): ``q_mid`` ``[M, H, Tq, D]``, ``own`` its rows' ``(K_i, V_i)`` ``[M, H, Tk, D]``, ``end_a`` and
+    ``end_b`` ``(K, V)`` ``[1, H, Te, D]``, ``t`` ``[M]`` float32 on q's device. Returns ``[M, H, Tq, D]``
+    in q's dtype. Values are not checked (see the module docstring).
+    """
+    backend = backend or default_backend(q_mid)
+    t_rows = t.float().reshape(-1, 1, 1, 1)  # one coefficient per in-between row, over [H, Tq, D]
+    out = getattr(backend, mode)(q_mid, own, end_a, end_b, t_rows, fused)
+    return out.to(q_mid.dtype)

@@ -54,15 +54,25 @@ class AIDAttentionPatch(io.ComfyNode):
                 io.Boolean.Input("apply_to_uncond", default=False,
                                  tooltip="Also interpolate the negative (unconditional) pass; the reference leaves it "
                                          "plain."),
+                io.Int.Input("max_rows", default=0, min=0, max=4096, optional=True,
+                             tooltip="Rows per model call for long sequences (0: the whole batch at once, as ComfyUI "
+                                     "does). Each model call then runs endpoint A and endpoint B once, keeping their "
+                                     "keys/values, and the in-between frames in parts of at most max_rows rows (with "
+                                     "cfg, one frame is two rows: positive and negative). Memory stays about that of "
+                                     "max_rows rows whatever the number of frames; the frames are the same as in "
+                                     "one batch up to the kernels' rounding, and the endpoints are exactly what "
+                                     "sampling each picture alone gives."),
             ],
             outputs=[io.Model.Output(tooltip="A patched clone; the input model is unchanged.")],
         )
 
     @classmethod
-    def execute(cls, model, schedule, mode, fused, layers, start_percent, end_percent, apply_to_uncond) -> io.NodeOutput:
+    def execute(cls, model, schedule, mode, fused, layers, start_percent, end_percent, apply_to_uncond,
+                max_rows=0) -> io.NodeOutput:
         if layers not in LAYERS:
             raise InbetweenInputError(cls.DISPLAY_NAME, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
         config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused,
-                           start_percent=start_percent, end_percent=end_percent, apply_to_uncond=apply_to_uncond)
+                           start_percent=start_percent, end_percent=end_percent, apply_to_uncond=apply_to_uncond,
+                           max_rows=max_rows)
         self_attention, cross_attention = LAYERS[layers]
         return io.NodeOutput(patch_model(model, config, self_attention, cross_attention))

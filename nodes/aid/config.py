@@ -22,6 +22,7 @@ class AIDConfig:
     start_percent: float = 0.0
     end_percent: float = 0.5
     apply_to_uncond: bool = False
+    max_rows: int = 0
 
     def __post_init__(self):
         coefficients = tuple(float(c) for c in self.coefficients)
@@ -40,6 +41,9 @@ class AIDConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
                 raise InbetweenInputError(NODE_NAME, name, f"must be a number in [0, 1], got {value!r}")
+        if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, int) or self.max_rows < 0:
+            raise InbetweenInputError(NODE_NAME, "max_rows", f"must be a whole number >= 0 (0: the whole batch in one "
+                                                             f"model call), got {self.max_rows!r}")
         if not self.start_percent < self.end_percent:
             raise InbetweenInputError(NODE_NAME, "end_percent", f"must be greater than start_percent ({self.start_percent}), "
                                                         f"got {self.end_percent}")

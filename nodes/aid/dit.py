@@ -65,5 +65,5 @@ def patch_transformer(model, diffusion_model, config: AIDConfig, tokens: str):
         wrapped = existing.get((name, index))
         if isinstance(wrapped, JointBlockLayout):
             wrapped = wrapped.previous
-        patched.set_model_patch_replace(JointBlockLayout(joined, wrapped), "dit", name, index)
+        patched.set_model_patch_replace(JointBlockLayout((name, index), joined, wrapped), "dit", name, index)
     return patched

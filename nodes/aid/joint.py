@@ -15,17 +15,19 @@ from typing import NamedTuple
 
 from .config import AIDConfig
 from .layer import backend_for, heads_first, heads_last, interpolate_rows
-from .model_call import INACTIVE, STEP_KEY
+from .step import INACTIVE, STEP_KEY
 
 LAYOUT_KEY = "inbetween_aid_layout"
 TOKEN_CHOICES = ("all", "image", "text")
 
 
 class Layout(NamedTuple):
-    """A block's joint sequence: ``text`` tokens, then ``image`` tokens (reference-image tokens included)."""
+    """A block's joint sequence: ``text`` tokens, then ``image`` tokens (reference-image tokens included);
+    ``block`` is the block's dit key, ``(name, index)``."""
 
     text: int
     image: int
+    block: tuple[str, int]
 
 
 class JointBlockLayout:
@@ -35,7 +37,8 @@ class JointBlockLayout:
     length is the conditioning's. A wrapper that was on the block before is called in turn.
     """
 
-    def __init__(self, joined: bool, previous=None):
+    def __init__(self, block: tuple[str, int], joined: bool, previous=None):
+        self.block = block
         self.joined = joined
         self.previous = previous
 
@@ -43,9 +46,9 @@ class JointBlockLayout:
         options = args["transformer_options"]
         if self.joined:
             text = options.get(STEP_KEY, INACTIVE).text_tokens
-            layout = Layout(text, args["img"].shape[1] - text)
+            layout = Layout(text, args["img"].shape[1] - text, self.block)
         else:
-            layout = Layout(args["txt"].shape[1], args["img"].shape[1])
+            layout = Layout(args["txt"].shape[1], args["img"].shape[1], self.block)
         args = {**args, "transformer_options": {**options, LAYOUT_KEY: layout}}
         if self.previous is not None:
             return self.previous(args, extra)
@@ -78,7 +81,7 @@ class JointAttentionOverride:
         q, k, v = args[:3]
         heads = args[3] if len(args) > 3 else kwargs["heads"]
         mask = args[4] if len(args) > 4 else kwargs.get("mask")
-        if not step.sequences or layout is None or mask is not None:
+        if not step.active or layout is None or mask is not None:
             return base
         skip_reshape, skip_output = kwargs.get("skip_reshape", False), kwargs.get("skip_output_reshape", False)
         q, k, v = (x if skip_reshape else heads_first(x, heads) for x in (q, k, v))  # [B, H, T, D]
@@ -91,8 +94,10 @@ class JointAttentionOverride:
         def joined(q, k, v):  # [B, H, T, D] in and out, through the same backend and override chain
             return self._attend(func, q, k, v, heads, skip_reshape=True, skip_output_reshape=True, **passed)
 
+        # A block's attentions differ by their length (SD3.5's second attention holds the image alone).
+        layer = (*layout.block, q.shape[2])
         return interpolate_rows(q, k, v, base, step, self.config, backend_for(q, step, joined),
-                                (lambda rows: rows) if skip_output else heads_last, endpoint_tokens)
+                                (lambda rows: rows) if skip_output else heads_last, layer, endpoint_tokens)
 
     def _endpoint_tokens(self, length: int, layout: Layout) -> slice | None:
         if length == layout.text + layout.image:

@@ -10,43 +10,17 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
 
 import torch
 
 from comfy.patcher_extension import WrappersMP
 
 from ..errors import InbetweenInputError
+from . import split
 from .config import NODE_NAME, AIDConfig, step_of
+from .step import INACTIVE, STEP_KEY, AIDStep, Run, weights_on
 
-STEP_KEY = "inbetween_aid_step"
 WRAPPER_KEY = "inbetween_aid"
-
-
-@dataclass(frozen=True)
-class AIDStep:
-    """What the AID layers do in one model call.
-
-    ``sequences`` lists the ``(first, stop)`` model-batch rows of each chunk that interpolates
-    (``[A, in-betweens, B]`` of one chunk of ``cond_or_uncond``); empty when the step is outside the
-    window. ``t`` ``[N-2]`` float32 holds the in-between weights on the model's device.
-    ``text_tokens`` is the conditioning's token count: where a transformer joins text and image
-    tokens into one sequence, the text comes first and is this long.
-    """
-
-    sequences: tuple[tuple[int, int], ...]
-    t: torch.Tensor | None
-    cuda_capability: tuple[int, int] | None
-    text_tokens: int = 0
-
-
-INACTIVE = AIDStep((), None, None)
-
-
-@functools.lru_cache(maxsize=32)
-def _weights_on(weights: tuple[float, ...], device: torch.device) -> torch.Tensor:
-    """One tensor per (schedule, device), made once: never a host-to-device copy per call."""
-    return torch.tensor(weights, dtype=torch.float32, device=device)
 
 
 @functools.lru_cache(maxsize=8)
@@ -72,11 +46,13 @@ def decide(config: AIDConfig, x: torch.Tensor, sigma: torch.Tensor, context: tor
         step = step_of(float(sigma.max()), schedule)
         if step not in config.active_steps(len(schedule) - 1):
             return INACTIVE
-    sequences = tuple((c * frames, (c + 1) * frames) for c, kind in enumerate(chunks) if config.chunk_is_active(kind))
-    if not sequences:
+    active = [c for c, kind in enumerate(chunks) if config.chunk_is_active(kind)]
+    if not active:
         return INACTIVE
+    t = weights_on(config.weights, x.device)
+    runs = tuple(Run(c * frames + 1, (c + 1) * frames - 1, c * frames, (c + 1) * frames - 1, t) for c in active)
     text_tokens = context.shape[1] if context is not None and context.dim() == 3 else 0
-    return AIDStep(sequences, _weights_on(config.weights, x.device), _cuda_capability(x.device), text_tokens)
+    return AIDStep(runs, x.shape[0], cuda_capability=_cuda_capability(x.device), text_tokens=text_tokens)
 
 
 def _latent_mismatch(frames: int, batch: float):
@@ -95,11 +71,14 @@ class ApplyModelWrapper:
     def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                  **kwargs):
         step = decide(self.config, x, t, c_crossattn, transformer_options)
-        if step.sequences and kwargs.get("attention_mask") is not None and not self.warned_of_mask:
+        if step.active and kwargs.get("attention_mask") is not None and not self.warned_of_mask:
             self.warned_of_mask = True
             logging.warning(f"{NODE_NAME}: the conditioning carries an attention mask, which AID's kernels cannot "
                             "join; attention with that mask stays plain, so the frames interpolate only where the "
                             "model attends without it")
+        if 0 < self.config.max_rows < x.shape[0]:
+            return split.call_in_parts(executor, self.config, step, x, t, c_concat, c_crossattn, control,
+                                       transformer_options, kwargs)
         # A copy: the caller's dict is shared by the other chunks' calls and must not carry this step.
         options = {**transformer_options, STEP_KEY: step}
         return executor(x, t, c_concat, c_crossattn, control, options, **kwargs)

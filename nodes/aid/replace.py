@@ -16,43 +16,43 @@ both pass through to the wrapped patch.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 import comfy.ldm.modules.attention as comfy_attention
 
 from .config import AIDConfig
 from .layer import backend_for, heads_first, heads_last, interpolate_rows
-from .model_call import INACTIVE, STEP_KEY
+from .step import INACTIVE, STEP_KEY
 from .stacking import AddedAttention
-from .tiles import row_major, tile_count, tile_major, tiled_sequences
+from .tiles import row_major, tile_count, tile_major
 
 
 class AIDAttentionReplace:
     """Replace patch for one attention layer (self or cross) on one key of a UNet block.
 
-    ``wrapped``: the patch on this key before AID. ``fallback``: for an ``(block, number, index)`` key,
+    ``layer``: attn1 or attn2. ``wrapped``: the patch on this key before AID. ``fallback``: for an ``(block, number, index)`` key,
     AID's patch on ``(block, number)``, which carries what other packs put on the block-wide key.
     ``added``: callbacks stacked with ``add`` after AID. ``active`` False: the layer is not interpolated (a
     second AID node chose other layers than the first) and the patch only carries what it holds.
     """
 
-    def __init__(self, config: AIDConfig, wrapped=None, fallback: AIDAttentionReplace | None = None,
+    def __init__(self, config: AIDConfig, layer: str, wrapped=None, fallback: AIDAttentionReplace | None = None,
                  added: AddedAttention | None = None, active: bool = True):
         self.config = config
+        self.layer = layer
         self.wrapped = wrapped
         self.fallback = fallback
         self.added = added or AddedAttention()
         self.active = active
 
     @classmethod
-    def over(cls, config: AIDConfig, previous, fallback: AIDAttentionReplace | None = None,
+    def over(cls, config: AIDConfig, layer: str, previous, fallback: AIDAttentionReplace | None = None,
              active: bool = True) -> AIDAttentionReplace:
-        """AID with ``config`` on a key that held ``previous``; an earlier AID patch is replaced, keeping what it carried."""
+        """AID with ``config`` on a key of ``layer`` (attn1, attn2) that held ``previous``; an earlier AID patch
+        is replaced, keeping what it carried."""
         if isinstance(previous, cls):
-            return cls(config, previous.wrapped, fallback, AddedAttention(previous.added.added), active)
-        return cls(config, previous, fallback, active=active)
+            return cls(config, layer, previous.wrapped, fallback, AddedAttention(previous.added.added), active)
+        return cls(config, layer, previous, fallback, active=active)
 
     def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, options: dict) -> torch.Tensor:
         heads = options["n_heads"]
@@ -61,13 +61,12 @@ class AIDAttentionReplace:
         base = plain(q, k, v) if others is None else others
         # Without the wrapper's step (a model call outside ComfyUI's sampling path) the layer stays plain.
         step = options.get(STEP_KEY, INACTIVE)
-        if not (self.active and step.sequences):
+        if not (self.active and step.active):
             return base
-        rows = len(options.get("cond_or_uncond") or [0]) * self.config.frames
+        rows = step.batch
         tiles = tile_count(q, rows)
         if tiles > 1:
             q, k, v, base = (tile_major(x, rows, tiles) for x in (q, k, v, base))
-            step = dataclasses.replace(step, sequences=tiled_sequences(step.sequences, rows, tiles))
         q_h, k_h, v_h = (heads_first(x, heads) for x in (q, k, v))
 
         def joined(q, k, v):  # [B, H, T, D] in and out
@@ -78,8 +77,9 @@ class AIDAttentionReplace:
         def adapter_term(rows):  # what the other patches add to plain attention, kept on the in-between rows
             return base[rows] - plain(q[rows], k[rows], v[rows])
 
+        layer = (self.layer, *options["block"], options["block_index"])
         out = interpolate_rows(q_h, k_h, v_h, base, step, self.config, backend_for(q_h, step, joined), heads_last,
-                               adapter_term=None if others is None else adapter_term)
+                               layer, adapter_term=None if others is None else adapter_term, tiles=tiles)
         return out if tiles == 1 else row_major(out, rows, tiles)
 
     def others(self, q, k, v, options) -> torch.Tensor | None:

@@ -35,7 +35,3 @@ def row_major(x: torch.Tensor, rows: int, tiles: int) -> torch.Tensor:
     """Inverse of :func:`tile_major`: back to the layer's ``[(rows tiles), T, C]``."""
     return x.unflatten(0, (tiles, rows)).transpose(0, 1).flatten(0, 1)
 
-
-def tiled_sequences(sequences: tuple[tuple[int, int], ...], rows: int, tiles: int) -> tuple[tuple[int, int], ...]:
-    """Each sequence's ``(first, stop)`` rows repeated for every tile of the tile-major batch."""
-    return tuple((m * rows + first, m * rows + stop) for m in range(tiles) for first, stop in sequences)

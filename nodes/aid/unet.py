@@ -44,12 +44,12 @@ def transformer_blocks(diffusion_model: UNetModel) -> Blocks:
     return blocks
 
 
-def _attach(entries: dict, config: AIDConfig, block: tuple[str, int], depth: int, active: bool) -> None:
-    """AID on ``block``'s block-wide key and each of its per-index keys in ``entries`` (one layer's replace patches)."""
-    block_wide = entries[block] = AIDAttentionReplace.over(config, entries.get(block), active=active)
+def _attach(entries: dict, config: AIDConfig, layer: str, block: tuple[str, int], depth: int, active: bool) -> None:
+    """AID on ``block``'s block-wide key and each of its per-index keys in ``entries`` (``layer``'s replace patches)."""
+    block_wide = entries[block] = AIDAttentionReplace.over(config, layer, entries.get(block), active=active)
     for index in range(depth):
         key = (*block, index)
-        entries[key] = AIDAttentionReplace.over(config, entries.get(key), block_wide, active)
+        entries[key] = AIDAttentionReplace.over(config, layer, entries.get(key), block_wide, active)
 
 
 def _block_keys(block: tuple[str, int], depth: int) -> list:
@@ -102,7 +102,7 @@ class ReattachPerCall:
                 entries = {key: replaces.get(layer, {}).get(key) for key in _keys(self.blocks)}
                 for block, depth in self.blocks.items():
                     if not _owned(entries, block, depth):
-                        _attach(entries, self.config, block, depth, active)
+                        _attach(entries, self.config, layer, block, depth, active)
                 taken_back[layer] = entries
             self.rebuilt[cache_key] = (found, taken_back)
         return self.rebuilt[cache_key][1]
@@ -120,7 +120,7 @@ def patch_unet(model, diffusion_model: UNetModel, config: AIDConfig, self_attent
     for layer, active in layers.items():
         entries = replaces.setdefault(layer, {})
         for block, depth in blocks.items():
-            _attach(entries, config, block, depth, active)
+            _attach(entries, config, layer, block, depth, active)
     patched.remove_wrappers_with_key(WrappersMP.APPLY_MODEL, REATTACH_KEY)
     patched.add_wrapper_with_key(WrappersMP.APPLY_MODEL, REATTACH_KEY, ReattachPerCall(config, layers, blocks))
     return patched

@@ -269,7 +269,7 @@ def _active_calls(n, model, sequence, steps, sampler="euler", **window):
     seen = []
 
     def record(executor, *args, **kwargs):
-        seen.append(bool(args[5][n.aid.model_call.STEP_KEY].sequences))  # transformer_options, after the AID wrapper
+        seen.append(args[5][n.aid.step.STEP_KEY].active)  # transformer_options, after the AID wrapper
         return executor(*args, **kwargs)
 
     patched = patch(n, model, sequence["schedule"], **window)

@@ -6,14 +6,14 @@ CPU ComfyUI defaults to sub-quadratic attention. No GPU is needed: device syncs 
 CUDA tensors (``FakeTensorMode``), where a host-to-device copy is visible as such.
 """
 
+import dataclasses
 import math
 
 import pytest
 import torch
-from torch._subclasses.fake_tensor import FakeTensorMode
-
-from aid_support import FRAMES, patch, sample
+from aid_support import patch, sample
 from sync_audit import SyncRecorder
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -86,17 +86,17 @@ def test_patched_attention_makes_no_device_sync(n, tiny_model, sequence, cfg, ad
         patched.set_model_patch_replace(capture, layer, "input", 1, 0)
     sample(patched, sequence, cfg=cfg, steps=2)
 
-    key = n.aid.model_call.STEP_KEY
+    key = n.aid.step.STEP_KEY
     calls = [call for capture in captures.values() for call in capture.calls]
-    assert [bool(options[key].sequences) for *_, options in calls] == [True, False, True, False]
+    assert [options[key].active for *_, options in calls] == [True, False, True, False]
     for dtype, capability in ((torch.float16, (9, 0)), (torch.float32, (9, 0)), (torch.float16, None)):
         for (q, k, v, options), capture in zip(calls, [c for c in captures.values() for _ in c.calls]):
             step = options[key]
             with FakeTensorMode():
                 fq, fk, fv = (torch.empty(x.shape, dtype=dtype, device="cuda") for x in (q, k, v))
-                t = torch.empty(FRAMES - 2, device="cuda") if step.sequences else None
+                runs = tuple(dataclasses.replace(run, t=torch.empty(run.t.shape, device="cuda")) for run in step.runs)
                 fake_options = {**options, "optimized_attention_override": math_attention,
-                                key: n.aid.model_call.AIDStep(step.sequences, t, capability)}
+                                key: dataclasses.replace(step, runs=runs, cuda_capability=capability)}
                 with SyncRecorder() as recorder:
                     out = capture.inner(fq, fk, fv, fake_options)
             assert out.shape == q.shape and out.device.type == "cuda" and out.dtype == dtype
@@ -124,8 +124,8 @@ def test_patched_unet_is_one_graph_without_breaks(n, tiny_model, sequence, cfg):
     patched = patch(n, tiny_model, sequence["schedule"], end=0.5)
     unet = tiny_model.get_model_object("diffusion_model")
     calls = _diffusion_model_calls(n, patched, sequence, cfg, steps=2)
-    key = n.aid.model_call.STEP_KEY
-    assert [bool(args[5][key].sequences) for args, _ in calls] == [True, False]
+    key = n.aid.step.STEP_KEY
+    assert [args[5][key].active for args, _ in calls] == [True, False]
     for args, kwargs in calls:
         torch._dynamo.reset()
         explained = torch._dynamo.explain(unet._forward)(*args, **kwargs)

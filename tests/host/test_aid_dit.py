@@ -5,6 +5,7 @@ Conditionings are random tensors of the families' layout (tokens and pooled outp
 their text encoders cannot be built small, and the patch only sees their shapes.
 """
 
+import dataclasses
 import math
 
 import pytest
@@ -92,7 +93,7 @@ def _expected(call, weights, mode, fused, tokens, n):
     """The layer output recomputed from the paper's formulas on the captured joint q, k, v (float64)."""
     q, k, v = (call[x].double() for x in ("q", "k", "v"))
     out = torch.stack([_softmax_attention(q[r], k[r], v[r]) for r in range(q.shape[0])])
-    step = call["options"][n.aid.model_call.STEP_KEY]
+    step = call["options"][n.aid.step.STEP_KEY]
     layout = call["options"].get(n.aid.joint.LAYOUT_KEY)
     length = q.shape[2]
     if layout is None:
@@ -103,8 +104,8 @@ def _expected(call, weights, mode, fused, tokens, n):
         chosen = slice(None)
     else:
         return out
-    for first, stop in step.sequences:
-        a, b = first, stop - 1
+    for run in step.runs:
+        a, b = run.a, run.b
         (ka, va), (kb, vb) = ((k[r][:, chosen], v[r][:, chosen]) for r in (a, b))
         for row in range(a + 1, b):
             t = weights[row - a - 1]
@@ -139,7 +140,8 @@ def test_joint_attention_computes_the_paper_formulas(n, models, dit_sequence, fa
         expected = _expected(call, weights, mode, fused, tokens, n)
         torch.testing.assert_close(call["out"].double(), expected, rtol=1e-4, atol=1e-5)
     assert "joint" in kinds and (family != "sd35_mmdit_x" or "image-only" in kinds)
-    assert all(call["options"][n.aid.model_call.STEP_KEY].sequences == ((5, 10),) for call in recorder.calls), \
+    assert all([(run.a, run.b) for run in call["options"][n.aid.step.STEP_KEY].runs] == [(5, 9)]
+               for call in recorder.calls), \
         "with cfg > 1 the positive chunk (the second) interpolates, the negative stays plain"
 
 
@@ -150,10 +152,10 @@ def test_window_and_cfg_one(n, models, dit_sequence):
     recorder = OverrideRecorder(options["optimized_attention_override"])
     options["optimized_attention_override"] = recorder
     dit_sample(patched, dit_sequence, cfg=1.0, steps=2)
-    key = n.aid.model_call.STEP_KEY
-    active = [call["options"][key].sequences for call in recorder.calls]
+    key = n.aid.step.STEP_KEY
+    active = [[(run.a, run.b) for run in call["options"][key].runs] for call in recorder.calls]
     per_step = len(active) // 2
-    assert active[:per_step] == [((0, 5),)] * per_step and active[per_step:] == [()] * per_step
+    assert active[:per_step] == [[(0, 4)]] * per_step and active[per_step:] == [[]] * per_step
 
 
 def test_guide_prompt_paid(n, models, dit_sequence):
@@ -229,7 +231,7 @@ def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
 
     options["optimized_attention_override"] = capture
     dit_sample(patched, dit_sequence, cfg=1.0, steps=2)
-    key = n.aid.model_call.STEP_KEY
+    key = n.aid.step.STEP_KEY
 
     def math_attention(q, k, v, heads, mask=None, skip_reshape=False, skip_output_reshape=False, **kwargs):
         out = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1) @ v
@@ -240,10 +242,9 @@ def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
             step = kwargs["transformer_options"][key]
             with FakeTensorMode():
                 fake = [torch.empty(x.shape, dtype=dtype, device="cuda") for x in args[:3]]
-                t = torch.empty(FRAMES - 2, device="cuda") if step.sequences else None
+                runs = tuple(dataclasses.replace(run, t=torch.empty(run.t.shape, device="cuda")) for run in step.runs)
                 fake_kwargs = {**kwargs, "transformer_options": {
-                    **kwargs["transformer_options"], key: n.aid.model_call.AIDStep(step.sequences, t, (9, 0),
-                                                                                  step.text_tokens)}}
+                    **kwargs["transformer_options"], key: dataclasses.replace(step, runs=runs, cuda_capability=(9, 0))}}
                 with SyncRecorder() as recorder:
                     out = aid_override(math_attention, *fake, *args[3:], **fake_kwargs)
             assert out.device.type == "cuda" and out.shape[0] == args[0].shape[0]
@@ -267,8 +268,8 @@ def test_patched_transformer_is_one_graph(n, models, dit_sequence, family):
         dit_sample(patched, dit_sequence, cfg=4.0, steps=2)
     finally:
         hook.remove()
-    key = n.aid.model_call.STEP_KEY
-    assert [bool(kwargs["transformer_options"][key].sequences) for _, kwargs in calls] == [True, False]
+    key = n.aid.step.STEP_KEY
+    assert [kwargs["transformer_options"][key].active for _, kwargs in calls] == [True, False]
     for args, kwargs in calls:
         torch._dynamo.reset()
         explained = torch._dynamo.explain(body)(*args, **kwargs)
