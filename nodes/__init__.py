@@ -9,6 +9,7 @@ from .aid_nodes import AIDAttentionPatch
 from .attribute_nodes import AlphaBlend, EmbeddingDelta, MultiAttributeBlend
 from .conditioning_nodes import ConditioningInterpolationBatch
 from .delta_library_nodes import LoadEmbeddingDelta, SaveEmbeddingDelta
+from .image_condition_nodes import ImageConditionInterpolationBatch
 from .image_nodes import ImageGrid
 from .latent_nodes import LatentSlide, SharedNoiseLatent, SlerpLatent
 from .metrics_nodes import InterpolationMetrics
@@ -19,6 +20,7 @@ from .schedule_nodes import BetaCoefficientSchedule
 NODES: list[type[io.ComfyNode]] = [
     BetaCoefficientSchedule,
     ConditioningInterpolationBatch,
+    ImageConditionInterpolationBatch,
     SlerpLatent,
     InterpolatedNoise,
     SharedNoiseLatent,

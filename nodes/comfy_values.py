@@ -1,4 +1,5 @@
-"""Reading ComfyUI's LATENT, CONDITIONING and IMAGE values, and float widgets, for every node of the pack.
+"""Reading ComfyUI's LATENT, CONDITIONING, IMAGE and CLIP_VISION_OUTPUT values, and float widgets, for every node of
+the pack.
 
 Each reader checks what the engine will rely on and raises :class:`InbetweenInputError` naming
 the node, the input, what was expected and what arrived; it returns views of the input, never
@@ -10,7 +11,9 @@ input's dict is never mutated either.
   samples' shape), so masks of any size blend and slide with the samples.
 - CONDITIONING: ``[[tokens [B, T, D], {"pooled_output": [B, P]?, "attention_mask": [B, T]?, ...}], ...]``.
   Entry i of one conditioning meets entry i of another; token counts are aligned by one rule
-  (:func:`aligned_tokens`) and attention masks follow it (:func:`aligned_mask`).
+  (:func:`aligned_tokens`) and attention masks follow it (:func:`aligned_mask`). After Apply Style Model
+  (Flux Redux) the mask is instead a joint text + image bias ``[B, Q, Q]`` (``read_conditioning(joint_mask=True)``).
+- CLIP_VISION_OUTPUT: an object whose ``last_hidden_state`` ``[images, tokens, width]`` style models read.
 """
 
 from __future__ import annotations
@@ -171,6 +174,17 @@ def read_images(node: str, input: str, value: object, least: int = 1) -> torch.T
     return images
 
 
+# CLIP_VISION_OUTPUT -------------------------------------------------------------------------------
+
+def read_clip_vision_output(node: str, input: str, value: object) -> torch.Tensor:
+    """The ``last_hidden_state`` ``[images, tokens, width]`` of a CLIP_VISION_OUTPUT: what style models read."""
+    hidden = getattr(value, "last_hidden_state", None)
+    if hidden is None:
+        raise InbetweenInputError(node, input, f"expected a CLIP_VISION_OUTPUT (CLIP Vision Encode's output), got "
+                                               f"{describe(value)}")
+    return _check_float_tensor(node, input, "last_hidden_state [images, tokens, width]", hidden, (3,))
+
+
 # CONDITIONING -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -206,8 +220,10 @@ def encoder_family(token_width: int, pooled_width: int | None) -> str:
     return f"{name}, width {token_width}, {pooled}" if name else f"unknown encoder (width {token_width}, {pooled})"
 
 
-def read_conditioning(node: str, input: str, value: object, batch_one: bool = False) -> tuple[Entry, ...]:
-    """The entries of a CONDITIONING (at least one). ``batch_one``: every entry holds one prompt."""
+def read_conditioning(node: str, input: str, value: object, batch_one: bool = False,
+                      joint_mask: bool = False) -> tuple[Entry, ...]:
+    """The entries of a CONDITIONING (at least one). ``batch_one``: every entry holds one prompt. ``joint_mask``: an
+    attention mask is Apply Style Model's joint text + image bias rather than a text encoder's token mask."""
     if not isinstance(value, (list, tuple)) or not value:
         raise InbetweenInputError(node, input, f"expected a CONDITIONING (a non-empty list of [tensor, dict] "
                                                f"entries), got {describe(value)}")
@@ -228,12 +244,28 @@ def read_conditioning(node: str, input: str, value: object, batch_one: bool = Fa
                 raise InbetweenInputError(node, input, f"{where}: expected a pooled_output of batch {rows.shape[0]} "
                                                        f"like its embedding, got {tuple(pooled.shape)}")
         mask = item[1].get("attention_mask")
-        if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dim() != 2
-                                 or mask.shape[1] != rows.shape[1] or mask.shape[0] not in (1, rows.shape[0])):
-            raise InbetweenInputError(node, input, f"{where}: expected an attention_mask of shape [1 or "
-                                                   f"{rows.shape[0]}, {rows.shape[1]}], got {describe(mask)}")
+        if mask is not None:
+            _check_attention_mask(node, input, where, rows, item[1], joint_mask)
         entries.append(Entry(input, index, rows, item[1]))
     return tuple(entries)
+
+
+def _check_attention_mask(node: str, input: str, where: str, rows: torch.Tensor, options: Mapping,
+                          joint: bool) -> None:
+    """A text encoder's mask is ``[1 or B, tokens]``. ComfyUI's Apply Style Model (Flux Redux) instead keeps a joint
+    bias ``[1 or B, side, side]`` over the text tokens and ``attention_mask_img_shape`` (h, w) image tokens
+    (``side = tokens + h * w``), which the model rescales to the latent's image tokens."""
+    mask = options["attention_mask"]
+    if joint:
+        height, width = options.get("attention_mask_img_shape", (1, 1))
+        side = rows.shape[1] + height * width
+        trailing, shown = (side, side), f"{side}, {side}] (text tokens + attention_mask_img_shape {height}x{width})"
+    else:
+        trailing, shown = (rows.shape[1],), f"{rows.shape[1]}]"
+    if (not isinstance(mask, torch.Tensor) or tuple(mask.shape[1:]) != trailing
+            or mask.shape[0] not in (1, rows.shape[0])):
+        raise InbetweenInputError(node, input, f"{where}: expected an attention_mask of shape [1 or {rows.shape[0]}, "
+                                               f"{shown}, got {describe(mask)}")
 
 
 def paired(node: str, first: Sequence[Entry], *others: Sequence[Entry]) -> list[tuple[Entry, ...]]:

@@ -199,17 +199,19 @@ def tiny_clip_vision_config() -> dict:
             "patch_size": 8, "projection_dim": 32, "torch_dtype": "float32"}
 
 
-def build_clip_vision(config_path: Path, seed: int = 0):
+def build_clip_vision(config_path: Path, seed: int = 0, **config):
     """A real ``comfy.clip_vision.ClipVisionModel`` (what Load CLIP Vision returns) with random weights.
 
     ``config_path`` is where the config JSON is written: ComfyUI's class reads its config from a file.
+    ``config`` overrides entries of :func:`tiny_clip_vision_config` (another width or patch size makes
+    another CLIP vision model).
     """
     import json
 
     import comfy.clip_vision
 
     config_path = Path(config_path)
-    config_path.write_text(json.dumps(tiny_clip_vision_config()))
+    config_path.write_text(json.dumps({**tiny_clip_vision_config(), **config}))
     clip_vision = comfy.clip_vision.ClipVisionModel(str(config_path))
     init_random_(clip_vision.model, seed)
     # The class token is a bare Parameter made with torch.empty; no reset_parameters reaches it.
@@ -218,6 +220,17 @@ def build_clip_vision(config_path: Path, seed: int = 0):
         torch.manual_seed(seed)
         embeddings.class_embedding.normal_()
     return clip_vision
+
+
+def build_redux_style_model(seed: int = 0, vision_width: int = 64, context: int | None = None):
+    """A random-weight Flux Redux style model (``comfy.ldm.flux.redux.ReduxImageEncoder`` in ``comfy.sd.StyleModel``,
+    what Load Style Model returns), reading CLIP vision tokens of ``vision_width`` (the tiny CLIP vision's 64; real
+    Redux: SigLIP's 1152) and making tokens of the tiny transformers' ``TINY_CONTEXT`` (real: T5-XXL's 4096)."""
+    import comfy.ldm.flux.redux
+    import comfy.sd
+
+    encoder = comfy.ldm.flux.redux.ReduxImageEncoder(redux_dim=vision_width, txt_in_features=context or TINY_CONTEXT)
+    return comfy.sd.StyleModel(init_random_(encoder, seed).requires_grad_(False))
 
 
 def model_patcher(model_config, seed: int, dtype: torch.dtype):
