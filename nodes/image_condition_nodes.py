@@ -134,7 +134,8 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
                 io.ClipVisionOutput.Input("clip_vision_b",
                                           tooltip="CLIP Vision Encode of image B (the last frame's), with the same "
                                                   "CLIP Vision model."),
-                ScheduleIO.Input("schedule", tooltip="One coefficient per frame; the latent batch must have as many rows."),
+                ScheduleIO.Input("schedule",
+                                 tooltip="One coefficient per frame; the latent batch must have as many rows."),
                 io.Combo.Input("method", options=list(interpolation.INTERPOLATION_METHODS), default="lerp",
                                tooltip="How the image tokens move from A to B: lerp (straight line), slerp (great "
                                        "circle over all of a row's image tokens), normalized_lerp (lerp rescaled by "
@@ -156,21 +157,23 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
         entries = read_conditioning(node, "conditioning", conditioning, joint_mask=True)
         frames = len(schedule)
         for entry in entries:
-            if entry.tokens.shape[0] not in (1, frames):
-                raise InbetweenInputError(node, "conditioning", f"entry {entry.index} has batch "
-                                                                f"{entry.tokens.shape[0]} but the schedule has {frames} "
-                                                                f"frames; expected batch 1 or {frames} (Conditioning "
-                                                                "Interpolation Batch with the same schedule)")
+            batch = entry.tokens.shape[0]
+            if batch not in (1, frames):
+                raise InbetweenInputError(node, "conditioning", f"entry {entry.index} has batch {batch} but the "
+                                                                f"schedule has {frames} frames; expected batch 1 or "
+                                                                f"{frames} (Conditioning Interpolation Batch with the "
+                                                                "same schedule)")
         hidden_a = read_clip_vision_output(node, "clip_vision_a", clip_vision_a)
         hidden_b = read_clip_vision_output(node, "clip_vision_b", clip_vision_b)
         strength = finite(node, "strength", strength)
         a, b = _image_tokens(node, style_model, hidden_a, hidden_b, (clip_vision_a, clip_vision_b))
         for entry in entries:
-            if entry.tokens.shape[2] != a.shape[2]:
+            width = entry.tokens.shape[2]
+            if width != a.shape[2]:
                 raise InbetweenInputError(node, "style_model", f"makes tokens of width {a.shape[2]} but entry "
-                                                               f"{entry.index} of the conditioning has width "
-                                                               f"{entry.tokens.shape[2]}; Flux Redux belongs with Flux's "
-                                                               "text encoders (T5-XXL, width 4096)")
+                                                               f"{entry.index} of the conditioning has width {width}; "
+                                                               "Flux Redux belongs with Flux's text encoders (T5-XXL, "
+                                                               "width 4096)")
         with engine_errors(node, a="clip_vision_a", b="clip_vision_b", t="schedule"):
             rows = interpolation.interpolate(a, b, schedule.as_tensor(), method)
         return io.NodeOutput([_with_image_rows(entry, rows, strength, strength_type) for entry in entries])

@@ -21,7 +21,7 @@ from ui_workflow import ui_to_api
 
 SHIPPED = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
 MODEL_WIDGETS = frozenset({"ckpt_name", "unet_name", "lora_name", "clip_name", "clip_name1", "clip_name2", "vae_name",
-                           "control_net_name", "image"})
+                           "control_net_name", "style_model_name", "image"})
 # Requests that fail without internet (the missing-models dialog asks huggingface.co for each file's size).
 OFFLINE_NOISE = ("ERR_NAME_NOT_RESOLVED", "ERR_INTERNET_DISCONNECTED", "api.comfy.org", "Error fetching file size")
 

@@ -95,7 +95,8 @@ def test_end_rows_are_style_model_apply_of_one_image(n, style_model, pictures, m
                                                      prompts):
     schedule = _schedule(n)
     prompt_a, prompt_b, batch = _prompts(n, schedule)
-    conditioning, first, last = (prompt_a, prompt_a, prompt_a) if prompts == "one prompt" else (batch, prompt_a, prompt_b)
+    conditioning, first, last = ((prompt_a, prompt_a, prompt_a) if prompts == "one prompt"
+                                 else (batch, prompt_a, prompt_b))
     with untouched(conditioning):
         out = _batch(n, conditioning, style_model, *pictures, schedule, method, strength, strength_type)
     ((rows, options),) = out

@@ -14,7 +14,8 @@ SHIPPED = sorted(path.name for path in WORKFLOWS.glob("*.json"))
 NOT_RUNNABLE_HERE = {"expression_qwen_image_edit.json": "test_qwen_workflow.py",
                      "expression_qwen_image_edit_aid.json": "test_qwen_workflow.py",
                      **{name: "test_transformer_workflows.py" for name in ("aid_flux.json", "aid_qwen_image.json",
-                                                                         "aid_sd35.json")}}
+                                                                         "aid_sd35.json",
+                                                                         "image_morph_flux_redux.json")}}
 RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]
 
 

@@ -1,7 +1,8 @@
-"""aid_flux, aid_qwen_image and aid_sd35: their models (12-20B transformers, T5-XXL and Qwen2.5-VL encoders) cannot be
-built small, so each workflow is validated against the real server's /object_info (node types, links, widget values;
-model file names only have to be file names), and its sequence part (the schedule, conditioning batch and AID
-settings it carries) runs on the tiny random model of its family, where frames 1 and 7 must equal plain sampling."""
+"""aid_flux, aid_qwen_image, aid_sd35 and image_morph_flux_redux: their models (12-20B transformers, T5-XXL and
+Qwen2.5-VL encoders, SigLIP and Redux) cannot be built small, so each workflow is validated against the real server's
+/object_info (node types, links, widget values; model and picture file names only have to be file names), and its
+sequence part (the schedule, conditioning batch and AID settings it carries) runs on the tiny random model of its
+family, where frames 1 and 7 must equal plain sampling."""
 
 import json
 
@@ -15,11 +16,13 @@ from ui_workflow import ui_to_api
 FAMILY = {"aid_flux.json": tiny_models.build_flux_model_patcher,
           "aid_qwen_image.json": tiny_models.build_qwen_image_model_patcher,
           "aid_sd35.json": lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True)}
-MODEL_FILES = frozenset({"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name"})
+REDUX = "image_morph_flux_redux.json"
+UNLISTED_FILES = frozenset({"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name",
+                            "style_model_name", "image"})
 
 
 def _prompt(name, object_info):
-    return ui_to_api(json.loads((WORKFLOWS / name).read_text()), object_info, unlisted_files=MODEL_FILES)
+    return ui_to_api(json.loads((WORKFLOWS / name).read_text()), object_info, unlisted_files=UNLISTED_FILES)
 
 
 def _only(prompt, class_type):
@@ -27,7 +30,7 @@ def _only(prompt, class_type):
     return node["inputs"]
 
 
-@pytest.mark.parametrize("name", sorted(FAMILY))
+@pytest.mark.parametrize("name", [*sorted(FAMILY), REDUX])
 def test_workflow_is_valid_on_the_server(name, object_info):
     workflow = json.loads((WORKFLOWS / name).read_text())
     prompt = _prompt(name, object_info)
@@ -60,12 +63,17 @@ def test_workflow_sequence_runs_on_its_family(name, object_info, n):
     if any(node["class_type"] == "FluxGuidance" for node in prompt.values()):
         positive = comfy_nodes.node_helpers.conditioning_set_values(
             positive, {"guidance": _only(prompt, "FluxGuidance")["guidance"]})
+    _assert_aid_keeps_end_frames(n, prompt, FAMILY[name](), schedule, positive, encode())
+
+
+def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative):
+    """The workflow's AID settings and KSampler (2 steps) on ``model``: end frames as plain sampling, bit for bit."""
+    import nodes as comfy_nodes
+
     settings = {k: v for k, v in _only(prompt, "InbetweenAIDAttentionPatch").items() if k not in ("model", "schedule")}
-    model = FAMILY[name]()
     patched = n.aid_nodes.AIDAttentionPatch.execute(model=model, schedule=schedule, **settings).args[0]
     sampler = _only(prompt, "KSampler")
     latent = {"samples": torch.zeros(len(schedule), 16, 16, 16), "batch_index": [0] * len(schedule)}
-    negative = encode()
 
     def run(target):
         return comfy_nodes.common_ksampler(target, sampler["seed"], 2, sampler["cfg"], sampler["sampler_name"],
@@ -74,3 +82,36 @@ def test_workflow_sequence_runs_on_its_family(name, object_info, n):
     plain, frames = run(model), run(patched)
     assert torch.equal(frames[0], plain[0]) and torch.equal(frames[-1], plain[-1])
     assert not torch.allclose(frames[3], plain[3], atol=1e-4)
+
+
+@torch.inference_mode()  # as ComfyUI's executor runs every node
+def test_image_morph_runs_on_tiny_flux(object_info, n, tmp_path):
+    """image_morph_flux_redux's own settings (schedule, CLIP Vision Encode crop, Image Condition Interpolation Batch,
+    FluxGuidance, AID, sampler) on the tiny Flux with a tiny CLIP vision model and a random Redux: the conditioning's
+    end rows are Apply Style Model of each picture alone, and the end frames sampled with AID equal plain sampling."""
+    import nodes as comfy_nodes
+
+    prompt = _prompt(REDUX, object_info)
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(**_only(prompt, "InbetweenBetaCoefficientSchedule")
+                                                               ).args[0]
+    clip_vision = tiny_models.build_clip_vision(tmp_path / "config.json", seed=0)
+    g = torch.Generator().manual_seed(0)
+    crops = [node["inputs"]["crop"] for node in prompt.values() if node["class_type"] == "CLIPVisionEncode"]
+    pictures = [comfy_nodes.CLIPVisionEncode().encode(clip_vision, torch.rand(1, 48, 40, 3, generator=g), crop)[0]
+                for crop in crops]
+    style_model = tiny_models.build_redux_style_model(seed=0)
+    text = [[torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g),
+             {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g)}]]
+    settings = {k: v for k, v in _only(prompt, "InbetweenImageConditionInterpolationBatch").items()
+                if k in ("method", "strength", "strength_type")}
+    batch = n.image_condition_nodes.ImageConditionInterpolationBatch.execute(
+        conditioning=text, style_model=style_model, clip_vision_a=pictures[0], clip_vision_b=pictures[1],
+        schedule=schedule, **settings).args[0]
+    for row, picture in ((0, pictures[0]), (-1, pictures[1])):
+        ((single, _),) = comfy_nodes.StyleModelApply().apply_stylemodel(text, style_model, picture,
+                                                                        settings["strength"],
+                                                                        settings["strength_type"])[0]
+        assert torch.equal(batch[0][0][row], single[0])
+    positive = comfy_nodes.node_helpers.conditioning_set_values(
+        batch, {"guidance": _only(prompt, "FluxGuidance")["guidance"]})
+    _assert_aid_keeps_end_frames(n, prompt, tiny_models.build_flux_model_patcher(), schedule, positive, text)

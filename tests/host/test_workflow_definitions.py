@@ -9,7 +9,7 @@ generator = comfy_host.load_workflow_generator()
 NAMES = sorted(generator.REGISTRY)
 # Loader -> how many of its first widgets name model files.
 LOADER_MODEL_WIDGETS = {"CheckpointLoaderSimple": 1, "UNETLoader": 1, "CLIPLoader": 1, "DualCLIPLoader": 2,
-                        "VAELoader": 1, "ControlNetLoader": 1}
+                        "VAELoader": 1, "ControlNetLoader": 1, "StyleModelLoader": 1, "CLIPVisionLoader": 1}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,8 @@ def test_every_loader_names_its_model_with_a_download(built, name):
         assert [model["name"] for model in models] == node["widgets_values"][:files]
         for model in models:
             assert model["url"].startswith("https://huggingface.co/") and model["url"].endswith(model["name"])
-            assert model["directory"] in ("checkpoints", "diffusion_models", "text_encoders", "vae", "controlnet")
+            assert model["directory"] in ("checkpoints", "diffusion_models", "text_encoders", "vae", "controlnet",
+                                          "style_models", "clip_vision")
             assert model["url"] in note, f"{name}: the note does not link {model['name']}"
 
 

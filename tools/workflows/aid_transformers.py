@@ -1,8 +1,12 @@
-"""AID on diffusion transformers: Flux, Qwen-Image and SD3.5, each the AID graph with its family's loaders."""
+"""AID on diffusion transformers: Flux, Qwen-Image and SD3.5, each the AID graph with its family's loaders, and the
+Flux Redux morph between two pictures."""
 
-from .graph import Output, Workflow, workflow
+from collections.abc import Callable
+
+from .graph import Node, Output, Workflow, workflow
 from .layout import LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, checkpoint, columns, models_line, prompt, save_sequence
-from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, QWEN_IMAGE, QWEN_TEXT_ENCODER, QWEN_VAE, SD35_MEDIUM
+from .models import (FLUX_CLIP_L, FLUX_DEV, FLUX_REDUX, FLUX_T5XXL, FLUX_VAE, QWEN_IMAGE, QWEN_TEXT_ENCODER, QWEN_VAE,
+                     SD35_MEDIUM, SIGCLIP_VISION)
 
 TRANSFORMER_SETTINGS = """**Settings that matter**
 - *AID Attention Patch*: on a transformer every block attends over the frame's text and image tokens together;
@@ -14,10 +18,16 @@ TRANSFORMER_SETTINGS = """**Settings that matter**
 
 def _sequence(w: Workflow, col, model: Output, positive_a: Output, positive_b: Output, steps: int, size: int):
     """Schedule, conditioning batch, AID patch and shared-noise latent: the part every AID graph shares."""
+    return _aid_sequence(w, col, model, steps, size, lambda schedule: w.node(
+        "InbetweenConditioningInterpolationBatch", col.next(150), conditioning_a=positive_a, conditioning_b=positive_b,
+        schedule=schedule, method="lerp", token_alignment="error"))
+
+
+def _aid_sequence(w: Workflow, col, model: Output, steps: int, size: int, batch: Callable[[Output], Node]):
+    """:func:`_sequence` with the conditioning batch made by ``batch(schedule)``."""
     schedule = w.node("InbetweenBetaCoefficientSchedule", col.next(250), title="Beta schedule (alpha = beta = steps)",
                       frames=7, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
-    batch = w.node("InbetweenConditioningInterpolationBatch", col.next(150), conditioning_a=positive_a,
-                   conditioning_b=positive_b, schedule=schedule["schedule"], method="lerp", token_alignment="error")
+    batch = batch(schedule["schedule"])
     patch = w.node("InbetweenAIDAttentionPatch", col.next(220), model=model, schedule=schedule["schedule"],
                    mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
                    apply_to_uncond=False)
@@ -142,3 +152,62 @@ self-attention): 7 frames from prompt A to prompt B in one batch, shared noise, 
     _, batch, patch, latent = nodes
     _sample_and_save(w, sample, save, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"],
                      latent["LATENT"], vae=ckpt["VAE"], steps=28, cfg=4.5, prefix="aid_sd35")
+
+
+@workflow
+def image_morph_flux_redux(w: Workflow):
+    notes, load, pictures, prompts, sequence, sample, save = columns(340, 330, 400, 340, 315, 400)
+    w.group("Read me", [w.note(f"""
+## Morph picture A into picture B with Flux Redux
+
+Seven frames in one batch on Flux dev, each conditioned on an image: *Image Condition Interpolation Batch* gives
+row k the Redux tokens of picture A and picture B interpolated at the schedule's t_k (what *Apply Style Model* adds
+for one picture), appended to the prompt. Every row starts from the same noise and *AID Attention Patch* lets each
+in-between frame attend to the end frames' keys and values, the Redux tokens of both pictures included.
+
+**What the end frames are**: frame 1 is exactly what *Apply Style Model* with picture A gives (the same prompt,
+seed and settings), the last frame the same with picture B: **new generations conditioned on the pictures**, not
+the pictures themselves. Redux carries their content and style, not their exact layout. To morph the photos
+themselves, see `image_morph_sd15` (img2img).
+
+**Models**:
+{models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE, FLUX_REDUX, SIGCLIP_VISION)}
+
+**Change**: the two pictures, the prompt (short: Redux does most of the work), the seed, the number of frames.
+For a prompt per picture, feed *Conditioning Interpolation Batch* (same schedule) into the image node.
+
+**Settings that matter**
+- `strength` and `strength_type` work as in *Apply Style Model*. Keep `multiply`: `attn_bias` below 1 adds an
+  attention mask, and AID leaves masked attentions plain.
+- `method`: `lerp` or `slerp` of the Redux tokens; the end frames are exact either way.
+- Keep the Beta schedule's `steps` equal to the KSampler's.
+
+**Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
+""", notes.next(900))], color="#432")
+    unet = w.node("UNETLoader", load.next(82), models=[FLUX_DEV], unet_name=FLUX_DEV.name, weight_dtype="default")
+    clip = w.node("DualCLIPLoader", load.next(130), models=[FLUX_CLIP_L, FLUX_T5XXL], clip_name1=FLUX_CLIP_L.name,
+                  clip_name2=FLUX_T5XXL.name, type="flux", device="default")
+    vae = w.node("VAELoader", load.next(58), models=[FLUX_VAE], vae_name=FLUX_VAE.name)
+    redux = w.node("StyleModelLoader", load.next(58), models=[FLUX_REDUX], style_model_name=FLUX_REDUX.name)
+    vision = w.node("CLIPVisionLoader", load.next(58), models=[SIGCLIP_VISION], clip_name=SIGCLIP_VISION.name)
+    w.group("Load", [unet, clip, vae, redux, vision], color=LOAD)
+    picture_nodes, encoded = [], []
+    for label, file in (("A (first frame)", "picture_a.png"), ("B (last frame)", "picture_b.png")):
+        image = w.node("LoadImage", pictures.next(330), title=f"Picture {label}", image=file)
+        encode = w.node("CLIPVisionEncode", pictures.next(78), clip_vision=vision["CLIP_VISION"], image=image["IMAGE"],
+                        crop="center")
+        picture_nodes += [image, encode]
+        encoded.append(encode["CLIP_VISION_OUTPUT"])
+    w.group("Pictures", picture_nodes, color=PROMPTS)
+    text = prompt(w, prompts, clip["CLIP"], "Prompt (every frame)", "a photo")
+    negative = prompt(w, prompts, clip["CLIP"], "Negative (unused at cfg 1)", "")
+    w.group("Prompt", [text, negative], color=PROMPTS)
+    schedule, batch, patch, latent = _aid_sequence(
+        w, sequence, unet["MODEL"], steps=20, size=1024, batch=lambda schedule: w.node(
+            "InbetweenImageConditionInterpolationBatch", sequence.next(190), conditioning=text["CONDITIONING"],
+            style_model=redux["STYLE_MODEL"], clip_vision_a=encoded[0], clip_vision_b=encoded[1], schedule=schedule,
+            method="lerp", strength=1.0, strength_type="multiply"))
+    guidance = w.node("FluxGuidance", sequence.next(58), conditioning=batch["CONDITIONING"], guidance=3.5)
+    w.group("Sequence", [schedule, batch, patch, latent, guidance], color=SEQUENCE)
+    _sample_and_save(w, sample, save, patch["MODEL"], guidance["CONDITIONING"], negative["CONDITIONING"],
+                     latent["LATENT"], vae["VAE"], steps=20, cfg=1.0, prefix="image_morph_flux_redux")

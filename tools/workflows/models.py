@@ -59,3 +59,10 @@ SD35_MEDIUM = Model(
     "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors",
     "https://huggingface.co/Comfy-Org/stable-diffusion-3.5-fp8/resolve/main/sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors",
     "checkpoints")
+FLUX_REDUX = Model("flux1-redux-dev.safetensors",
+                   "https://huggingface.co/Comfy-Org/Flux1-Redux-Dev/resolve/main/flux1-redux-dev.safetensors",
+                   "style_models")
+SIGCLIP_VISION = Model(
+    "sigclip_vision_patch14_384.safetensors",
+    "https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors",
+    "clip_vision")
