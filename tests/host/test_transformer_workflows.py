@@ -84,7 +84,7 @@ def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative)
     assert not torch.allclose(frames[3], plain[3], atol=1e-4)
 
 
-@torch.inference_mode()  # as ComfyUI's executor runs every node
+@torch.no_grad()  # no autograd, as ComfyUI's executor (not inference mode: AID caches its weight tensor per schedule)
 def test_image_morph_runs_on_tiny_flux(object_info, n, tmp_path):
     """image_morph_flux_redux's own settings (schedule, CLIP Vision Encode crop, Image Condition Interpolation Batch,
     FluxGuidance, AID, sampler) on the tiny Flux with a tiny CLIP vision model and a random Redux: the conditioning's
