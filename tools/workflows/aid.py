@@ -2,6 +2,7 @@
 
 from .graph import Workflow, workflow
 from .layout import (
+    AID_PATCH_HEIGHT,
     LOAD,
     NEGATIVE,
     PROMPTS,
@@ -50,7 +51,7 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
     batch = w.node("InbetweenConditioningInterpolationBatch", sequence.next(150), conditioning_a=a["CONDITIONING"],
                    conditioning_b=b["CONDITIONING"], schedule=schedule["schedule"], method="lerp",
                    token_alignment="error", **({"guide": texts[2]["CONDITIONING"]} if guide else {}))
-    patch = w.node("InbetweenAIDAttentionPatch", sequence.next(220), model=ckpt["MODEL"], schedule=schedule["schedule"],
+    patch = w.node("InbetweenAIDAttentionPatch", sequence.next(AID_PATCH_HEIGHT), model=ckpt["MODEL"], schedule=schedule["schedule"],
                    mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
                    apply_to_uncond=False)
     latent = w.node("InbetweenSharedNoiseLatent", sequence.next(130), width=size, height=size, frames=7,

@@ -4,7 +4,8 @@ Flux Redux morph between two pictures."""
 from collections.abc import Callable
 
 from .graph import Node, Output, Workflow, workflow
-from .layout import LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, checkpoint, columns, models_line, prompt, save_sequence
+from .layout import (AID_PATCH_HEIGHT, LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, checkpoint, columns, models_line,
+                     prompt, save_sequence)
 from .models import (FLUX_CLIP_L, FLUX_DEV, FLUX_REDUX, FLUX_T5XXL, FLUX_VAE, QWEN_IMAGE, QWEN_TEXT_ENCODER, QWEN_VAE,
                      SD35_MEDIUM, SIGCLIP_VISION)
 
@@ -28,7 +29,7 @@ def _aid_sequence(w: Workflow, col, model: Output, steps: int, size: int, batch:
     schedule = w.node("InbetweenBetaCoefficientSchedule", col.next(250), title="Beta schedule (alpha = beta = steps)",
                       frames=7, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
     batch = batch(schedule["schedule"])
-    patch = w.node("InbetweenAIDAttentionPatch", col.next(220), model=model, schedule=schedule["schedule"],
+    patch = w.node("InbetweenAIDAttentionPatch", col.next(AID_PATCH_HEIGHT), model=model, schedule=schedule["schedule"],
                    mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
                    apply_to_uncond=False)
     latent = w.node("InbetweenSharedNoiseLatent", col.next(130), width=size, height=size, frames=7,

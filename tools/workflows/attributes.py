@@ -2,6 +2,7 @@
 
 from .graph import Workflow, workflow
 from .layout import (
+    AID_PATCH_HEIGHT,
     LOAD,
     PROMPTS,
     SAMPLE,
@@ -178,7 +179,7 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
                    schedule=schedule["schedule"])
     model, series_nodes = shift["MODEL"], [reference, delta, schedule, blend]
     if aid:
-        patch = w.node("InbetweenAIDAttentionPatch", series.next(220), model=shift["MODEL"],
+        patch = w.node("InbetweenAIDAttentionPatch", series.next(AID_PATCH_HEIGHT), model=shift["MODEL"],
                        schedule=schedule["schedule"], mode="outer", fused=True, layers="self + cross",
                        start_percent=0.0, end_percent=0.5, apply_to_uncond=False)
         model, series_nodes = patch["MODEL"], series_nodes + [patch]
