@@ -135,9 +135,11 @@ def read_latent(node: str, input: str, value: object) -> Latent:
 def check_latent_pair(node: str, a: Latent, b: Latent) -> None:
     """``b`` must hold latents of ``a``'s size; batches equal or one of them 1."""
     if a.samples.shape[1:] != b.samples.shape[1:]:
+        # Other channels come from another VAE (4: SD1.x/SDXL, 16: SD3/Flux); another size from another picture size.
+        fix = ("encode both with the same VAE" if a.samples.shape[1] != b.samples.shape[1]
+               else "resize one of them first (e.g. both pictures with Upscale Image before VAE Encode)")
         raise InbetweenInputError(node, b.input, f"expected latents of shape {tuple(a.samples.shape[1:])} per row "
-                                                 f"like {a.input}, got {tuple(b.samples.shape[1:])}; resize one of "
-                                                 "them first")
+                                                 f"like {a.input}, got {tuple(b.samples.shape[1:])}; {fix}")
     if a.batch != b.batch and 1 not in (a.batch, b.batch):
         raise InbetweenInputError(node, b.input, f"expected batch 1 or {a.batch} (the batch of {a.input}), "
                                                  f"got batch {b.batch}")

@@ -24,7 +24,9 @@ class SlerpLatent(io.ComfyNode):
             category="inbetween/latent",
             description=(
                 "Interpolates two latents. With a schedule the output is a batch with one row per "
-                "coefficient (row k at t_k); without one, a single interpolation at 'factor'."
+                "coefficient (row k at t_k); without one, a single interpolation at 'factor'. With shared_noise on, "
+                "KSampler gives every row the same noise: sampled at denoise < 1 (img2img), the first and last rows "
+                "are img2img of A and of B, the rows between a morph."
             ),
             inputs=[
                 io.Latent.Input("latent_a", tooltip="Start of the interpolation (t = 0)."),
@@ -37,12 +39,20 @@ class SlerpLatent(io.ComfyNode):
                                tooltip="Interpolation factor t when no schedule is connected (0 = A, 1 = B)."),
                 ScheduleIO.Input("schedule", optional=True,
                                  tooltip="Optional coefficient schedule: output one latent per coefficient."),
+                # Optional so that API prompts written before this input existed still run.
+                io.Boolean.Input("shared_noise", default=True, optional=True, label_on="shared",
+                                 label_off="per row",
+                                 tooltip="shared: every output row gets batch_index 0, so KSampler (or RandomNoise) "
+                                         "gives all rows the one noise a single latent gets from the seed; at "
+                                         "denoise < 1 the first and last rows are then img2img of A and of B, and "
+                                         "the rows differ only by their start latent (an image morph; what AID "
+                                         "expects). per row: no batch_index, each row gets its own noise."),
             ],
             outputs=[io.Latent.Output(tooltip="The interpolated latent(s).")],
         )
 
     @classmethod
-    def execute(cls, latent_a, latent_b, method, factor, schedule=None) -> io.NodeOutput:
+    def execute(cls, latent_a, latent_b, method, factor, schedule=None, shared_noise=True) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
         a, b = read_latent(node, "latent_a", latent_a), read_latent(node, "latent_b", latent_b)
         check_latent_pair(node, a, b)
@@ -57,16 +67,22 @@ class SlerpLatent(io.ComfyNode):
             masks = sampler_masks(a, b)
             # Masks blend like the samples (by lerp: a mask is a weight, not noise) and stay in [0, 1].
             mask = None if masks is None else interpolation.lerp(*masks, t).clamp(0.0, 1.0)
-        # batch_index is dropped: the output rows are new latents, not rows of either input.
-        return io.NodeOutput(_latent_like(latent_a, samples, mask))
+        # The rows are new latents, not rows of either input: the inputs' batch_index never applies to them.
+        # comfy.sample.prepare_noise gives rows of equal batch_index equal noise, and index 0 the noise of a
+        # batch-1 latent from the same seed.
+        batch_index = [0] * samples.shape[0] if shared_noise else None
+        return io.NodeOutput(_latent_like(latent_a, samples, mask, batch_index))
 
 
-def _latent_like(latent: dict, samples: torch.Tensor, noise_mask: torch.Tensor | None) -> dict:
-    """A new LATENT: ``latent``'s other keys carried, its samples, mask and batch_index replaced."""
+def _latent_like(latent: dict, samples: torch.Tensor, noise_mask: torch.Tensor | None,
+                 batch_index: list[int] | None = None) -> dict:
+    """A new LATENT: ``latent``'s other keys carried, its samples, mask and batch_index replaced (None: none)."""
     out = {key: value for key, value in latent.items() if key not in ("samples", "batch_index", "noise_mask")}
     out["samples"] = samples
     if noise_mask is not None:
         out["noise_mask"] = noise_mask
+    if batch_index is not None:
+        out["batch_index"] = batch_index
     return out
 
 

@@ -1,11 +1,11 @@
 """Files the shipped workflows need besides a checkpoint, made at test time (never committed):
-a random-weight ControlNet matching the test SD1.5 checkpoint, and a small hint image."""
+a random-weight ControlNet matching the test SD1.5 checkpoint, and a small picture for every image a workflow loads."""
 
+import colorsys
+import json
 from pathlib import Path
 
-
 TEST_CONTROLNET_NAME = "inbetween_test_controlnet_sd15.safetensors"
-TEST_HINT_IMAGE_NAME = "inbetween_test_hint.png"
 
 
 def write_test_controlnet(path: Path, seed: int = 0) -> Path:
@@ -29,13 +29,22 @@ def write_test_controlnet(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def write_hint_image(path: Path, size: int = 64) -> Path:
-    """A white ring on black: the kind of edge map a canny or scribble ControlNet takes."""
+def loaded_images(workflows: Path) -> list[str]:
+    """The file names the LoadImage nodes of the workflows in ``workflows`` load (ControlNet hints, photos to morph)."""
+    return sorted({node["widgets_values"][0] for path in workflows.glob("*.json")
+                   for node in json.loads(path.read_text())["nodes"] if node["type"] == "LoadImage"})
+
+
+def write_input_images(folder: Path, names: list[str], size: int = 64) -> None:
+    """A different small picture under each name: a light ring on a dark ground, colours and ring size varying by
+    position, so a ControlNet gets an edge map and the two photos of a morph differ."""
     from PIL import Image, ImageDraw
 
-    image = Image.new("RGB", (size, size), "black")
-    ImageDraw.Draw(image).ellipse([size // 4, size // 4, 3 * size // 4, 3 * size // 4], outline="white", width=3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names):
+        ground = tuple(round(255 * c) for c in colorsys.hsv_to_rgb(index * 0.37 % 1.0, 0.7, 0.25))
+        inset = size // 8 * (1 + index % 3)
+        image = Image.new("RGB", (size, size), ground)
+        ImageDraw.Draw(image).ellipse([inset, inset, size - inset, size - inset],
+                                      outline=tuple(255 - c for c in ground), width=3)
+        image.save(folder / name)

@@ -137,12 +137,13 @@ def _test_checkpoint_for(workflow: dict, test_checkpoints: dict) -> str | None:
 
 @pytest.fixture(scope="session")
 def comfy_server(test_checkpoints, test_controlnet, tmp_path_factory):
-    """ComfyUI started headless on loopback with this pack in custom_nodes; stopped at the end."""
+    """ComfyUI started headless on loopback with this pack in custom_nodes and a small picture for every image the
+    shipped workflows load; stopped at the end."""
     import assets
     from server import ComfyServer
 
     base = tmp_path_factory.mktemp("comfy_base")
-    assets.write_hint_image(base / "input" / assets.TEST_HINT_IMAGE_NAME)
+    assets.write_input_images(base / "input", assets.loaded_images(WORKFLOWS))
     server = ComfyServer(COMFYUI, base, comfy_host.PACK_DIR, sorted(set(test_checkpoints.values())),
                          controlnets=[test_controlnet])
     server.start()
@@ -168,8 +169,7 @@ def run_workflow(comfy_server, object_info, test_checkpoints):
     def run(name: str, overrides: dict | None = None, timeout: float = 900.0):
         workflow = json.loads((WORKFLOWS / name).read_text())
         test_overrides = {"ckpt_name": _test_checkpoint_for(workflow, test_checkpoints), "width": 64, "height": 64,
-                          "control_net_name": assets.TEST_CONTROLNET_NAME, "image": assets.TEST_HINT_IMAGE_NAME,
-                          **(overrides or {})}
+                          "control_net_name": assets.TEST_CONTROLNET_NAME, **(overrides or {})}
         prompt = ui_to_api(workflow, object_info, overrides=test_overrides)
         entry = comfy_server.run_prompt(prompt, timeout=timeout)
         return entry, comfy_server.output_files(entry)

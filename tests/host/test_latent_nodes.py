@@ -75,11 +75,14 @@ def test_slerp_latent_single_factor_and_methods(latent_nodes):
 def test_slerp_latent_masks_and_batch_index(latent_nodes):
     latent_nodes_module, schedule_nodes, _ = latent_nodes
     schedule = _schedule(schedule_nodes, frames=3).args[0]
-    a = _latent(5, noise_mask=torch.zeros(1, 1, 8, 8), batch_index=[0])
+    a = _latent(5, noise_mask=torch.zeros(1, 1, 8, 8), batch_index=[3])
     b = _latent(6)
     (out,) = latent_nodes_module.SlerpLatent.execute(a, b, "lerp", 0.5, schedule).args
-    assert "batch_index" not in out
+    assert out["batch_index"] == [0, 0, 0], "shared noise (the default): every row gets the noise of index 0"
     torch.testing.assert_close(out["noise_mask"][:, 0, 0, 0], torch.tensor([0.0, 0.5, 1.0]))
+    (per_row,) = latent_nodes_module.SlerpLatent.execute(a, b, "lerp", 0.5, schedule, shared_noise=False).args
+    assert "batch_index" not in per_row, "A's batch_index does not apply to the new rows"
+    assert a["batch_index"] == [3]
 
 
 def test_slerp_latent_shape_mismatch_names_node_and_input(latent_nodes):

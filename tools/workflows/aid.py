@@ -2,17 +2,18 @@
 
 from .graph import Workflow, workflow
 from .layout import (
-    AID_PATCH_HEIGHT,
     LOAD,
     NEGATIVE,
     PROMPTS,
     SAMPLE,
     SAVE,
     SEQUENCE,
+    aid_patch,
     checkpoint,
     columns,
     models_line,
     prompt,
+    prompt_batch,
     save_sequence,
 )
 from .models import SD15, SD15_SCRIBBLE_CONTROLNET, SDXL, Model
@@ -48,12 +49,9 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
     negative = prompt(w, prompts, ckpt["CLIP"], "Negative", NEGATIVE)
     w.group("Prompts", texts + [negative], color=PROMPTS)
 
-    batch = w.node("InbetweenConditioningInterpolationBatch", sequence.next(150), conditioning_a=a["CONDITIONING"],
-                   conditioning_b=b["CONDITIONING"], schedule=schedule["schedule"], method="lerp",
-                   token_alignment="error", **({"guide": texts[2]["CONDITIONING"]} if guide else {}))
-    patch = w.node("InbetweenAIDAttentionPatch", sequence.next(AID_PATCH_HEIGHT), model=ckpt["MODEL"], schedule=schedule["schedule"],
-                   mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
-                   apply_to_uncond=False)
+    batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], schedule["schedule"],
+                         texts[2]["CONDITIONING"] if guide else None)
+    patch = aid_patch(w, sequence, ckpt["MODEL"], schedule["schedule"])
     latent = w.node("InbetweenSharedNoiseLatent", sequence.next(130), width=size, height=size, frames=7,
                     schedule=schedule["schedule"])
     w.group("Sequence", [batch, patch, latent], color=SEQUENCE)

@@ -4,8 +4,8 @@ Flux Redux morph between two pictures."""
 from collections.abc import Callable
 
 from .graph import Node, Output, Workflow, workflow
-from .layout import (AID_PATCH_HEIGHT, LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, checkpoint, columns, models_line,
-                     prompt, save_sequence)
+from .layout import (LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, aid_patch, checkpoint, columns, models_line, prompt,
+                     prompt_batch, save_sequence)
 from .models import (FLUX_CLIP_L, FLUX_DEV, FLUX_REDUX, FLUX_T5XXL, FLUX_VAE, QWEN_IMAGE, QWEN_TEXT_ENCODER, QWEN_VAE,
                      SD35_MEDIUM, SIGCLIP_VISION)
 
@@ -19,9 +19,8 @@ TRANSFORMER_SETTINGS = """**Settings that matter**
 
 def _sequence(w: Workflow, col, model: Output, positive_a: Output, positive_b: Output, steps: int, size: int):
     """Schedule, conditioning batch, AID patch and shared-noise latent: the part every AID graph shares."""
-    return _aid_sequence(w, col, model, steps, size, lambda schedule: w.node(
-        "InbetweenConditioningInterpolationBatch", col.next(150), conditioning_a=positive_a, conditioning_b=positive_b,
-        schedule=schedule, method="lerp", token_alignment="error"))
+    return _aid_sequence(w, col, model, steps, size, lambda schedule: prompt_batch(w, col, positive_a, positive_b,
+                                                                                   schedule))
 
 
 def _aid_sequence(w: Workflow, col, model: Output, steps: int, size: int, batch: Callable[[Output], Node]):
@@ -29,9 +28,7 @@ def _aid_sequence(w: Workflow, col, model: Output, steps: int, size: int, batch:
     schedule = w.node("InbetweenBetaCoefficientSchedule", col.next(250), title="Beta schedule (alpha = beta = steps)",
                       frames=7, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
     batch = batch(schedule["schedule"])
-    patch = w.node("InbetweenAIDAttentionPatch", col.next(AID_PATCH_HEIGHT), model=model, schedule=schedule["schedule"],
-                   mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
-                   apply_to_uncond=False)
+    patch = aid_patch(w, col, model, schedule["schedule"])
     latent = w.node("InbetweenSharedNoiseLatent", col.next(130), width=size, height=size, frames=7,
                     schedule=schedule["schedule"])
     return [schedule, batch, patch, latent]

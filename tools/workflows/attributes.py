@@ -2,12 +2,12 @@
 
 from .graph import Workflow, workflow
 from .layout import (
-    AID_PATCH_HEIGHT,
     LOAD,
     PROMPTS,
     SAMPLE,
     SAVE,
     SEQUENCE,
+    aid_patch,
     checkpoint,
     columns,
     models_line,
@@ -179,9 +179,7 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
                    schedule=schedule["schedule"])
     model, series_nodes = shift["MODEL"], [reference, delta, schedule, blend]
     if aid:
-        patch = w.node("InbetweenAIDAttentionPatch", series.next(AID_PATCH_HEIGHT), model=shift["MODEL"],
-                       schedule=schedule["schedule"], mode="outer", fused=True, layers="self + cross",
-                       start_percent=0.0, end_percent=0.5, apply_to_uncond=False)
+        patch = aid_patch(w, series, shift["MODEL"], schedule["schedule"])
         model, series_nodes = patch["MODEL"], series_nodes + [patch]
     w.group("Intensity series", series_nodes, color=SEQUENCE)
     repeat = w.node("RepeatLatentBatch", sample.next(58), title="One row per alpha", samples=encoded["LATENT"], amount=5)

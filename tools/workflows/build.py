@@ -4,8 +4,9 @@
     python -m tools.workflows.build --object-info object_info.json          # uses a saved /object_info
     ... --check                                                             # writes nothing, fails on a difference
 
-Adding a workflow: write a function decorated with ``@workflow`` in aid.py, sequences.py or attributes.py (or a new
-module imported below), run this, and commit the JSON (the host suite checks both agree).
+Adding a workflow: write a function decorated with ``@workflow`` in one of the modules imported below (aid.py,
+sequences.py, morphs.py...) or a new one imported there, run this, and commit the JSON (the host suite checks both
+agree).
 """
 
 import argparse
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import aid, aid_transformers, attributes, sequences  # noqa: F401  (each registers its workflows)
+from . import aid, aid_transformers, attributes, morphs, sequences  # noqa: F401  (each registers its workflows)
 from .graph import REGISTRY, Workflow, WorkflowDefinitionError  # noqa: F401  (the host suite's API)
 
 PACK_DIR = Path(__file__).resolve().parents[2]

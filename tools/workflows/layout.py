@@ -32,6 +32,19 @@ def prompt(w: Workflow, col: Column, clip: Output, title: str, text: str, height
     return w.node("CLIPTextEncode", col.next(height), title=title, text=text, clip=clip)
 
 
+def prompt_batch(w: Workflow, col: Column, a: Output, b: Output, schedule: Output, guide: Output | None = None) -> Node:
+    """Conditioning Interpolation Batch: prompt A to prompt B along the schedule (lerp); with a guide, PAID."""
+    return w.node("InbetweenConditioningInterpolationBatch", col.next(150), conditioning_a=a, conditioning_b=b,
+                  schedule=schedule, method="lerp", token_alignment="error", **({"guide": guide} if guide else {}))
+
+
+def aid_patch(w: Workflow, col: Column, model: Output, schedule: Output, max_rows: int = 0) -> Node:
+    """AID Attention Patch as the paper runs it: fused outer, self + cross, the first half of the steps."""
+    return w.node("InbetweenAIDAttentionPatch", col.next(AID_PATCH_HEIGHT), model=model, schedule=schedule,
+                  mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
+                  apply_to_uncond=False, max_rows=max_rows)
+
+
 def sample_and_decode(w: Workflow, col: Column, model: Output, positive: Output, negative: Output, latent: Output,
                       vae: Output, title: str | None = None, denoise: float = 1.0, **sampling) -> list[Node]:
     """A KSampler (seed, steps, cfg, sampler_name, scheduler in ``sampling``) and the VAE Decode of its output."""

@@ -11,6 +11,7 @@ from .layout import (
     columns,
     models_line,
     prompt,
+    prompt_batch,
     sample_and_decode,
     save_sequence,
 )
@@ -46,8 +47,7 @@ frames, which is what AID fixes.
     b = prompt(w, prompts, ckpt["CLIP"], "Prompt B", "a photo of a dog sitting on a wooden table, soft window light")
     negative = prompt(w, prompts, ckpt["CLIP"], "Negative", NEGATIVE)
     w.group("Prompts", [a, b, negative], color=PROMPTS)
-    batch = w.node("InbetweenConditioningInterpolationBatch", sequence.next(150), conditioning_a=a["CONDITIONING"],
-                   conditioning_b=b["CONDITIONING"], schedule=schedule["schedule"], method="lerp", token_alignment="error")
+    batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], schedule["schedule"])
     latent = w.node("InbetweenSharedNoiseLatent", sequence.next(130), width=512, height=512, frames=7,
                     schedule=schedule["schedule"])
     w.group("Sequence", [batch, latent], color=SEQUENCE)
@@ -152,7 +152,8 @@ def slerp_latent_sd15(w: Workflow):
 ## Refine a slerp between two generations
 
 Two KSamplers make images A and B from different seeds; a uniform 7-frame *Beta Coefficient Schedule* drives *Slerp
-Latent* to make the in-between latents, and a KSampler at denoise 0.6 turns each blend into a clean image.
+Latent* to make the in-between latents, and a KSampler at denoise 0.6 turns each blend into a clean image. Slerp
+Latent's `shared_noise` gives every row the same noise, so the first and last frames are A and B refined alone.
 
 **Model** (any SD1.5 checkpoint works):
 {models_line(SD15)}
@@ -167,7 +168,7 @@ Latent* to make the in-between latents, and a KSampler at denoise 0.6 turns each
         "blurry, low quality, watermark")
     schedule = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250), frames=7, preset="uniform", start=0.0,
                       end=1.0)
-    slerp = w.node("InbetweenSlerpLatent", sequence.next(130), latent_a=a["LATENT"], latent_b=b["LATENT"],
+    slerp = w.node("InbetweenSlerpLatent", sequence.next(154), latent_a=a["LATENT"], latent_b=b["LATENT"],
                    method="slerp", factor=0.5, schedule=schedule["schedule"])
     curve = w.node("PreviewImage", sequence.next(280), title="Schedule curve", images=schedule["curve"])
     w.group("Sequence", [schedule, slerp, curve], color=SEQUENCE)
