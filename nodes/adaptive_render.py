@@ -3,7 +3,10 @@
 Every render samples from the same initial noise (one seed, every row noise index 0), so the
 frames differ only by their coefficient, as in the AID reference. With AID on, a frame at t is
 row 1 of the batch [A, t, B] under an AID patch with the schedule (0, t, 1): the endpoints are
-plain generations (exactly the same every render) and the in-between attends to them.
+plain generations (exactly the same every render) and the in-between attends to them. The patch
+carries each model call out in parts of one frame (``max_rows`` 2: its positive and negative rows):
+A, B, then t, so a render holds two rows at a time instead of six, and its endpoints are exactly
+what sampling each prompt alone gives.
 """
 
 from collections.abc import Callable
@@ -20,6 +23,8 @@ import latent_preview
 from .aid import AIDConfig, patch_model
 
 Conditioning = list
+# One frame per model call: its positive and negative rows (ComfyUI batches them together).
+ROWS_PER_CALL = 2
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ class FrameRenderer:
         self.previewer = latent_preview.get_previewer(model.load_device, model.get_model_object("latent_format"))
 
     def patched(self, schedule: tuple) -> object:
-        config = AIDConfig(coefficients=tuple(schedule), mode=self.aid_mode, end_percent=self.aid_end_percent)
+        config = AIDConfig(coefficients=tuple(schedule), mode=self.aid_mode, end_percent=self.aid_end_percent,
+                           max_rows=ROWS_PER_CALL)
         return patch_model(self.model, config, self_attention=True, cross_attention=True)
 
     def __call__(self, ts: list) -> torch.Tensor:

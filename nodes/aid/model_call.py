@@ -90,6 +90,8 @@ class SamplingChecks:
     A conditioning batch that is neither 1 nor the schedule's length would be tiled over the frames
     by ComfyUI (rows ``[a, g, b, a, g]`` for 3 against 5): an error. Rows that do not share their
     initial noise differ by more than their conditioning, which AID does not undo: a warning.
+    Self-Attention Guidance keeps the attention of one whole model call for its guidance, which
+    ``max_rows`` carries out in parts: an error rather than its shape error in the middle of sampling.
     """
 
     def __init__(self, config: AIDConfig):
@@ -107,6 +109,12 @@ class SamplingChecks:
                         raise InbetweenInputError(NODE_NAME, "schedule", f"has {frames} frames but the {name} conditioning "
                                           f"({key}) has batch {value.shape[0]}; build the conditioning with the "
                                           "same schedule (Conditioning Interpolation Batch) or use batch 1")
+        if self.config.max_rows and frames * len(executor.class_obj.conds) > self.config.max_rows:
+            for function in executor.class_obj.model_options.get("sampler_post_cfg_function", []):
+                if getattr(function, "__module__", "").endswith("nodes_sag"):
+                    raise InbetweenInputError(NODE_NAME, "max_rows", "Self-Attention Guidance records the attention "
+                                              "of the whole model call, which max_rows carries out in parts; set "
+                                              "max_rows to 0 or remove Self-Attention Guidance")
         if not torch.equal(noise[1:], noise[:1].expand_as(noise[1:])):
             logging.warning(f"{NODE_NAME}: the {frames} frames start from different noise, so they differ by more "
                             "than their conditioning and AID cannot make them consistent. Use Shared Noise Latent "

@@ -66,7 +66,12 @@ INACTIVE = AIDStep(())
 
 @functools.lru_cache(maxsize=256)
 def weights_on(weights: tuple[float, ...], device: torch.device) -> torch.Tensor:
-    """One tensor per (schedule, device), made once: never a host-to-device copy per call."""
-    return torch.tensor(weights, dtype=torch.float32, device=device)
+    """One tensor per (schedule, device), made once: never a host-to-device copy per call.
+
+    Made outside inference mode: the first caller may sample under ``torch.inference_mode`` (as ComfyUI's
+    executor does), a later one trace with autograd on (``torch.compile``), which refuses inference tensors.
+    """
+    with torch.inference_mode(False):
+        return torch.tensor(weights, dtype=torch.float32, device=device)
 
 

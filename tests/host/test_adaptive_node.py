@@ -95,6 +95,22 @@ def test_end_to_end_with_aid_progress_and_a_reusable_schedule(n, tiny_model, vae
     assert float((images[1:-1] - plain[1:-1]).abs().amax()) > 10 * TOLERANCE
 
 
+def test_aid_renders_sample_one_frame_per_model_call(n, tiny_model, vae, prompts):
+    """Each render's model calls run A, B, then the explored frame, each as its positive and negative rows."""
+    import comfy.patcher_extension as extension
+
+    batches = []
+
+    def spy(executor, *args, **kwargs):
+        batches.append(args[0].shape[0])
+        return executor(*args, **kwargs)
+
+    model = tiny_model.clone()
+    model.add_wrapper_with_key(extension.WrappersMP.DIFFUSION_MODEL, "test", spy)
+    adaptive(n, model, vae, prompts, frames=3, budget=4)
+    assert batches == [2] * (2 * STEPS * 3), "2 renders x steps x (A, B, the frame), two rows each"
+
+
 def test_attention_off_with_clip_vision_distance(n, tiny_model, vae, prompts, tmp_path):
     import tiny_models
 

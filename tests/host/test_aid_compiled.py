@@ -169,3 +169,32 @@ def test_torch_compile_model_keeps_endpoints_and_repeats(n, sequence):
     assert torch.equal(first, second)
     scale = eager.abs().max().item()
     torch.testing.assert_close(first, eager, rtol=0, atol=1e-4 * scale)
+
+
+def test_torch_compile_model_runs_the_parts_of_max_rows_without_recompiling(n, tiny_clip):
+    """ComfyUI's TorchCompileModel (inductor, CPU) over the parts: a graph per kind of part (endpoint, full and
+    last in-between part, in and out of the window), none when sampling again; frames as eager within
+    inductor's float32 reordering, as above."""
+    from comfy_api.torch_helpers import set_torch_compile_wrapper
+    from torch._dynamo.utils import counters
+
+    import tiny_models
+    from aid_support import make_sequence
+
+    unet_sequence = make_sequence(n, tiny_clip, 13)
+    model = tiny_models.build_sd15_model_patcher(seed=0, model_channels=32, channel_mult=(1, 2))
+    patched = patch(n, model, unet_sequence["schedule"], end=0.5, max_rows=4)
+    eager = sample(patched, unet_sequence, steps=4)
+    compiled = patched.clone()
+    set_torch_compile_wrapper(model=compiled, backend="inductor")
+    torch._dynamo.reset()
+    graphs = counters["stats"]["unique_graphs"]
+    first = sample(compiled, unet_sequence, steps=4)
+    new_graphs = counters["stats"]["unique_graphs"] - graphs
+    second = sample(compiled, unet_sequence, steps=4)
+    again = counters["stats"]["unique_graphs"] - graphs - new_graphs
+    torch._dynamo.reset()
+    assert new_graphs <= 6, f"{new_graphs} graphs: parts must not recompile by position"
+    assert again == 0, "sampling again must not recompile"
+    assert torch.equal(first, second)
+    torch.testing.assert_close(first, eager, rtol=0, atol=1e-4 * eager.abs().max().item())

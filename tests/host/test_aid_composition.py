@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import ipadapter_double as ipa
-from aid_support import FRAMES, patch, sample
+from aid_support import FRAMES, hypertile, patch, sample
 
 
 def tiny_sdxl_model(seed: int = 0):
@@ -141,14 +141,6 @@ def _pag(model):
     return PerturbedAttentionGuidance.execute(model, scale=1.0).args[0]
 
 
-def _hypertile(model):
-    from comfy_extras.nodes_hypertile import HyperTile
-
-    # 64 px images: a 32 px tile splits the full-resolution self-attention into 2 x 2 tiles; swap_size 1 picks
-    # the tiling without drawing random numbers, so runs can be compared.
-    return HyperTile.execute(model, tile_size=32, swap_size=1, max_depth=0, scale_depth=False)[0]
-
-
 def _tome(model):
     from comfy_extras.nodes_tomesd import TomePatchModel
 
@@ -186,7 +178,7 @@ def _slg(model):
 # node -> does it change a plain generation on the tiny model (SLG's skips name transformer blocks, which a
 # UNet does not have: its extra pass equals the plain one)
 NODES = {"self_attention_guidance": (_sag, True), "perturbed_attention_guidance": (_pag, True),
-         "hypertile": (_hypertile, True), "token_merging": (_tome, True), "freeu": (_freeu, True),
+         "hypertile": (hypertile, True), "token_merging": (_tome, True), "freeu": (_freeu, True),
          "freeu_v2": (_freeu_v2, True), "lora": (_lora, True), "skip_layer_guidance_dit": (_slg, False)}
 
 
@@ -214,7 +206,7 @@ def test_self_attention_guidance_after_aid_keeps_both(n, tiny_model, sequence):
     assert not isinstance(replaces[("middle", 0, 0)], n.aid.replace.AIDAttentionReplace)
 
 
-def test_hypertile_tiles_reach_aid_as_tiles(n, tiny_model, sequence):
+def testhypertile_tiles_reach_aid_as_tiles(n, tiny_model, sequence):
     """HyperTile's self-attention batch is frames x tiles; AID interpolates tile by tile, endpoints untouched."""
     seen = []
 
@@ -226,7 +218,7 @@ def test_hypertile_tiles_reach_aid_as_tiles(n, tiny_model, sequence):
             seen.append((q.shape[0], k.shape[0]))
             return self.inner(q, k, v, options)
 
-    patched = patch(n, _hypertile(tiny_model), sequence["schedule"])
+    patched = patch(n, hypertile(tiny_model), sequence["schedule"])
     key = ("input", 1, 0)
     patched.set_model_patch_replace(Spy(patched.model_options["transformer_options"]["patches_replace"]["attn1"][key]),
                                     "attn1", *key)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import tiny_models
-from aid_support import FRAMES
+from aid_support import FRAMES, dit_conditioning, make_dit_sequence
 from sync_audit import SyncRecorder
 
 FAMILIES = {
@@ -28,20 +28,9 @@ def models():
     return {name: build() for name, (build, _) in FAMILIES.items()}
 
 
-def _conditioning(seed: int, tokens: int = 12):
-    g = torch.Generator().manual_seed(seed)
-    return [[torch.randn(1, tokens, tiny_models.TINY_CONTEXT, generator=g),
-             {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g), "guidance": 3.5}]]
-
-
 @pytest.fixture(scope="module")
 def dit_sequence(n):
-    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=FRAMES, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
-    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
-        _conditioning(1), _conditioning(2), schedule, "lerp", "error").args[0]
-    return dict(schedule=schedule, positive=positive, negative=_conditioning(3),
-                latent={"samples": torch.zeros(FRAMES, 16, 16, 16), "batch_index": [0] * FRAMES})
+    return make_dit_sequence(n)
 
 
 def dit_patch(n, model, schedule, mode="outer", fused=True, layers="self + cross", end=1.0, uncond=False):
@@ -160,7 +149,7 @@ def test_window_and_cfg_one(n, models, dit_sequence):
 
 def test_guide_prompt_paid(n, models, dit_sequence):
     guided = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
-        _conditioning(1), _conditioning(2), dit_sequence["schedule"], "lerp", "error", guide=_conditioning(4)).args[0]
+        dit_conditioning(1), dit_conditioning(2), dit_sequence["schedule"], "lerp", "error", guide=dit_conditioning(4)).args[0]
     model = models["flux"]
     plain = dit_sample(model, dit_sequence, 1.0, positive=guided)
     patched = dit_sample(dit_patch(n, model, dit_sequence["schedule"]), dit_sequence, 1.0, positive=guided)
