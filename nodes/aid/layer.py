@@ -56,10 +56,9 @@ def interpolate_rows(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, base: to
     among the model's, for the endpoints' keys/values kept across the parts of a split model call.
     """
     rows = q.shape[0] // tiles
-    for row, kept in step.captures:  # endpoints of later parts of this model call: [tiles, H, Te, D]
-        if (layer, kept) in step.kept:
-            raise InbetweenInputError(NODE_NAME, "max_rows", f"two attention layers of the model answer to {layer}, "
-                                      "so AID cannot tell whose endpoint keys/values to keep; set max_rows to 0")
+    # Endpoints of later parts of this model call, [tiles, H, Te, D]. A layer's key is unique in the model (UNet
+    # block and index, dit block and length); an AID patch another patch wrapped may keep the same values twice.
+    for row, kept in step.captures:
         step.kept[layer, kept] = tuple(x[row::rows, :, endpoint_tokens].clone() for x in (k, v))
     if not step.runs:
         return base

@@ -70,16 +70,18 @@ def test_the_recorder_sees_syncs_and_host_copies():
     assert any(e.startswith("host->device") for e in recorder.events)
 
 
+@pytest.mark.parametrize("max_rows", [0, 2], ids=["one-batch", "parts"])
 @pytest.mark.parametrize("adapter", [False, True], ids=["aid", "aid-over-adapter"])
 @pytest.mark.parametrize("cfg", [5.0, 1.0], ids=["cfg5", "cfg1"])
-def test_patched_attention_makes_no_device_sync(n, tiny_model, sequence, cfg, adapter):
+def test_patched_attention_makes_no_device_sync(n, tiny_model, sequence, cfg, adapter, max_rows):
     """Calls captured from real sampling (two steps: one in the window, one after), replayed on fake CUDA
     tensors through each kernel path: flash (fp16, sm90), memory-efficient (fp32) and joined keys (no
-    capability known: the host's attention)."""
+    capability known: the host's attention). With ``max_rows`` the endpoint parts keep keys/values and the
+    in-between parts read them, replayed in order into a fresh dict per model call."""
     model = tiny_model.clone()
     if adapter:
         model.set_model_attn2_replace(AdapterStandIn(), "input", 1)
-    patched = patch(n, model, sequence["schedule"], end=0.5)
+    patched = patch(n, model, sequence["schedule"], end=0.5, max_rows=max_rows)
     replaces = patched.model_options["transformer_options"]["patches_replace"]
     captures = {layer: Capture(replaces[layer][("input", 1, 0)]) for layer in ("attn1", "attn2")}
     for layer, capture in captures.items():
@@ -88,15 +90,18 @@ def test_patched_attention_makes_no_device_sync(n, tiny_model, sequence, cfg, ad
 
     key = n.aid.step.STEP_KEY
     calls = [call for capture in captures.values() for call in capture.calls]
-    assert [options[key].active for *_, options in calls] == [True, False, True, False]
+    parts = 1 if not max_rows else (5 if cfg > 1 else 4)  # A, B and the in-between parts of each model call
+    assert [options[key].active for *_, options in calls] == ([True] * parts + [False] * parts) * 2
     for dtype, capability in ((torch.float16, (9, 0)), (torch.float32, (9, 0)), (torch.float16, None)):
+        fresh, mode = {}, FakeTensorMode()  # the real run's kept dicts -> new ones for the fake keys/values
         for (q, k, v, options), capture in zip(calls, [c for c in captures.values() for _ in c.calls]):
             step = options[key]
-            with FakeTensorMode():
+            with mode:
                 fq, fk, fv = (torch.empty(x.shape, dtype=dtype, device="cuda") for x in (q, k, v))
                 runs = tuple(dataclasses.replace(run, t=torch.empty(run.t.shape, device="cuda")) for run in step.runs)
+                kept = None if step.kept is None else fresh.setdefault(id(step.kept), {})
                 fake_options = {**options, "optimized_attention_override": math_attention,
-                                key: dataclasses.replace(step, runs=runs, cuda_capability=capability)}
+                                key: dataclasses.replace(step, runs=runs, kept=kept, cuda_capability=capability)}
                 with SyncRecorder() as recorder:
                     out = capture.inner(fq, fk, fv, fake_options)
             assert out.shape == q.shape and out.device.type == "cuda" and out.dtype == dtype
