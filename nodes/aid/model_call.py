@@ -118,8 +118,8 @@ class SamplingChecks:
         if not torch.equal(noise[1:], noise[:1].expand_as(noise[1:])):
             logging.warning(f"{NODE_NAME}: the {frames} frames start from different noise, so they differ by more "
                             "than their conditioning and AID cannot make them consistent. Use Shared Noise Latent "
-                            "with KSampler (or one seed for every row) unless the noise differs on purpose "
-                            "(Interpolated Noise).")
+                            "(or Slerp Latent with shared_noise, for a morph) with KSampler, or one seed for every "
+                            "row, unless the noise differs on purpose (Interpolated Noise).")
         return executor(noise, *args, **kwargs)
 
 
