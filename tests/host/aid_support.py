@@ -40,6 +40,21 @@ def make_dit_sequence(n, frames: int = FRAMES) -> dict:
                 latent={"samples": torch.zeros(frames, 16, 16, 16), "batch_index": [0] * frames})
 
 
+def make_sdxl_sequence(n, frames: int = FRAMES) -> dict:
+    """Cat -> dog stand-ins for the small SDXL: random 64-wide token embeddings and 1280-wide pooled outputs."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    cond = lambda: [[torch.randn(1, 77, 64, generator=generator),  # noqa: E731
+                     {"pooled_output": torch.randn(1, 1280, generator=generator)}]]
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=frames, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(cond(), cond(), schedule, "lerp",
+                                                                           "error").args[0]
+    latent = n.latent_nodes.SharedNoiseLatent.execute(64, 64, 1, schedule).args[0]
+    return dict(schedule=schedule, positive=positive, negative=cond(), latent=latent)
+
+
 def patch(n, model, schedule, mode="outer", fused=True, layers="self + cross", start=0.0, end=1.0, uncond=False,
           max_rows=0):
     return n.aid_nodes.AIDAttentionPatch.execute(model, schedule, mode, fused, layers, start, end, uncond,

@@ -9,43 +9,13 @@ import pytest
 import torch
 
 import ipadapter_double as ipa
-from aid_support import FRAMES, hypertile, patch, sample
-
-
-def tiny_sdxl_model(seed: int = 0):
-    """A random-weight ``model_base.SDXL`` with SDXL's layout in small: linear transformer projections, blocks of
-    one and of two transformers (so ``(block, number, index)`` keys with index 1 exist), 2816-wide ADM input."""
-    import comfy.model_patcher
-    import comfy.supported_models
-
-    import tiny_models
-
-    config = {"use_checkpoint": False, "image_size": 32, "use_spatial_transformer": True, "legacy": False,
-              "num_classes": "sequential", "adm_in_channels": 2816, "in_channels": 4, "out_channels": 4,
-              "model_channels": 64, "num_res_blocks": [1, 1], "transformer_depth": [1, 2],
-              "transformer_depth_output": [1, 1, 2, 2], "channel_mult": [1, 2], "transformer_depth_middle": 2,
-              "use_linear_in_transformer": True, "context_dim": 64,
-              "use_temporal_resblock": False, "use_temporal_attention": False}
-    model_config = comfy.supported_models.SDXL(config)
-    model_config.set_inference_dtype(torch.float32, None)
-    model = model_config.get_model({})
-    tiny_models.init_random_(model.diffusion_model, seed)
-    device = torch.device("cpu")
-    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+import tiny_models
+from aid_support import FRAMES, hypertile, make_sdxl_sequence, patch, sample
 
 
 @pytest.fixture(scope="module")
 def sdxl_sequence(n):
-    """Cat -> dog stand-ins for SDXL: random 64-wide token embeddings and 1280-wide pooled outputs."""
-    generator = torch.Generator().manual_seed(1)
-    cond = lambda: [[torch.randn(1, 77, 64, generator=generator),  # noqa: E731
-                     {"pooled_output": torch.randn(1, 1280, generator=generator)}]]
-    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=FRAMES, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
-    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(cond(), cond(), schedule, "lerp",
-                                                                           "error").args[0]
-    latent = n.latent_nodes.SharedNoiseLatent.execute(64, 64, 1, schedule).args[0]
-    return dict(schedule=schedule, positive=positive, negative=cond(), latent=latent)
+    return make_sdxl_sequence(n)
 
 
 @pytest.fixture(scope="module", params=["sd15", "sdxl"])
@@ -53,7 +23,7 @@ def family(request, tiny_model, sequence, sdxl_sequence):
     """(model, sequence, image embedding) of one model family."""
     if request.param == "sd15":
         return tiny_model, sequence, torch.randn(1, 4, 768, generator=torch.Generator().manual_seed(2))
-    return tiny_sdxl_model(), sdxl_sequence, torch.randn(1, 4, 1280, generator=torch.Generator().manual_seed(2))
+    return tiny_models.build_small_sdxl_model_patcher(), sdxl_sequence, torch.randn(1, 4, 1280, generator=torch.Generator().manual_seed(2))
 
 
 def _run(model, seq, steps=2, **kwargs):

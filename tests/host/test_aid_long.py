@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import tiny_models
-from aid_support import hypertile, make_dit_sequence, make_sequence, patch, sample
+import ipadapter_double as ipa
+from aid_support import hypertile, make_dit_sequence, make_sdxl_sequence, make_sequence, patch, sample
 
 FRAMES = 13
 # In-between rows against one batch, relative to the frames' largest value (measured at most 2e-6).
@@ -29,7 +30,8 @@ def unet_sequence(n, tiny_clip):
 @pytest.fixture(scope="module")
 def transformers():
     return {"flux": tiny_models.build_flux_model_patcher(seed=0),
-            "qwen_image": tiny_models.build_qwen_image_model_patcher(seed=0)}
+            "qwen_image": tiny_models.build_qwen_image_model_patcher(seed=0),
+            "sd35_mmdit_x": tiny_models.build_sd3_model_patcher(seed=0, mmdit_x=True)}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,9 @@ def test_unet_parts_give_the_one_batch_frames(n, tiny_model, unet_sequence, cfg,
 
 
 @pytest.mark.parametrize("family, cfg, max_rows, end", [
-    ("flux", 1.0, 2, 1.0), ("flux", 1.0, 3, 0.5), ("qwen_image", 4.0, 3, 1.0)])
+    ("flux", 1.0, 2, 1.0), ("flux", 1.0, 3, 0.5), ("qwen_image", 4.0, 3, 1.0),
+    ("sd35_mmdit_x", 4.0, 4, 1.0),  # two attentions per block: the joint one and the image-only one
+])
 def test_transformer_parts_give_the_one_batch_frames(n, transformers, dit_sequence, family, cfg, max_rows, end):
     model = transformers[family]
     whole = sample(patch(n, model, dit_sequence["schedule"], end=end), dit_sequence, cfg, steps=2)
@@ -129,6 +133,22 @@ def test_flux_kontext_reference_latents_are_split_with_the_rows(n, transformers,
     split = sample(patch(n, model, seq["schedule"], layers="self", max_rows=4), seq, 1.0, steps=2)
     assert_same_frames(split, whole)
     assert torch.equal(split[0], alone(n, model, seq, 0, 1.0, steps=2))
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_ip_adapter_in_either_order_follows_the_parts(n, tiny_model, unet_sequence, family):
+    """IPAdapter_plus (its protocol double) before and after AID; on SDXL the 2816-wide ADM input ``y`` is cut
+    with the rows."""
+    model, seq, width = tiny_model, unet_sequence, 768
+    if family == "sdxl":
+        model, seq, width = tiny_models.build_small_sdxl_model_patcher(), make_sdxl_sequence(n, FRAMES), 1280
+    embeds = torch.randn(1, 4, width, generator=torch.Generator().manual_seed(2))
+    adapter = lambda m: ipa.apply_ipadapter(m, embeds, weight=0.8, seed=0)  # noqa: E731
+    whole = sample(patch(n, adapter(model), seq["schedule"]), seq, 5.0, steps=2)
+    for split in (sample(patch(n, adapter(model), seq["schedule"], max_rows=4), seq, 5.0, steps=2),
+                  sample(adapter(patch(n, model, seq["schedule"], max_rows=4)), seq, 5.0, steps=2)):
+        assert_same_frames(split, whole)
+    assert not torch.allclose(whole, sample(patch(n, model, seq["schedule"]), seq, 5.0, steps=2), atol=1e-3)
 
 
 def _model_calls(model, **record):

@@ -247,6 +247,20 @@ def model_patcher(model_config, seed: int, dtype: torch.dtype):
     return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
 
 
+def build_small_sdxl_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
+    """A random-weight ``model_base.SDXL`` with SDXL's layout in small: linear transformer projections, blocks of
+    one and of two transformers (so ``(block, number, index)`` keys with index 1 exist), 2816-wide ADM input."""
+    import comfy.supported_models
+
+    config = {"use_checkpoint": False, "image_size": 32, "use_spatial_transformer": True, "legacy": False,
+              "num_classes": "sequential", "adm_in_channels": 2816, "in_channels": 4, "out_channels": 4,
+              "model_channels": 64, "num_res_blocks": [1, 1], "transformer_depth": [1, 2],
+              "transformer_depth_output": [1, 1, 2, 2], "channel_mult": [1, 2], "transformer_depth_middle": 2,
+              "use_linear_in_transformer": True, "context_dim": 64,
+              "use_temporal_resblock": False, "use_temporal_attention": False}
+    return model_patcher(comfy.supported_models.SDXL(config), seed, dtype)
+
+
 # Token widths of the tiny transformers' conditionings (the real ones: Flux T5 4096 / CLIP-L 768,
 # Qwen2.5-VL 3584, SD3 4096 / 2048): the pack only cares about shapes, not widths.
 TINY_CONTEXT, TINY_POOLED = 32, 24
