@@ -36,23 +36,13 @@ benchmarks/aid_overhead.py``.
 """
 
 import argparse
-import json
-import os
-import resource
 import statistics
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "host"))
+import harness
+from harness import CFG, LATENT, SEED, STEPS, interleaved, setup, timed
 
-FRAMES, STEPS, CFG, SEED, LATENT = 7, 6, 5.0, 0, 32
-# glibc: serve blocks of 64 KiB and more by mmap and give freed memory back at once, so the resident
-# size tracks live tensors instead of the allocator's high-water mark.
-FREE_AT_ONCE = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+FRAMES = 7
 # (figure suffix, hidden size, MLP ratio): joint attention dominant (hidden 128: about two thirds of a step's work is
 # attention), and Flux's own proportions (tokens about twice the hidden size, MLP ratio 4: about a quarter).
 FLUX_WORKLOADS = (("flux", 128, 2.0), ("flux_proportions", 512, 4.0))
@@ -65,134 +55,26 @@ VARIANTS = {
 }
 
 
-def _resident_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
-
-
-def _setup():
-    import comfy_host
-
-    comfy_host.import_comfy_on_cpu()
-    import comfy.cli_args
-
-    comfy.cli_args.args.use_pytorch_cross_attention = True
-    import comfy.ldm.modules.attention as attention
-
-    # The attention module picked its function at import; pin SDPA for every variant.
-    attention.optimized_attention = attention.attention_pytorch
-    attention.optimized_attention_masked = attention.attention_pytorch
-    return comfy_host.load_pack()
-
-
 def _workload(pack):
-    import torch
-
-    import tiny_models
-
-    model = tiny_models.build_sd15_model_patcher(seed=0, model_channels=64, channel_mult=(1, 2, 4))
-    generator = torch.Generator().manual_seed(1)
-    a, b, negative = (torch.randn(1, 77, 768, generator=generator) for _ in range(3))
-    schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=FRAMES, preset="classic (alpha = beta = steps)", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
-    ).args[0]
-    return model, schedule, [[a, {}]], [[b, {}]], [[negative, {}]]
+    return (harness.unet_model(), *harness.unet_inputs(pack, FRAMES))
 
 
 def _sampler(pack, variant):
     """A function that runs the whole variant once and returns the sampled latents."""
-    import nodes as comfy_nodes
-
-    model, schedule, a, b, negative = _workload(pack)
-    interpolate = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute
-    shared_latent = pack.nodes.latent_nodes.SharedNoiseLatent.execute
-    settings = VARIANTS[variant]
-
-    def run_batch(sequence_schedule, patched):
-        positive = interpolate(a, b, sequence_schedule, "lerp", "error").args[0]
-        latent = shared_latent(LATENT * 8, LATENT * 8, 1, sequence_schedule).args[0]
-        return comfy_nodes.common_ksampler(patched, SEED, STEPS, CFG, "euler", "normal", positive, negative,
-                                           latent)[0]["samples"]
-
-    def patch(sequence_schedule):
-        if settings is None:
-            return model
-        return pack.nodes.aid_nodes.AIDAttentionPatch.execute(
-            model, sequence_schedule, settings["mode"], settings["fused"], "self + cross", 0.0, settings["end"], False
-        ).args[0]
-
-    if variant != "reference":
-        patched = patch(schedule)
-        return lambda: run_batch(schedule, patched)
-
-    # The reference implementation samples each in-between frame t in its own call, batch [A, t, B].
-    schedule_type = type(schedule)
-    triples = [schedule_type((0.0, t, 1.0), f"reference frame t={t:.4f}") for t in schedule.coefficients[1:-1]]
-    patched = [(triple, patch(triple)) for triple in triples]
-    return lambda: [run_batch(triple, model_) for triple, model_ in patched]
-
-
-def measure_peak_memory(variant: str) -> float:
-    """MiB of peak resident memory during one run above the resident size just before it.
-
-    The run follows a warm-up, so one-time allocations are not counted; the parent starts this
-    process with glibc returning large blocks to the system at once, so the resident size follows
-    the live tensors, and a watcher thread samples it every millisecond.
-    """
-    pack = _setup()
-    run = _sampler(pack, variant)
-    run()
-    before = _resident_bytes()
-    peak, done = [before], threading.Event()
-
-    def watch():
-        while not done.is_set():
-            peak[0] = max(peak[0], _resident_bytes())
-            time.sleep(0.001)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    run()
-    done.set()
-    watcher.join()
-    return max(peak[0] - before, 0) / 2**20
-
-
-def _interleaved(runs: dict, repeats: int) -> dict:
-    """Median seconds per run, after a warm-up, the runs timed in turn round after round."""
-    for run in runs.values():
-        run()  # warm-up: lazy allocations, kernel selection
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(samples) for name, samples in times.items()}
+    return harness.unet_sampler(pack, harness.unet_model(), FRAMES, VARIANTS[variant], reference=variant == "reference")
 
 
 def measure_times(repeats: int) -> dict:
     """Median seconds per variant, the variants timed in turn round after round."""
-    pack = _setup()
-    return _interleaved({variant: _sampler(pack, variant) for variant in VARIANTS}, repeats)
-
-
-def _timed(fn, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up call."""
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    pack = setup()
+    return interleaved({variant: _sampler(pack, variant) for variant in VARIANTS}, repeats)
 
 
 def measure_attention_op(repeats: int) -> dict:
     """One self-attention layer of the first level: 7 rows, 8 heads, 1024 tokens, head_dim 8."""
     import torch
 
-    pack = _setup()
+    pack = setup()
     aid = pack.inbetween.aid
     generator = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(FRAMES, 8, LATENT * LATENT, 8, generator=generator) for _ in range(3))
@@ -209,9 +91,9 @@ def measure_attention_op(repeats: int) -> dict:
         to_b = sdpa(q[middle], torch.cat([own_k, k[-1:].expand_as(own_k)], 2), torch.cat([own_v, v[-1:].expand_as(own_v)], 2))
         return (1 - coefficient) * to_a + coefficient * to_b
 
-    plain = _timed(lambda: sdpa(q[middle], k[middle], v[middle]), repeats)
-    fused = _timed(lambda: aid.interpolated_attention(q, k, v, t, "outer", True), repeats)
-    naive = _timed(naive_outer, repeats)
+    plain = timed(lambda: sdpa(q[middle], k[middle], v[middle]), repeats)
+    fused = timed(lambda: aid.interpolated_attention(q, k, v, t, "outer", True), repeats)
+    naive = timed(naive_outer, repeats)
     return {"attn_plain_ms": plain * 1e3, "attn_outer_ms": fused * 1e3, "attn_naive_outer_ms": naive * 1e3}
 
 
@@ -235,7 +117,7 @@ def measure_gpu_readiness(compile_too: bool) -> dict:
 
     from sync_audit import SyncRecorder
 
-    pack = _setup()
+    pack = setup()
     model, schedule, a, b, negative = _workload(pack)
     positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(a, b, schedule, "lerp",
                                                                                      "error").args[0]
@@ -296,7 +178,7 @@ def measure_flux(repeats: int, hidden: int, mlp_ratio: float, suffix: str) -> di
     """Plain vs AID (fused outer, window 0.5) sampling of a Flux-shaped workload, and its joint attention op."""
     import torch
 
-    pack = _setup()
+    pack = setup()
     import comfy.ldm.modules.attention as attention
     import comfy.supported_models
     import nodes as comfy_nodes
@@ -328,15 +210,15 @@ def measure_flux(repeats: int, hidden: int, mlp_ratio: float, suffix: str) -> di
         return lambda: comfy_nodes.common_ksampler(target, SEED, STEPS, 1.0, "euler", "simple", positive,
                                                    conditioning[0], latent)
 
-    times = _interleaved({"plain": run(model), "outer_window": run(patched)}, repeats)
+    times = interleaved({"plain": run(model), "outer_window": run(patched)}, repeats)
 
     aid = pack.inbetween.aid
     q, k, v = (torch.randn(FRAMES, hidden // 64, 64 + 32 * 32, 64, generator=generator) for _ in range(3))
     t = torch.linspace(0, 1, FRAMES)[1:-1]
     sdpa = torch.nn.functional.scaled_dot_product_attention
     return {f"time_plain_{suffix}_s": times["plain"], f"time_outer_window_{suffix}_s": times["outer_window"],
-            f"attn_plain_{suffix}_ms": _timed(lambda: sdpa(q[1:-1], k[1:-1], v[1:-1]), max(repeats, 10)) * 1e3,
-            f"attn_outer_{suffix}_ms": _timed(lambda: aid.interpolated_attention(q, k, v, t), max(repeats, 10)) * 1e3}
+            f"attn_plain_{suffix}_ms": timed(lambda: sdpa(q[1:-1], k[1:-1], v[1:-1]), max(repeats, 10)) * 1e3,
+            f"attn_outer_{suffix}_ms": timed(lambda: aid.interpolated_attention(q, k, v, t), max(repeats, 10)) * 1e3}
 
 
 def main() -> None:
@@ -347,13 +229,10 @@ def main() -> None:
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
-        print(json.dumps(measure_peak_memory(args.variant)))
+        print(harness.peak_memory(_sampler(setup(), args.variant)))
         return
 
-    import torch
-
-    print(f"machine=torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{Path('/proc/cpuinfo').read_text().count('processor')} cpus")
+    print(harness.machine_line())
     for suffix, hidden, mlp_ratio in FLUX_WORKLOADS:
         flux = measure_flux(args.repeats, hidden, mlp_ratio, suffix)
         for name, value in flux.items():
@@ -373,9 +252,7 @@ def main() -> None:
     seconds = measure_times(args.repeats)
     peak = {}
     for variant in VARIANTS:
-        output = subprocess.run([sys.executable, __file__, "--variant", variant], check=True, capture_output=True,
-                                text=True, env={**os.environ, **FREE_AT_ONCE}).stdout
-        peak[variant] = json.loads(output.strip().splitlines()[-1])
+        peak[variant] = harness.in_fresh_process(__file__, "--variant", variant)
         print(f"time_{variant}_s={seconds[variant]:.3f}")
         print(f"peak_{variant}_mib={peak[variant]:.1f}")
 

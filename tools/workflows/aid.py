@@ -26,13 +26,15 @@ AID_SETTINGS = """**Settings that matter**
 
 
 def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: str, steps: int, cfg: float,
-               size: int, prefix: str, guide: str | None = None, scribble: bool = False) -> None:
-    """Load -> prompts -> conditioning batch + AID patch + shared-noise latent -> KSampler -> WEBP and grid."""
+               size: int, prefix: str, guide: str | None = None, scribble: bool = False, frames: int = 7,
+               max_rows: int = 0, grid_columns: int = 7, fps: float = 6.0, video: bool = False) -> None:
+    """Load -> prompts -> conditioning batch + AID patch + shared-noise latent -> KSampler -> WEBP and grid (and an
+    MP4 with ``video``)."""
     notes, load, prompts, sequence, sample, save = columns(315, 400, 340, 315, 400)
     w.group("Read me", [w.note(note, notes.next(760))], color="#432")
     ckpt = checkpoint(w, load, model)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), title="Beta schedule (alpha = beta = steps)",
-                      frames=7, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
+                      frames=frames, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
     loaders = [ckpt, schedule]
     if scribble:
         controlnet = w.node("ControlNetLoader", load.next(60), models=[SD15_SCRIBBLE_CONTROLNET],
@@ -51,8 +53,8 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
 
     batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], schedule["schedule"],
                          texts[2]["CONDITIONING"] if guide else None)
-    patch = aid_patch(w, sequence, ckpt["MODEL"], schedule["schedule"])
-    latent = w.node("InbetweenSharedNoiseLatent", sequence.next(130), width=size, height=size, frames=7,
+    patch = aid_patch(w, sequence, ckpt["MODEL"], schedule["schedule"], max_rows=max_rows)
+    latent = w.node("InbetweenSharedNoiseLatent", sequence.next(130), width=size, height=size, frames=frames,
                     schedule=schedule["schedule"])
     w.group("Sequence", [batch, patch, latent], color=SEQUENCE)
 
@@ -67,7 +69,8 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
                      latent_image=latent["LATENT"], denoise=1.0)
     decode = w.node("VAEDecode", sample.next(46), samples=sampler["LATENT"], vae=ckpt["VAE"])
     w.group("Sample", sampling + [sampler, decode], color=SAMPLE)
-    w.group("Save", save_sequence(w, save, decode["IMAGE"], prefix, grid_columns=7), color=SAVE)
+    w.group("Save", save_sequence(w, save, decode["IMAGE"], prefix, grid_columns=grid_columns, fps=fps, video=video),
+            color=SAVE)
 
 
 @workflow
@@ -196,3 +199,38 @@ coefficients, fitted Beta, chosen frames) and the metrics summary. The `schedule
     summary = w.node("PreviewAny", report.next(200), title="Metrics summary", source=metrics["summary"])
     chart = w.node("SaveImage", report.next(300), images=metrics["chart"], filename_prefix="inbetween/aid_adaptive_metrics")
     w.group("Metrics", [metrics, summary, chart], color=SAMPLE)
+
+
+@workflow
+def aid_long_sequence_sd15(w: Workflow):
+    _aid_graph(w, f"""
+## A long AID sequence: 25 frames, 4 rows at a time (SD1.5)
+
+A two-second morph from prompt A to prompt B: 25 frames with AID, saved as an animated WEBP, an MP4 video and a grid.
+In one batch (as in `aid_text_interpolation_sd15`) 25 frames would be one model call of 50 rows (each frame has a
+positive and a negative row). **`max_rows` 4** on *AID Attention Patch* carries out every model call in parts:
+endpoint A, then endpoint B (each exactly the call that sampling that prompt alone makes, so **the first and the last
+frame are exactly what prompt A and prompt B give alone**, bit for bit), every attention layer keeping their keys and
+values for this call; then the 23 in-between frames two at a time (4 rows), each attending to the kept keys and
+values. The in-betweens are the one-batch frames up to the kernels' rounding.
+
+**Model** (any SD1.5 checkpoint works; pick yours in *Load Checkpoint*):
+{models_line(SD15)}
+
+**Memory**: the model never holds more than 4 rows at once, whatever the number of frames, plus the endpoints' kept
+keys and values (conditional pass, every attention layer: about 96 MB in fp16 at 512x512). Raise `max_rows` on a
+large GPU for fewer, larger calls; 0 samples all 50 rows in one batch.
+
+**Time**: each step computes every frame once (the endpoints once per step, not once per part), the work of the
+one-batch path in 14 model calls per step instead of 1; about 2.8x less than the reference implementation, which
+samples `[A, t, B]` once per in-between frame (69 frames' work for 23 in-betweens).
+
+**Change**: the two prompts, the seed; `frames` in *Beta schedule* and *Shared Noise Latent* (keep them equal); `fps`
+in *Save Animated WEBP* and *Create Video*.
+
+{AID_SETTINGS.replace("(7)", "(25)")}
+
+**Expect** in `output/inbetween/`: a 2-second animated WEBP and MP4 (12 fps) and a grid of the 25 frames.
+""", SD15, "a photo of a cat sitting on a wooden table, soft window light",
+               "a photo of a dog sitting on a wooden table, soft window light", steps=25, cfg=7.5, size=512,
+               prefix="aid_long_sequence", frames=25, max_rows=4, grid_columns=5, fps=12.0, video=True)

@@ -16,7 +16,7 @@ GROUP_PADDING = 12
 GROUP_TITLE = 36        # room for a group's title above its first node
 VIEW_MARGIN = (40, 90)  # the saved view leaves this much canvas left of and above the graph (toolbar, badges)
 NOTE_TYPE = "MarkdownNote"
-SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent")
+SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent", "SaveVideo", "SaveWEBM")
 UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 
 

@@ -54,13 +54,19 @@ def sample_and_decode(w: Workflow, col: Column, model: Output, positive: Output,
 
 
 def save_sequence(w: Workflow, col: Column, images: Output, prefix: str, grid_columns: int = 0,
-                  fps: float = 6.0) -> list[Node]:
-    """An animated WEBP and an image grid of the frames, under ``inbetween/<prefix>`` and ``..._grid``."""
+                  fps: float = 6.0, video: bool = False) -> list[Node]:
+    """An animated WEBP and an image grid of the frames, under ``inbetween/<prefix>`` and ``..._grid``; with
+    ``video``, also an H.264 MP4 (core Create Video and Save Video) under ``..._video``."""
     webp = w.node("SaveAnimatedWEBP", col.next(330), images=images, filename_prefix=f"inbetween/{prefix}", fps=fps,
                   lossless=False, quality=90)
+    nodes = [webp]
+    if video:
+        clip = w.node("CreateVideo", col.next(80), images=images, fps=fps)
+        nodes += [clip, w.node("SaveVideo", col.next(330), video=clip["VIDEO"], filename_prefix=f"inbetween/{prefix}_video",
+                               format="mp4", codec="h264")]
     grid = w.node("InbetweenImageGrid", col.next(110), images=images, columns=grid_columns, padding=4, pad_value=1.0)
     save = w.node("SaveImage", col.next(300), images=grid["IMAGE"], filename_prefix=f"inbetween/{prefix}_grid")
-    return [webp, grid, save]
+    return nodes + [grid, save]
 
 
 def models_line(*models: Model) -> str:

@@ -1,0 +1,147 @@
+"""Long AID sequences (issue 12): ``max_rows`` against one batch and against the reference's structure.
+
+Workload: the fixed UNet workload of ``aid_overhead.py`` (see ``harness.py``: SD1.5-shaped UNet with 64 model
+channels, 32x32 latent, 6 euler steps, cfg 5, so a frame is two rows of a model call) at 7, 15 and 31 frames, AID
+fused outer on the first half of the steps, in three structures:
+
+- ``batch``: the whole sequence in one model call per sampler call (``max_rows`` 0: 2 x frames rows);
+- ``rows4``: ``max_rows`` 4: each model call carried out as endpoint A (both chunks), endpoint B, then the
+  in-betweens two frames (four rows) at a time, reading the endpoints' kept keys/values;
+- ``reference``: the AID reference implementation's structure, one sampling of batch ``[A, t, B]`` per in-between
+  frame, both endpoints recomputed every time. Every such sampling costs the same whatever t, so its time at F
+  frames is (F - 2) times the median time of one (``--full-reference`` times all F - 2 samplings instead).
+
+Times: after a warm-up (the first frame count only: it selects the kernels for all), the structures are timed in
+turn, round after round, and each reports the median of ``--repeats`` rounds; ratios compare structures of the same
+rounds. Memory: ``batch`` and ``rows4`` at every frame count run in a fresh process each, after a warm-up with 3 frames
+of the same structure; the peak resident size during the run above the size just before it is reported (the
+loaded model and one-time allocations are not counted).
+
+Targets: peak memory of ``rows4`` at 31 frames within 1.25x of its value at 7 frames; time per frame of ``rows4``
+within 1.15x of ``batch``; the reference structure's time at least 2.5x that of ``rows4`` at 31 frames. Each is
+printed as met or missed with what bounds it.
+
+Prints ``name=value`` lines, ratios last, then the targets. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
+benchmarks/long_sequence.py`` (``--frames 7 31 --repeats 1 --no-memory`` to shorten).
+"""
+
+import argparse
+import math
+
+import harness
+from harness import interleaved, setup
+
+FRAMES = (7, 15, 31)
+MAX_ROWS = 4
+AID = dict(mode="outer", fused=True, end=0.5)
+STRUCTURES = {"batch": dict(AID, max_rows=0), "rows4": dict(AID, max_rows=MAX_ROWS), "reference": AID}
+MEMORY_TARGET, TIME_TARGET, REFERENCE_TARGET = 1.25, 1.15, 2.5
+CHUNKS = 2  # cfg > 1: a positive and a negative row per frame
+
+
+def _run(pack, model, structure: str, frames: int):
+    if structure == "reference":
+        return harness.unet_sampler(pack, model, frames, STRUCTURES[structure], reference=True)
+    return harness.unet_sampler(pack, model, frames, STRUCTURES[structure])
+
+
+def measure_times(frame_counts, repeats: int, full_reference: bool) -> dict:
+    """Median seconds of sampling each structure at each frame count: {(structure, frames): seconds}."""
+    pack = setup()
+    model = harness.unet_model()
+    seconds = {}
+    for index, frames in enumerate(frame_counts):
+        runs = {"batch": _run(pack, model, "batch", frames), "rows4": _run(pack, model, "rows4", frames)}
+        if full_reference:
+            runs["reference"] = _run(pack, model, "reference", frames)
+        elif index == 0:
+            runs["reference_one"] = _run(pack, model, "reference", 3)  # one [A, t, B] sampling
+        medians = interleaved(runs, repeats, warm_up=index == 0)
+        for name, value in medians.items():
+            seconds[name, 3 if name == "reference_one" else frames] = value
+    if not full_reference:
+        for frames in frame_counts:
+            seconds["reference", frames] = (frames - 2) * seconds["reference_one", 3]
+    return seconds
+
+
+def measure_peak(structure: str, frames: int) -> float:
+    pack = setup()
+    model = harness.unet_model()
+    return harness.peak_memory(_run(pack, model, structure, frames), warm_up=_run(pack, model, structure, 3))
+
+
+def model_calls(frames: int, max_rows: int) -> int:
+    """Model calls per sampler call at cfg > 1 (the parts of nodes/aid/split.py's plan)."""
+    if max_rows == 0:
+        return 1
+    per_part = max_rows // CHUNKS if max_rows >= CHUNKS else 1
+    groups = 1 if max_rows >= CHUNKS else CHUNKS
+    return groups * (2 + math.ceil((frames - 2) / per_part))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, nargs="+", default=list(FRAMES), help="frame counts (default 7 15 31)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (median reported)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (fresh processes)")
+    parser.add_argument("--full-reference", action="store_true",
+                        help="time every [A, t, B] sampling of the reference structure (slow: 3 rows per frame)")
+    parser.add_argument("--peak", nargs=2, metavar=("STRUCTURE", "FRAMES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak:
+        print(measure_peak(args.peak[0], int(args.peak[1])))
+        return
+
+    frame_counts = sorted(set(args.frames))
+    print(harness.machine_line())
+    seconds = measure_times(frame_counts, args.repeats, args.full_reference)
+    if not args.full_reference:
+        print(f"time_reference_one_sampling_s={seconds['reference_one', 3]:.3f}")
+    for frames in frame_counts:
+        for structure in STRUCTURES:
+            print(f"time_{structure}_f{frames}_s={seconds[structure, frames]:.3f}")
+            print(f"time_per_frame_{structure}_f{frames}_s={seconds[structure, frames] / frames:.3f}")
+        print(f"model_calls_per_step_rows4_f{frames}={model_calls(frames, MAX_ROWS)}")
+    peak = {}
+    if not args.no_memory:
+        for frames in frame_counts:
+            for structure in ("batch", "rows4"):
+                peak[structure, frames] = harness.in_fresh_process(__file__, "--peak", structure, str(frames))
+                print(f"peak_{structure}_f{frames}_mib={peak[structure, frames]:.1f}")
+
+    time_ratio = {frames: seconds["rows4", frames] / seconds["batch", frames] for frames in frame_counts}
+    reference_ratio = {frames: seconds["reference", frames] / seconds["rows4", frames] for frames in frame_counts}
+    for frames in frame_counts:
+        print(f"ratio_rows4_vs_batch_f{frames}={time_ratio[frames]:.3f}")
+    for frames in frame_counts:
+        print(f"ratio_reference_vs_rows4_f{frames}={reference_ratio[frames]:.3f}")
+        print(f"ratio_reference_vs_batch_f{frames}={seconds['reference', frames] / seconds['batch', frames]:.3f}")
+    first, last = frame_counts[0], frame_counts[-1]
+    if peak and last != first:
+        for structure in ("batch", "rows4"):
+            print(f"mem_ratio_{structure}_f{last}_vs_f{first}={peak[structure, last] / max(peak[structure, first], 1e-9):.3f}")
+
+    # Targets, with what bounds a missed one.
+    if peak and last != first:
+        ratio = peak["rows4", last] / max(peak["rows4", first], 1e-9)
+        conditioning_mib = (3 * last - 3 * first) * 77 * 768 * 4 / 2**20
+        print(f"target_memory_rows4_f{last}_vs_f{first}={'met' if ratio <= MEMORY_TARGET else 'missed'} "
+              f"({ratio:.2f} vs <= {MEMORY_TARGET}; bound: the model's activations are those of {MAX_ROWS} rows at "
+              f"any length, but ComfyUI builds the whole batch's conditioning before the model call: the positive "
+              f"and the negative repeated to every frame and their concatenation, 3 x 77 x 768 floats per frame, "
+              f"{conditioning_mib:.1f} MiB more at {last} frames than at {first}, plus the sampler's latents)")
+    slowest = max(time_ratio, key=time_ratio.get)
+    print(f"target_time_per_frame_rows4_vs_batch={'met' if time_ratio[slowest] <= TIME_TARGET else 'missed'} "
+          f"(worst {time_ratio[slowest]:.2f} at {slowest} frames vs <= {TIME_TARGET}; bound: {MAX_ROWS} rows make "
+          f"{model_calls(slowest, MAX_ROWS)} model calls per step where the batch makes 1, each paying the UNet's "
+          f"per-call overhead, and small batches use a CPU less well than one of {CHUNKS * slowest} rows)")
+    ratio = reference_ratio[last]
+    bound = 3 * (last - 2) / last
+    print(f"target_reference_vs_rows4_f{last}={'met' if ratio >= REFERENCE_TARGET else 'missed'} "
+          f"({ratio:.2f} vs >= {REFERENCE_TARGET}; the rows sampled bound it: 3 x {last - 2} = {3 * (last - 2)} for "
+          f"the reference against {last}, {bound:.2f}x, less the endpoint parts' per-call overhead)")
+
+
+if __name__ == "__main__":
+    main()
