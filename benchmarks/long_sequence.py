@@ -22,7 +22,8 @@ within 1.15x of ``batch``; the reference structure's time at least 2.5x that of 
 printed as met or missed with what bounds it.
 
 Prints ``name=value`` lines, ratios last, then the targets. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
-benchmarks/long_sequence.py`` (``--frames 7 31 --repeats 1 --no-memory`` to shorten).
+benchmarks/long_sequence.py`` (``--frames 7 31 --repeats 1 --no-memory`` to shorten; ``--threads 1`` on a shared
+machine).
 """
 
 import argparse
@@ -108,8 +109,15 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (fresh processes)")
     parser.add_argument("--full-reference", action="store_true",
                         help="time every [A, t, B] sampling of the reference structure (slow: 3 rows per frame)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); 1 on a machine shared with other work, where a "
+                             "thread barrier waiting for a descheduled thread makes small calls slow")
     parser.add_argument("--peak", nargs=2, metavar=("STRUCTURE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.peak:
         print(measure_peak(args.peak[0], int(args.peak[1])))
         return
@@ -134,7 +142,8 @@ def main() -> None:
     if not args.no_memory:
         for frames in frame_counts:
             for structure in ("batch", "rows4"):
-                peak[structure, frames] = harness.in_fresh_process(__file__, "--peak", structure, str(frames))
+                peak[structure, frames] = harness.in_fresh_process(__file__, "--peak", structure, str(frames),
+                                                                   "--threads", str(args.threads))
                 print(f"peak_{structure}_f{frames}_mib={peak[structure, frames]:.1f}")
 
     # What the calls' sizes alone predict: rows4's parts and the reference's batches of 3 frames, priced by the bare
