@@ -218,12 +218,13 @@ values. The in-betweens are the one-batch frames up to the kernels' rounding.
 {models_line(SD15)}
 
 **Memory**: the model never holds more than 4 rows at once, whatever the number of frames, plus the endpoints' kept
-keys and values (conditional pass, every attention layer: about 96 MB in fp16 at 512x512). Raise `max_rows` on a
-large GPU for fewer, larger calls; 0 samples all 50 rows in one batch.
+keys and values (positive pass, every attention layer, both endpoints: about 95 MiB in fp16 at 512x512). Raise
+`max_rows` on a large GPU for fewer, larger calls; 0 samples all 50 rows in one batch.
 
 **Time**: each step computes every frame once (the endpoints once per step, not once per part), the work of the
-one-batch path in 14 model calls per step instead of 1; about 2.8x less than the reference implementation, which
-samples `[A, t, B]` once per in-between frame (69 frames' work for 23 in-betweens).
+one-batch path in 14 model calls per step instead of 1; 2.8x less than the reference implementation, which samples
+`[A, t, B]` once per in-between frame (69 frames' rows for 23 in-betweens). Each call has a fixed cost, which shows
+on a small model or a CPU (see the README's benchmarks).
 
 **Change**: the two prompts, the seed; `frames` in *Beta schedule* and *Shared Noise Latent* (keep them equal); `fps`
 in *Save Animated WEBP* and *Create Video*.
