@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ...inbetween.aid import additive_bias
 from .config import AIDConfig
 from .layer import backend_for, heads_first, heads_last, interpolate_rows
 from .step import INACTIVE, STEP_KEY
@@ -60,8 +61,9 @@ class JointAttentionOverride:
 
     ``tokens`` picks which endpoint tokens join on a joint sequence (see :data:`TOKEN_CHOICES`); an
     image-only attention joins the endpoints' image tokens unless only text was asked for. Attention
-    that is neither (no layout, or another length), and attention with a mask, stays plain: a mask
-    cannot be carried by the log-sum-exp kernels (the model-call wrapper warns once per sampling).
+    that is neither (no layout, or another length) stays plain. A mask (Qwen-Image's text padding, Flux
+    Redux's ``attn_bias``) is carried: each row's own keys keep its own mask, each endpoint's keys bring
+    the endpoint's.
     """
 
     def __init__(self, config: AIDConfig, tokens: str, previous=None):
@@ -81,7 +83,7 @@ class JointAttentionOverride:
         q, k, v = args[:3]
         heads = args[3] if len(args) > 3 else kwargs["heads"]
         mask = args[4] if len(args) > 4 else kwargs.get("mask")
-        if not step.active or layout is None or mask is not None:
+        if not step.active or layout is None:
             return base
         skip_reshape, skip_output = kwargs.get("skip_reshape", False), kwargs.get("skip_output_reshape", False)
         q, k, v = (x if skip_reshape else heads_first(x, heads) for x in (q, k, v))  # [B, H, T, D]
@@ -90,14 +92,17 @@ class JointAttentionOverride:
             return base
         passed = {key: value for key, value in kwargs.items()
                   if key not in ("heads", "mask", "skip_reshape", "skip_output_reshape")}
+        bias = None if mask is None else additive_bias(mask, q.dtype)
 
-        def joined(q, k, v):  # [B, H, T, D] in and out, through the same backend and override chain
-            return self._attend(func, q, k, v, heads, skip_reshape=True, skip_output_reshape=True, **passed)
+        def joined(q, k, v, bias):  # [B, H, T, D] in and out, through the same backend and override chain
+            return self._attend(func, q, k, v, heads, mask=bias, skip_reshape=True, skip_output_reshape=True,
+                                **passed)
 
         # A block's attentions differ by their length (SD3.5's second attention holds the image alone).
         layer = (*layout.block, q.shape[2])
-        return interpolate_rows(q, k, v, base, step, self.config, backend_for(q, step, joined),
-                                (lambda rows: rows) if skip_output else heads_last, layer, endpoint_tokens)
+        return interpolate_rows(q, k, v, base, step, self.config, backend_for(q, step, joined, bias is not None),
+                                (lambda rows: rows) if skip_output else heads_last, layer, endpoint_tokens,
+                                bias=bias)
 
     def _endpoint_tokens(self, length: int, layout: Layout) -> slice | None:
         if length == layout.text + layout.image:

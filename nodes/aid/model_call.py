@@ -66,16 +66,10 @@ class ApplyModelWrapper:
 
     def __init__(self, config: AIDConfig):
         self.config = config
-        self.warned_of_mask = False
 
     def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                  **kwargs):
         step = decide(self.config, x, t, c_crossattn, transformer_options)
-        if step.active and kwargs.get("attention_mask") is not None and not self.warned_of_mask:
-            self.warned_of_mask = True
-            logging.warning(f"{NODE_NAME}: the conditioning carries an attention mask, which AID's kernels cannot "
-                            "join; attention with that mask stays plain, so the frames interpolate only where the "
-                            "model attends without it")
         if 0 < self.config.max_rows < x.shape[0]:
             return split.call_in_parts(executor, self.config, step, x, t, c_concat, c_crossattn, control,
                                        transformer_options, kwargs)

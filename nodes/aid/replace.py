@@ -69,8 +69,9 @@ class AIDAttentionReplace:
             q, k, v, base = (tile_major(x, rows, tiles) for x in (q, k, v, base))
         q_h, k_h, v_h = (heads_first(x, heads) for x in (q, k, v))
 
-        def joined(q, k, v):  # [B, H, T, D] in and out
-            return comfy_attention.optimized_attention(q, k, v, heads, attn_precision=options.get("attn_precision"),
+        def joined(q, k, v, bias):  # [B, H, T, D] in and out; UNet attention layers get no mask
+            return comfy_attention.optimized_attention(q, k, v, heads, mask=bias,
+                                                       attn_precision=options.get("attn_precision"),
                                                        skip_reshape=True, skip_output_reshape=True,
                                                        transformer_options=options)
 

@@ -12,31 +12,43 @@ from inbetween.aid import attention_with_lse, interpolated_attention, merge_atte
 from inbetween.errors import ArgumentError
 
 
-def naive_attention(q, k, v):
+def naive_attention(q, k, v, bias=None):
     scores = q.double() @ k.double().transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if bias is not None:
+        scores = scores + bias.double()
     return torch.softmax(scores, dim=-1) @ v.double()
 
 
-def naive_aid(q, k, v, t, mode, fused, endpoint_tokens=slice(None)):
-    """The formulas of the AID paper, one in-between row at a time, in float64."""
+def naive_aid(q, k, v, t, mode, fused, endpoint_tokens=slice(None), bias=None):
+    """The formulas of the AID paper, one in-between row at a time, in float64.
+
+    ``bias`` ``[N, H|1, Tq|1, Tk]``: each key set's scores get its own row's bias; inner mode weighs each
+    blended key by ``(1-t) exp(bias_A) + t exp(bias_B)``.
+    """
+    if bias is None:
+        bias = torch.zeros(q.shape[0], 1, 1, k.shape[2], dtype=torch.float64)
+    bias = bias.double().expand(q.shape[0], -1, q.shape[2], -1)
+    cat = lambda x, y: torch.cat([x, y], dim=-1)  # noqa: E731
     rows = []
     for i in range(1, q.shape[0] - 1):
         ti = float(t[i - 1])
-        qi, ki, vi = q[i : i + 1], k[i : i + 1], v[i : i + 1]
+        qi, ki, vi, bi = q[i : i + 1], k[i : i + 1], v[i : i + 1], bias[i : i + 1]
         ka, va, kb, vb = (x[:, :, endpoint_tokens] for x in (k[:1], v[:1], k[-1:], v[-1:]))
+        ba, bb = bias[:1, ..., endpoint_tokens], bias[-1:, ..., endpoint_tokens]
         if mode == "outer":
             if fused:
-                to_a = naive_attention(qi, torch.cat([ki, ka], dim=2), torch.cat([vi, va], dim=2))
-                to_b = naive_attention(qi, torch.cat([ki, kb], dim=2), torch.cat([vi, vb], dim=2))
+                to_a = naive_attention(qi, torch.cat([ki, ka], dim=2), torch.cat([vi, va], dim=2), cat(bi, ba))
+                to_b = naive_attention(qi, torch.cat([ki, kb], dim=2), torch.cat([vi, vb], dim=2), cat(bi, bb))
             else:
-                to_a, to_b = naive_attention(qi, ka, va), naive_attention(qi, kb, vb)
+                to_a, to_b = naive_attention(qi, ka, va, ba), naive_attention(qi, kb, vb, bb)
             rows.append((1 - ti) * to_a + ti * to_b)
         else:
             kt, vt = (1 - ti) * ka + ti * kb, (1 - ti) * va + ti * vb
+            bt = torch.log((1 - ti) * torch.exp(ba) + ti * torch.exp(bb))
             if fused:
-                rows.append(naive_attention(qi, torch.cat([ki, kt], dim=2), torch.cat([vi, vt], dim=2)))
+                rows.append(naive_attention(qi, torch.cat([ki, kt], dim=2), torch.cat([vi, vt], dim=2), cat(bi, bt)))
             else:
-                rows.append(naive_attention(qi, kt, vt))
+                rows.append(naive_attention(qi, kt, vt, bt))
     return torch.cat(rows)
 
 
@@ -223,3 +235,127 @@ def test_endpoint_token_selection(backend, mode, fused, tokens):
     out = interpolated_attention(q, k, v, t, mode=mode, fused=fused, endpoint_tokens=tokens,
                                  backend=sdpa_backend() if backend else None)
     torch.testing.assert_close(out.double(), naive_aid(q, k, v, t, mode, fused, tokens), rtol=1e-5, atol=1e-5)
+
+
+def padding_mask(rows=5, heads=1, tq=1, tk=9, seed=3, kind="additive"):
+    """A key-padding mask of every row (a different number of padded keys per row, as prompts of different
+    lengths give), in one of the forms attention receives: ComfyUI's additive ``-finfo.max`` (Qwen-Image), -inf, or
+    boolean (True keeps)."""
+    g = torch.Generator().manual_seed(seed)
+    keep = torch.ones(rows, heads, tq, tk, dtype=torch.bool)
+    for row in range(rows):
+        keep[row, ..., tk - int(torch.randint(0, tk // 2 + 1, (), generator=g)) :] = False
+    if kind == "bool":
+        return keep
+    fill = -torch.finfo(torch.float32).max if kind == "additive" else -float("inf")
+    return torch.zeros(keep.shape).masked_fill(~keep, fill)
+
+
+def _as_bias(mask):
+    return torch.zeros(mask.shape).masked_fill(~mask, -float("inf")) if mask.dtype == torch.bool else mask
+
+
+def test_attention_with_lse_takes_a_bias():
+    q, k, v = _qkv(tq=5, tk=9)
+    bias = torch.randn(5, 2, 5, 9) + padding_mask(tq=5, heads=2)
+    out, lse = attention_with_lse(q, k, v, bias)
+    scores = q.double() @ k.double().transpose(-1, -2) / math.sqrt(8) + bias.double()
+    torch.testing.assert_close(out.double(), naive_attention(q, k, v, bias), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(lse.double(), torch.logsumexp(scores, dim=-1), rtol=1e-5, atol=1e-5)
+    assert torch.equal(out, torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias))
+
+
+@pytest.mark.parametrize("backend", [None, "joined"])
+@pytest.mark.parametrize("mode, fused", [("outer", True), ("outer", False), ("inner", True), ("inner", False)])
+@pytest.mark.parametrize("form", ["qwen", "flux_redux", "bool", "one_for_all"])
+def test_masked_attention_equals_naive_formula(backend, mode, fused, form):
+    """Each key set keeps its own row's mask: Qwen-Image's key padding ``[N, 1, Tk]`` (-finfo.max), a per-query
+    bias ``[N, Tq, Tk]`` (Flux Redux's attn_bias), a boolean mask, and one ``[Tq, Tk]`` mask for every row."""
+    q, k, v = _qkv(rows=5, tq=7, tk=9)
+    t = torch.tensor([0.2, 0.5, 0.9])
+    mask = {"qwen": lambda: padding_mask()[:, 0],
+            "flux_redux": lambda: torch.randn(5, 7, 9) + padding_mask(tq=7)[:, 0],
+            "bool": lambda: padding_mask(kind="bool")[:, 0],
+            "one_for_all": lambda: torch.randn(7, 9)}[form]()
+    out = interpolated_attention(q, k, v, t, mode=mode, fused=fused, mask=mask,
+                                 backend=sdpa_backend() if backend else None)
+    bias = aid.additive_bias(_as_bias(mask) if form == "bool" else mask, torch.float32)
+    expected = naive_aid(q, k, v, t, mode, fused, bias=bias)
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
+    unmasked = naive_aid(q, k, v, t, mode, fused)
+    assert not torch.allclose(expected, unmasked, atol=1e-3), "the mask changed nothing: the test would not see it"
+
+
+@pytest.mark.parametrize("mode, fused", [("outer", True), ("outer", False), ("inner", True), ("inner", False)])
+@pytest.mark.parametrize("tokens", [slice(3, None), slice(None, 3)], ids=["image", "text"])
+def test_masked_endpoint_token_selection(mode, fused, tokens):
+    """The endpoints' mask follows the endpoint tokens that join (the text part of a padded prompt, say)."""
+    q, k, v = _qkv(rows=5, tq=9, tk=9)
+    t = torch.tensor([0.2, 0.5, 0.9])
+    mask = padding_mask(tk=9)[:, 0].flip(-1)  # padding among the first (text) tokens
+    out = interpolated_attention(q, k, v, t, mode=mode, fused=fused, endpoint_tokens=tokens, mask=mask)
+    expected = naive_aid(q, k, v, t, mode, fused, tokens, bias=aid.additive_bias(mask, torch.float32))
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_inner_blended_bias_at_the_endpoints():
+    """M_t is M_A at t=0 and M_B at t=1 exactly, logaddexp of the two weighted terms between; a key only A keeps
+    gets log(1-t), one neither keeps stays masked."""
+    a = aid.KeySet(*torch.zeros(2, 1, 1, 3, 1), torch.tensor([[[[0.0, 0.0, -float("inf")]]]]))
+    b = aid.KeySet(a.keys, a.values, torch.tensor([[[[0.0, -float("inf"), -float("inf")]]]]))
+    t = torch.tensor([0.0, 0.25, 1.0]).reshape(-1, 1, 1, 1)
+    blended = aid._lerp_endpoints(a, b, t).bias
+    assert torch.equal(blended[0], a.bias[0]) and torch.equal(blended[2], b.bias[0])
+    torch.testing.assert_close(blended[1, 0, 0], torch.tensor([0.0, math.log(0.75), -float("inf")]))
+
+
+@settings(deadline=None, max_examples=25)
+@given(rows=st.integers(3, 6), tq=st.integers(1, 9), tk=st.integers(2, 9), seed=st.integers(0, 10_000),
+       mode=st.sampled_from(["outer", "inner"]), fused=st.booleans())
+def test_masked_attention_property(rows, tq, tk, seed, mode, fused):
+    q, k, v = _qkv(rows=rows, tq=tq, tk=tk, seed=seed)
+    mask = padding_mask(rows=rows, tk=tk, seed=seed)[:, 0]
+    t = torch.linspace(0, 1, rows)[1:-1]
+    out = interpolated_attention(q, k, v, t, mode=mode, fused=fused, mask=mask)
+    expected = naive_aid(q, k, v, t, mode, fused, bias=aid.additive_bias(mask, torch.float32))
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_mask():
+    q, k, v = _qkv()
+    with pytest.raises(ArgumentError, match=r"mask: must cover 5 rows \(or 1\) and 6 keys, got shape \(3, 1, 6\)"):
+        interpolated_attention(q, k, v, [0.1, 0.2, 0.3], mask=torch.zeros(3, 1, 6))
+
+
+@pytest.mark.parametrize("capability, expected", [((9, 0), "cuda_efficient"), ((7, 5), "cuda_efficient")])
+def test_masked_kernel_choice(capability, expected):
+    """FlashAttention takes no mask: a masked attention gets the memory-efficient kernel."""
+    assert aid.choose_lse_kernel("cuda", torch.float16, 64, capability, masked=True) == expected
+    assert aid.choose_lse_kernel("cpu", torch.float32, 64, None, masked=True) == "cpu_flash"
+    with pytest.raises(ArgumentError, match="FlashAttention takes no bias"):
+        aid.cuda_flash_lse(*_qkv(rows=1), torch.zeros(1, 1, 1, 6))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("bias_shape", [(5, 1, 1, 50), (5, 1, 77, 50), (1, 1, 77, 50)])
+def test_cuda_efficient_bias_on_fake_cuda_tensors(dtype, bias_shape):
+    """The memory-efficient kernel's bias as PyTorch's SDPA prepares it: q's dtype, rows aligned to 8 elements
+    (50 keys: padded to 56 and viewed), expanded to [B, H, Tq, Tk]; masked AID runs through it (no GPU here)."""
+    fake_tensor = pytest.importorskip("torch._subclasses.fake_tensor")
+    with fake_tensor.FakeTensorMode():
+        try:
+            q = torch.empty(5, 4, 77, 64, device="cuda", dtype=dtype)
+        except (RuntimeError, AssertionError) as err:
+            pytest.skip(f"this torch build cannot make fake CUDA tensors: {err}")
+        k = v = torch.empty(5, 4, 50, 64, device="cuda", dtype=dtype)
+        bias = torch.zeros(bias_shape, device="cuda")
+        prepared = aid._efficient_bias(bias, q, k)
+        assert prepared.shape == (5, 4, 77, 50) and prepared.dtype == dtype
+        assert all(stride % 8 == 0 for stride in prepared.stride()[:-1]) and prepared.stride(-1) == 1
+        out, lse = aid.cuda_efficient_lse(q, k, v, bias)
+        assert out.shape == q.shape and lse.shape == (5, 4, 77)
+        backend = aid.LogSumExpAttention(aid.cuda_efficient_lse)
+        for mode in ("outer", "inner"):
+            result = interpolated_attention(q, k, v, torch.empty(3, device="cuda"), mode=mode, backend=backend,
+                                            mask=bias[:, 0] if bias_shape[0] == 5 else bias[0])
+            assert result.shape == (3, 4, 77, 64) and result.dtype == dtype

@@ -45,3 +45,42 @@ class SyncRecorder(TorchDispatchMode):
         elif func is aten.copy_.default and args[0].device.type == "cuda" and args[1].device.type == "cpu":
             self.events.append(f"host->device {tuple(args[1].shape)}")
         return func(*args, **kwargs)
+
+
+def replay_on_fake_cuda(override, captured: list, step_key: str, dtype: torch.dtype, capability=(9, 0)) -> list:
+    """Replay attention calls captured in real sampling (``(func, args, kwargs)`` as an attention override
+    receives them) through ``override`` on fake CUDA tensors of ``dtype``: q, k, v, a mask (positional or
+    ``mask=``) and the step's coefficient tensors become fake CUDA tensors, the step reads as on a GPU of
+    ``capability``. Returns the sync events of each call, after checking each output's device and rows."""
+    import dataclasses
+    import math
+
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    def math_attention(q, k, v, heads, mask=None, skip_reshape=False, skip_output_reshape=False, **kwargs):
+        if not skip_reshape:  # [B, T, H*D] -> [B, H, T, D]
+            q, k, v = (x.unflatten(-1, (heads, -1)).transpose(1, 2) for x in (q, k, v))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        if mask is not None:  # 2-D: every row, 3-D: per row, as ComfyUI's attention reads it
+            mask = mask[None] if mask.dim() == 2 else mask
+            scores = scores + (mask[:, None] if mask.dim() == 3 else mask)
+        out = torch.softmax(scores, dim=-1) @ v
+        return out if skip_output_reshape else out.transpose(1, 2).flatten(-2)
+
+    events = []
+    for _, args, kwargs in captured:
+        step = kwargs["transformer_options"][step_key]
+        with FakeTensorMode():
+            def fake(x, dtype=dtype):
+                return torch.empty(x.shape, dtype=dtype if x.is_floating_point() else x.dtype, device="cuda") \
+                    if isinstance(x, torch.Tensor) else x
+            runs = tuple(dataclasses.replace(run, t=torch.empty(run.t.shape, device="cuda")) for run in step.runs)
+            fake_args = [fake(x) for x in args]
+            fake_kwargs = {**{key: fake(value) for key, value in kwargs.items() if key != "transformer_options"},
+                           "transformer_options": {**kwargs["transformer_options"], step_key: dataclasses.replace(
+                               step, runs=runs, cuda_capability=capability)}}
+            with SyncRecorder() as recorder:
+                out = override(math_attention, *fake_args, **fake_kwargs)
+        assert out.device.type == "cuda" and out.shape[0] == args[0].shape[0]
+        events.append(recorder.events)
+    return events

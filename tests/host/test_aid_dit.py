@@ -5,15 +5,15 @@ Conditionings are random tensors of the families' layout (tokens and pooled outp
 their text encoders cannot be built small, and the patch only sees their shapes.
 """
 
-import dataclasses
-import math
 
 import pytest
 import torch
 
 import tiny_models
+import joint_formulas
 from aid_support import FRAMES, dit_conditioning, make_dit_sequence
-from sync_audit import SyncRecorder
+from joint_formulas import OverrideRecorder
+from sync_audit import replay_on_fake_cuda
 
 FAMILIES = {
     "flux": (tiny_models.build_flux_model_patcher, 1.0),  # Flux dev samples at cfg 1 with guidance
@@ -56,59 +56,8 @@ def test_endpoints_are_plain_generations(n, models, dit_sequence, family, mode, 
     assert torch.isfinite(patched).all()
 
 
-class OverrideRecorder:
-    """Stands in front of the AID override and keeps each attention's inputs, options and output."""
-
-    def __init__(self, inner):
-        self.inner, self.calls = inner, []
-
-    def __call__(self, func, *args, **kwargs):
-        out = self.inner(func, *args, **kwargs)
-        heads = args[3] if len(args) > 3 else kwargs["heads"]
-        q, k, v = (x if kwargs.get("skip_reshape") else x.reshape(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)
-                   for x in args[:3])
-        out_h = out if kwargs.get("skip_output_reshape") else out.reshape(out.shape[0], out.shape[1], heads, -1).transpose(1, 2)
-        options = kwargs["transformer_options"]
-        self.calls.append(dict(q=q.clone(), k=k.clone(), v=v.clone(), out=out_h.clone(), options=options))
-        return out
-
-
-def _softmax_attention(q, k, v):
-    """[H, T, D] x [H, S, D] -> [H, T, D] in float64, straight from the definition."""
-    return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1) @ v
-
-
 def _expected(call, weights, mode, fused, tokens, n):
-    """The layer output recomputed from the paper's formulas on the captured joint q, k, v (float64)."""
-    q, k, v = (call[x].double() for x in ("q", "k", "v"))
-    out = torch.stack([_softmax_attention(q[r], k[r], v[r]) for r in range(q.shape[0])])
-    step = call["options"][n.aid.step.STEP_KEY]
-    layout = call["options"].get(n.aid.joint.LAYOUT_KEY)
-    length = q.shape[2]
-    if layout is None:
-        return out
-    if length == layout.text + layout.image:
-        chosen = {"all": slice(None), "image": slice(layout.text, None), "text": slice(0, layout.text)}[tokens]
-    elif length == layout.image and tokens != "text":
-        chosen = slice(None)
-    else:
-        return out
-    for run in step.runs:
-        a, b = run.a, run.b
-        (ka, va), (kb, vb) = ((k[r][:, chosen], v[r][:, chosen]) for r in (a, b))
-        for row in range(a + 1, b):
-            t = weights[row - a - 1]
-            if mode == "outer":
-                sets = [(ka, va), (kb, vb)]
-                if fused:
-                    sets = [(torch.cat([k[row], kk], 1), torch.cat([v[row], vv], 1)) for kk, vv in sets]
-                out[row] = (1 - t) * _softmax_attention(q[row], *sets[0]) + t * _softmax_attention(q[row], *sets[1])
-            else:
-                kt, vt = (1 - t) * ka + t * kb, (1 - t) * va + t * vb
-                if fused:
-                    kt, vt = torch.cat([k[row], kt], 1), torch.cat([v[row], vt], 1)
-                out[row] = _softmax_attention(q[row], kt, vt)
-    return out
+    return joint_formulas.expected(call, weights, mode, fused, tokens, n.aid.step.STEP_KEY, n.aid.joint.LAYOUT_KEY)
 
 
 @pytest.mark.parametrize("family", ["flux", "qwen_image", "sd35_mmdit_x"])
@@ -190,25 +139,8 @@ def test_lora_and_half_precision(n, dit_sequence):
     assert torch.isfinite(patched).all()
 
 
-def test_a_masked_conditioning_samples_plainly_where_masked_with_a_warning(n, models, dit_sequence, caplog):
-    """A Flux attention bias (what StyleModelApply's attn_bias mode adds) cannot be joined: those attentions
-    stay plain, the warning says so, endpoints stay exact."""
-    tokens = dit_sequence["positive"][0][0].shape[1]
-    bias = {"attention_mask": torch.zeros(1, tokens + 1, tokens + 1, dtype=torch.float16),
-            "attention_mask_img_shape": (1, 1)}
-    masked = [[c, {**o, **bias}] for c, o in dit_sequence["positive"]]
-    model = models["flux"]
-    plain = dit_sample(model, dit_sequence, 1.0, positive=masked)
-    with caplog.at_level("WARNING"):
-        patched = dit_sample(dit_patch(n, model, dit_sequence["schedule"]), dit_sequence, 1.0, positive=masked)
-    assert "the conditioning carries an attention mask" in caplog.text
-    assert torch.equal(patched, plain), "every attention of this Flux is masked, so every frame is plain"
-
-
 def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
     """Flux attention calls captured in real sampling, replayed on fake CUDA tensors (flash and efficient)."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
     patched = dit_patch(n, models["flux"], dit_sequence["schedule"], end=0.5)
     options = patched.model_options["transformer_options"]
     aid_override = options["optimized_attention_override"]
@@ -220,24 +152,9 @@ def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
 
     options["optimized_attention_override"] = capture
     dit_sample(patched, dit_sequence, cfg=1.0, steps=2)
-    key = n.aid.step.STEP_KEY
-
-    def math_attention(q, k, v, heads, mask=None, skip_reshape=False, skip_output_reshape=False, **kwargs):
-        out = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1) @ v
-        return out if skip_output_reshape else out.transpose(1, 2).flatten(-2)
-
     for dtype in (torch.bfloat16, torch.float32):
-        for _, args, kwargs in captured:
-            step = kwargs["transformer_options"][key]
-            with FakeTensorMode():
-                fake = [torch.empty(x.shape, dtype=dtype, device="cuda") for x in args[:3]]
-                runs = tuple(dataclasses.replace(run, t=torch.empty(run.t.shape, device="cuda")) for run in step.runs)
-                fake_kwargs = {**kwargs, "transformer_options": {
-                    **kwargs["transformer_options"], key: dataclasses.replace(step, runs=runs, cuda_capability=(9, 0))}}
-                with SyncRecorder() as recorder:
-                    out = aid_override(math_attention, *fake, *args[3:], **fake_kwargs)
-            assert out.device.type == "cuda" and out.shape[0] == args[0].shape[0]
-            assert recorder.events == [], recorder.events
+        events = replay_on_fake_cuda(aid_override, captured, n.aid.step.STEP_KEY, dtype)
+        assert all(call == [] for call in events), events
 
 
 @pytest.mark.parametrize("family", ["flux", "qwen_image", "sd35_mmdit_x"])

@@ -201,7 +201,7 @@ def test_kept_keys_values_are_released_after_each_model_call(n, tiny_model, unet
         if step.runs:
             sizes.append(len(step.kept))
             dicts.add(id(step.kept))
-            refs.extend(weakref.ref(x) for pair in step.kept.values() for x in pair)
+            refs.extend(weakref.ref(x) for kept in step.kept.values() for x in kept if x is not None)
         return out
 
     patched = patch(n, tiny_model, unet_sequence["schedule"], max_rows=4, end=0.5)

@@ -14,7 +14,7 @@ import torch
 import tiny_models
 from aid_support import FRAMES
 from bad_input import assert_same, expect_input_error, untouched
-from test_aid_dit import OverrideRecorder, _expected
+from joint_formulas import OverrideRecorder, expected
 
 NODE = "Image Condition Interpolation Batch"
 STRENGTHS = [("multiply", 1.0), ("multiply", 0.6), ("attn_bias", 0.5), ("attn_bias", 1.0)]
@@ -259,8 +259,7 @@ def _aid(n, model, schedule, layers="self + cross"):
 @pytest.mark.parametrize("strength_type, strength", [("multiply", 1.0), ("attn_bias", 0.5)])
 def test_sampled_end_frames_are_the_single_image_generations(n, flux, style_model, pictures, strength_type, strength):
     """The batch with the single-image conditionings in its end rows, sampled plain, against this node's batch with
-    AID: end frames bit for bit, in-between frames changed by AID (attn_bias's mask: AID leaves those attentions
-    plain, see the README)."""
+    AID: end frames bit for bit, in-between frames changed by AID (with attn_bias's mask too: AID carries it)."""
     schedule = _schedule(n)
     prompt = _prompt(1)
     positive = _batch(n, prompt, style_model, *pictures, schedule, "lerp", strength, strength_type)
@@ -272,17 +271,18 @@ def test_sampled_end_frames_are_the_single_image_generations(n, flux, style_mode
     plain = _sample(flux, single)
     frames = _sample(_aid(n, flux, schedule), positive)
     assert torch.equal(frames[0], plain[0]) and torch.equal(frames[-1], plain[-1])
-    if strength_type == "multiply":
-        for k in range(1, FRAMES - 1):
-            assert not torch.allclose(frames[k], plain[k], atol=1e-4), f"in-between frame {k} unchanged by AID"
+    for k in range(1, FRAMES - 1):
+        assert not torch.allclose(frames[k], plain[k], atol=1e-4), f"in-between frame {k} unchanged by AID"
     assert torch.isfinite(frames).all()
 
 
-def test_aid_attends_to_both_images_tokens(n, flux, style_model, pictures):
+@pytest.mark.parametrize("strength_type, strength", [("multiply", 1.0), ("attn_bias", 0.5)])
+def test_aid_attends_to_both_images_tokens(n, flux, style_model, pictures, strength_type, strength):
     """With layers = cross, the endpoints' text-side tokens join: the prompt's and the image condition's. Every joint
-    attention of the in-between frames is recomputed from the paper's formula on the captured q, k, v."""
+    attention of the in-between frames is recomputed from the paper's formula on the captured q, k, v, with
+    attn_bias's mask (log(0.5) on the Redux tokens) on each key set's scores."""
     schedule = _schedule(n)
-    positive = _batch(n, _prompt(1), style_model, *pictures, schedule, "slerp")
+    positive = _batch(n, _prompt(1), style_model, *pictures, schedule, "slerp", strength, strength_type)
     patched = _aid(n, flux, schedule, layers="cross")
     options = patched.model_options["transformer_options"]
     recorder = OverrideRecorder(options["optimized_attention_override"])
@@ -291,6 +291,8 @@ def test_aid_attends_to_both_images_tokens(n, flux, style_model, pictures):
     weights = n.aid.AIDConfig(coefficients=schedule.coefficients).weights
     text = positive[0][0].shape[1]
     assert recorder.calls and all(call["options"][n.aid.joint.LAYOUT_KEY].text == text for call in recorder.calls)
+    assert all((call["mask"] is not None) == (strength_type == "attn_bias") for call in recorder.calls)
     for call in recorder.calls:
-        torch.testing.assert_close(call["out"].double(), _expected(call, weights, "outer", True, "text", n),
+        torch.testing.assert_close(call["out"].double(), expected(call, weights, "outer", True, "text",
+                                                                  n.aid.step.STEP_KEY, n.aid.joint.LAYOUT_KEY),
                                    rtol=1e-4, atol=1e-5)

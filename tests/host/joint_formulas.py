@@ -1,0 +1,92 @@
+"""The transformer AID layers recomputed from the paper's formulas, on q/k/v (and mask) captured in real sampling.
+
+:class:`OverrideRecorder` stands in front of the AID override and keeps what every attention received and
+returned; :func:`expected` recomputes that attention in float64 straight from the definitions, written apart
+from the pack's code: plain ``softmax(q k^T / sqrt(d) + mask) v`` for plain rows, the AID formulas for the
+in-between rows, each key set scored with its own row's mask (inner mode weighs a blended key by
+``(1-t) exp(mask_A) + t exp(mask_B)``).
+"""
+
+import math
+
+import torch
+
+
+def heads_first(x, heads, skip):
+    return x if skip else x.reshape(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)
+
+
+class OverrideRecorder:
+    """Stands in front of the AID override and keeps each attention's inputs, mask, options and output."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def __call__(self, func, *args, **kwargs):
+        out = self.inner(func, *args, **kwargs)
+        heads = args[3] if len(args) > 3 else kwargs["heads"]
+        mask = args[4] if len(args) > 4 else kwargs.get("mask")
+        q, k, v = (heads_first(x, heads, kwargs.get("skip_reshape")) for x in args[:3])
+        out_h = heads_first(out, heads, kwargs.get("skip_output_reshape"))
+        self.calls.append(dict(q=q.clone(), k=k.clone(), v=v.clone(), out=out_h.clone(),
+                               mask=None if mask is None else mask.clone(), options=kwargs["transformer_options"]))
+        return out
+
+
+def mask_as_bias(mask, rows, tq, tk):
+    """A mask as ComfyUI's attention reads it (2-D: every row; 3-D: per row; boolean keeps True), as a float64
+    bias ``[rows, 1 | H, tq, tk]``."""
+    if mask is None:
+        return torch.zeros(rows, 1, tq, tk, dtype=torch.float64)
+    if mask.dtype == torch.bool:
+        mask = torch.where(mask, 0.0, -math.inf)
+    mask = mask.double()
+    if mask.dim() == 2:
+        mask = mask[None]
+    if mask.dim() == 3:
+        mask = mask[:, None]
+    return mask.expand(rows, -1, tq, tk)
+
+
+def softmax_attention(q, k, v, bias=None):
+    """[H, T, D] x [H, S, D] (bias [H | 1, T, S]) -> [H, T, D] in float64, straight from the definition."""
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    return torch.softmax(scores if bias is None else scores + bias, dim=-1) @ v
+
+
+def expected(call, weights, mode, fused, tokens, step_key, layout_key):
+    """The layer output recomputed from the paper's formulas on the captured joint q, k, v and mask (float64)."""
+    q, k, v = (call[x].double() for x in ("q", "k", "v"))
+    bias = mask_as_bias(call["mask"], q.shape[0], q.shape[2], k.shape[2])
+    out = torch.stack([softmax_attention(q[r], k[r], v[r], bias[r]) for r in range(q.shape[0])])
+    step = call["options"][step_key]
+    layout = call["options"].get(layout_key)
+    length = q.shape[2]
+    if layout is None:
+        return out
+    if length == layout.text + layout.image:
+        chosen = {"all": slice(None), "image": slice(layout.text, None), "text": slice(0, layout.text)}[tokens]
+    elif length == layout.image and tokens != "text":
+        chosen = slice(None)
+    else:
+        return out
+    for run in step.runs:
+        a, b = run.a, run.b
+        (ka, va, ba), (kb, vb, bb) = ((k[r][:, chosen], v[r][:, chosen], bias[r][..., chosen]) for r in (a, b))
+        for row in range(a + 1, b):
+            t = weights[row - a - 1]
+            own = (k[row], v[row], bias[row])
+            if mode == "outer":
+                sets = [(ka, va, ba), (kb, vb, bb)]
+                if fused:
+                    sets = [tuple(torch.cat([mine, theirs], -2 if i < 2 else -1) for i, (mine, theirs)
+                                  in enumerate(zip(own, other))) for other in sets]
+                out[row] = (1 - t) * softmax_attention(q[row], *sets[0]) + t * softmax_attention(q[row], *sets[1])
+            else:
+                blend = ((1 - t) * ka + t * kb, (1 - t) * va + t * vb,
+                         torch.log((1 - t) * torch.exp(ba) + t * torch.exp(bb)))
+                if fused:
+                    blend = tuple(torch.cat([mine, theirs], -2 if i < 2 else -1) for i, (mine, theirs)
+                                  in enumerate(zip(own, blend)))
+                out[row] = softmax_attention(q[row], *blend)
+    return out
