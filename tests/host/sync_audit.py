@@ -47,11 +47,26 @@ class SyncRecorder(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
+def capture_attention_calls(patched, run) -> tuple:
+    """``run()`` samples with ``patched`` (a ModelPatcher whose attention override is AID's) while every attention
+    call is kept as the override receives it: returns AID's override and the ``(func, args, kwargs)`` calls."""
+    options = patched.model_options["transformer_options"]
+    override, captured = options["optimized_attention_override"], []
+
+    def capture(func, *args, **kwargs):
+        captured.append((func, args, kwargs))
+        return override(func, *args, **kwargs)
+
+    options["optimized_attention_override"] = capture
+    run()
+    return override, captured
+
+
 def replay_on_fake_cuda(override, captured: list, step_key: str, dtype: torch.dtype, capability=(9, 0)) -> list:
-    """Replay attention calls captured in real sampling (``(func, args, kwargs)`` as an attention override
-    receives them) through ``override`` on fake CUDA tensors of ``dtype``: q, k, v, a mask (positional or
-    ``mask=``) and the step's coefficient tensors become fake CUDA tensors, the step reads as on a GPU of
-    ``capability``. Returns the sync events of each call, after checking each output's device and rows."""
+    """Replay attention calls captured in real sampling (:func:`capture_attention_calls`) through ``override`` on
+    fake CUDA tensors of ``dtype``: q, k, v, a mask (positional or ``mask=``) and the step's coefficient tensors
+    become fake CUDA tensors, the step reads as on a GPU of ``capability``. Returns the sync events of each call,
+    after checking each output's device and rows."""
     import dataclasses
     import math
 

@@ -13,7 +13,7 @@ import tiny_models
 import joint_formulas
 from aid_support import FRAMES, dit_conditioning, make_dit_sequence
 from joint_formulas import OverrideRecorder
-from sync_audit import replay_on_fake_cuda
+from sync_audit import capture_attention_calls, replay_on_fake_cuda
 
 FAMILIES = {
     "flux": (tiny_models.build_flux_model_patcher, 1.0),  # Flux dev samples at cfg 1 with guidance
@@ -142,16 +142,8 @@ def test_lora_and_half_precision(n, dit_sequence):
 def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
     """Flux attention calls captured in real sampling, replayed on fake CUDA tensors (flash and efficient)."""
     patched = dit_patch(n, models["flux"], dit_sequence["schedule"], end=0.5)
-    options = patched.model_options["transformer_options"]
-    aid_override = options["optimized_attention_override"]
-    captured = []
-
-    def capture(func, *args, **kwargs):
-        captured.append((func, args, kwargs))
-        return aid_override(func, *args, **kwargs)
-
-    options["optimized_attention_override"] = capture
-    dit_sample(patched, dit_sequence, cfg=1.0, steps=2)
+    aid_override, captured = capture_attention_calls(patched, lambda: dit_sample(patched, dit_sequence, cfg=1.0,
+                                                                                 steps=2))
     for dtype in (torch.bfloat16, torch.float32):
         events = replay_on_fake_cuda(aid_override, captured, n.aid.step.STEP_KEY, dtype)
         assert all(call == [] for call in events), events

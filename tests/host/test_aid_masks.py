@@ -13,7 +13,7 @@ import joint_formulas
 import tiny_models
 from aid_support import FRAMES, dit_conditioning, patch, sample
 from joint_formulas import OverrideRecorder
-from sync_audit import replay_on_fake_cuda
+from sync_audit import capture_attention_calls, replay_on_fake_cuda
 
 TOKENS = 12
 
@@ -116,16 +116,8 @@ def test_masked_joint_attention_makes_no_device_sync(n, qwen, sequences):
     """Masked attention calls captured in real sampling, replayed on fake CUDA tensors: in half precision the masked
     attention takes the memory-efficient kernel with its bias, in float32 too; no sync, no host->device copy."""
     patched = patch(n, qwen, sequences["schedule"], end=0.5)
-    options = patched.model_options["transformer_options"]
-    aid_override = options["optimized_attention_override"]
-    captured = []
-
-    def capture(func, *args, **kwargs):
-        captured.append((func, args, kwargs))
-        return aid_override(func, *args, **kwargs)
-
-    options["optimized_attention_override"] = capture
-    _sample(patched, sequences, sequences["per_row"])
+    aid_override, captured = capture_attention_calls(patched, lambda: _sample(patched, sequences,
+                                                                              sequences["per_row"]))
     assert any(len(args) > 4 and args[4] is not None for _, args, _ in captured) == host_reads_masks()
     for dtype in (torch.float16, torch.float32):
         events = replay_on_fake_cuda(aid_override, captured, n.aid.step.STEP_KEY, dtype)
