@@ -14,9 +14,13 @@ turn, round after round, and each reports the median of ``--repeats`` rounds (in
 slow spell of a noisy machine from landing on one variant). Memory: each variant runs once more in
 a fresh subprocess, whose peak resident size above its size after the model is built is reported. The attention op is also timed alone on one layer's
 real shapes (5 in-between rows, 1024 tokens): fused outer, and the formula computed naively (two
-softmaxes over joined keys), against plain SDPA over the same rows; the patch also runs plain SDPA over
-the in-between rows (the whole batch, exactly as the unpatched layer, keeps the endpoints' bits
-whatever kernel the host picks), reported as ``attn_ratio_layer_vs_plain``.
+softmaxes over joined keys), against plain SDPA over the same rows. The patched layer itself (AID's
+replace patch, as ComfyUI calls it) is timed on those rows in two plans: an in-between part of a
+``max_rows`` call (the endpoints' keys/values kept, no plain attention: ``attn_ratio_layer_in_part_vs_plain``,
+target 3.0, the work bound of fused outer) and one batch of 7 rows (the host's attention on the whole
+batch, which keeps the endpoints' bits whatever kernel the host picks, then AID on the in-betweens:
+``attn_ratio_layer_one_batch_vs_plain``). ``ratio_outer_window_rows4_vs_one_batch`` times the windowed
+sampling with ``max_rows`` 4 against one batch (target 1.0).
 
 GPU readiness, per AID variant: device syncs inside the patched attention per model call (value reads
 and boolean masks, recorded by the dispatcher on CPU tensors; host-to-device copies only show on fake
@@ -95,6 +99,46 @@ def measure_attention_op(repeats: int) -> dict:
     fused = timed(lambda: aid.interpolated_attention(q, k, v, t, "outer", True), repeats)
     naive = timed(naive_outer, repeats)
     return {"attn_plain_ms": plain * 1e3, "attn_outer_ms": fused * 1e3, "attn_naive_outer_ms": naive * 1e3}
+
+
+def measure_patched_layer(repeats: int) -> dict:
+    """AID's replace patch on the first level's self-attention, called as ComfyUI calls it: on the 5 in-between
+    rows of a ``max_rows`` part (endpoints kept) and on a 7-row batch, against plain SDPA on the 5 rows."""
+    import torch
+
+    pack = setup()
+    patch, aid = pack.nodes.attention_patch, pack.inbetween.aid
+    plan = patch.plan
+    heads, tokens, dim, middle = 8, LATENT * LATENT, 8, FRAMES - 2
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(FRAMES, tokens, heads * dim, generator=generator) for _ in range(3))
+    layer = patch.unet.AIDAttentionReplace("attn1")
+    options = {"n_heads": heads, "block": ("input", 1), "block_index": 0, "attn_precision": None}
+    config = patch.AIDConfig(coefficients=tuple(float(c) for c in torch.linspace(0, 1, FRAMES)))
+    name = ("attn1", "input", 1, 0)
+    kept = {(name, plan.KeptEndpoint(0, end)): aid.KeySet(*(patch.layer.heads_first(x[row : row + 1], heads)
+                                                            for x in (k, v)))
+            for end, row in ((0, 0), (1, FRAMES - 1))}
+    part = plan.part_plan(plan.Part((0,), range(1, FRAMES - 1)), config, {0}, plan.whole_call(
+        config, [0], None, 0, q.device), kept, q.device)
+    whole = plan.whole_call(config, [0], None, 0, q.device)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    rows = slice(1, FRAMES - 1)
+    plain = timed(lambda: sdpa(*(patch.layer.heads_first(x[rows], heads) for x in (q, k, v))), repeats)
+    in_part = timed(lambda: layer(q[rows], k[rows], v[rows], patch.with_plan(options, part)), repeats)
+    one_batch = timed(lambda: layer(q, k, v, patch.with_plan(options, whole)), repeats)
+    assert part.batch == middle
+    return {"layer_plain_ms": plain * 1e3, "layer_in_part_ms": in_part * 1e3, "layer_one_batch_ms": one_batch * 1e3}
+
+
+def measure_window_parts(repeats: int) -> dict:
+    """The windowed sampling with max_rows 4 against one batch, interleaved."""
+    pack = setup()
+    model = harness.unet_model()
+    window = VARIANTS["outer_window"]
+    runs = {"one_batch": harness.unet_sampler(pack, model, FRAMES, window),
+            "rows4": harness.unet_sampler(pack, model, FRAMES, {**window, "max_rows": 4})}
+    return interleaved(runs, repeats)
 
 
 def _with_recorded_patches(model, record):
@@ -246,6 +290,12 @@ def main() -> None:
     op = measure_attention_op(max(args.repeats, 10))
     for name, value in op.items():
         print(f"{name}={value:.3f}")
+    layer = measure_patched_layer(max(args.repeats, 10))
+    for name, value in layer.items():
+        print(f"{name}={value:.3f}")
+    parts = measure_window_parts(args.repeats)
+    for name, value in parts.items():
+        print(f"time_outer_window_{name}_s={value:.3f}")
     readiness = measure_gpu_readiness(not args.no_compile)
     for name, value in readiness.items():
         print(f"{name}={value:g}" if isinstance(value, int) else f"{name}={value:.3f}")
@@ -258,7 +308,9 @@ def main() -> None:
 
     print(f"attn_ratio_naive_outer_vs_plain={op['attn_naive_outer_ms'] / op['attn_plain_ms']:.3f}")
     print(f"attn_ratio_outer_vs_plain={op['attn_outer_ms'] / op['attn_plain_ms']:.3f}")
-    print(f"attn_ratio_layer_vs_plain={(op['attn_outer_ms'] + op['attn_plain_ms']) / op['attn_plain_ms']:.3f}")
+    print(f"attn_ratio_layer_in_part_vs_plain={layer['layer_in_part_ms'] / layer['layer_plain_ms']:.3f}")
+    print(f"attn_ratio_layer_one_batch_vs_plain={layer['layer_one_batch_ms'] / layer['layer_plain_ms']:.3f}")
+    print(f"ratio_outer_window_rows4_vs_one_batch={parts['rows4'] / parts['one_batch']:.3f}")
     print(f"ratio_outer_window_vs_plain={seconds['outer_window'] / seconds['plain']:.3f}")
     print(f"ratio_outer_all_vs_plain={seconds['outer_all'] / seconds['plain']:.3f}")
     print(f"ratio_inner_all_vs_plain={seconds['inner_all'] / seconds['plain']:.3f}")

@@ -75,8 +75,9 @@ def measure_peak(structure: str, frames: int) -> float:
 
 
 def parts(frames: int) -> list[int]:
-    """Rows of each model call ``rows4`` makes per sampler call at cfg > 1 (nodes/aid/split.py's plan): endpoint A
-    and endpoint B (a positive and a negative row each), then the in-betweens, ``MAX_ROWS // 2`` frames a part."""
+    """Rows of each model call ``rows4`` makes per sampler call at cfg > 1 (nodes/attention_patch/plan.py):
+    endpoint A and endpoint B (a positive and a negative row each), then the in-betweens, ``MAX_ROWS // 2``
+    frames a part."""
     per_part = MAX_ROWS // CHUNKS
     in_betweens = [min(per_part, frames - 1 - first) for first in range(1, frames - 1, per_part)]
     return [CHUNKS, CHUNKS] + [CHUNKS * count for count in in_betweens]

@@ -274,14 +274,22 @@ def _join(own: KeySet, other: KeySet, q: torch.Tensor) -> KeySet:
     return KeySet(keys, values, bias)
 
 
+def select_backend(q: torch.Tensor, cuda_capability: tuple[int, int] | None, masked: bool,
+                   fallback: Attention) -> LogSumExpAttention | JoinedKeyAttention:
+    """The log-sum-exp kernel for q's (``[B, H, T, D]``) device, dtype and head size (and a mask, when ``masked``),
+    else ``fallback`` on joined keys. Only static facts decide, so under ``torch.compile`` it is a trace-time choice;
+    ``cuda_capability`` is read by the caller, once (see :func:`choose_lse_kernel`)."""
+    name = choose_lse_kernel(q.device.type, q.dtype, q.shape[-1], cuda_capability, masked)
+    if name is None:
+        return JoinedKeyAttention(fallback)
+    return LogSumExpAttention(LSE_KERNELS[name])
+
+
 def default_backend(q: torch.Tensor, masked: bool = False) -> LogSumExpAttention | JoinedKeyAttention:
-    """The log-sum-exp kernel for q's device, dtype and head size where one serves, else SDPA on joined keys."""
+    """:func:`select_backend` for q's own device, with PyTorch's SDPA as the fallback."""
     capability = torch.cuda.get_device_capability(q.device) if q.device.type == "cuda" and not torch.version.hip \
         else None
-    name = choose_lse_kernel(q.device.type, q.dtype, q.shape[-1], capability, masked)
-    if name is None:
-        return JoinedKeyAttention(_sdpa)
-    return LogSumExpAttention(LSE_KERNELS[name])
+    return select_backend(q, capability, masked, _sdpa)
 
 
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: Bias = None) -> torch.Tensor:

@@ -8,7 +8,7 @@ from comfy_api.latest import io
 from ..inbetween import adaptive, metrics
 from . import distance_backends
 from .adaptive_render import FrameRenderer, Sampling
-from .aid import has_aid_patch
+from .attention_patch import has_aid_patch
 from .comfy_values import finite, read_conditioning, token_alignment_input
 from .errors import InbetweenInputError
 from .schedule_type import InterpSchedule, ScheduleIO

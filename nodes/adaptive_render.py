@@ -20,7 +20,7 @@ import comfy.sample
 import comfy.utils
 import latent_preview
 
-from .aid import AIDConfig, patch_model
+from .attention_patch import AIDConfig, patch_model
 
 Conditioning = list
 # One frame per model call: its positive and negative rows (ComfyUI batches them together).

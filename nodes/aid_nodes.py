@@ -3,7 +3,7 @@
 from comfy_api.latest import io
 
 from ..inbetween import aid
-from .aid import NODE_NAME, AIDConfig, patch_model
+from .attention_patch import NODE_NAME, AIDConfig, patch_model
 from .errors import InbetweenInputError
 from .schedule_type import ScheduleIO
 

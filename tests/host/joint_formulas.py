@@ -54,13 +54,14 @@ def softmax_attention(q, k, v, bias=None):
     return torch.softmax(scores if bias is None else scores + bias, dim=-1) @ v
 
 
-def expected(call, weights, mode, fused, tokens, step_key, layout_key):
-    """The layer output recomputed from the paper's formulas on the captured joint q, k, v and mask (float64)."""
+def expected(call, weights, mode, fused, tokens, patch):
+    """The layer output recomputed from the paper's formulas on the captured joint q, k, v and mask (float64);
+    ``patch`` is the pack's attention_patch package, whose plan and layout say which rows interpolate."""
     q, k, v = (call[x].double() for x in ("q", "k", "v"))
     bias = mask_as_bias(call["mask"], q.shape[0], q.shape[2], k.shape[2])
     out = torch.stack([softmax_attention(q[r], k[r], v[r], bias[r]) for r in range(q.shape[0])])
-    step = call["options"][step_key]
-    layout = call["options"].get(layout_key)
+    plan = patch.plan_of(call["options"])
+    layout = patch.layout_of(call["options"])
     length = q.shape[2]
     if layout is None:
         return out
@@ -70,8 +71,8 @@ def expected(call, weights, mode, fused, tokens, step_key, layout_key):
         chosen = slice(None)
     else:
         return out
-    for run in step.runs:
-        a, b = run.a, run.b
+    for segment in plan.segments:
+        a, b = segment.a, segment.b
         (ka, va, ba), (kb, vb, bb) = ((k[r][:, chosen], v[r][:, chosen], bias[r][..., chosen]) for r in (a, b))
         for row in range(a + 1, b):
             t = weights[row - a - 1]

@@ -62,11 +62,11 @@ def capture_attention_calls(patched, run) -> tuple:
     return override, captured
 
 
-def replay_on_fake_cuda(override, captured: list, step_key: str, dtype: torch.dtype, capability=(9, 0)) -> list:
+def replay_on_fake_cuda(override, captured: list, patch, dtype: torch.dtype, capability=(9, 0)) -> list:
     """Replay attention calls captured in real sampling (:func:`capture_attention_calls`) through ``override`` on
-    fake CUDA tensors of ``dtype``: q, k, v, a mask (positional or ``mask=``) and the step's coefficient tensors
-    become fake CUDA tensors, the step reads as on a GPU of ``capability``. Returns the sync events of each call,
-    after checking each output's device and rows."""
+    fake CUDA tensors of ``dtype``: q, k, v, a mask (positional or ``mask=``) and the plan's coefficient tensors
+    become fake CUDA tensors, the plan reads as on a GPU of ``capability`` (``patch``: the pack's attention_patch).
+    Returns the sync events of each call, after checking each output's device and rows."""
     import dataclasses
     import math
 
@@ -84,16 +84,17 @@ def replay_on_fake_cuda(override, captured: list, step_key: str, dtype: torch.dt
 
     events = []
     for _, args, kwargs in captured:
-        step = kwargs["transformer_options"][step_key]
+        plan = patch.plan_of(kwargs["transformer_options"])
         with FakeTensorMode():
             def fake(x, dtype=dtype):
                 return torch.empty(x.shape, dtype=dtype if x.is_floating_point() else x.dtype, device="cuda") \
                     if isinstance(x, torch.Tensor) else x
-            runs = tuple(dataclasses.replace(run, t=torch.empty(run.t.shape, device="cuda")) for run in step.runs)
+            segments = tuple(dataclasses.replace(segment, t=torch.empty(segment.t.shape, device="cuda"))
+                             for segment in plan.segments)
             fake_args = [fake(x) for x in args]
             fake_kwargs = {**{key: fake(value) for key, value in kwargs.items() if key != "transformer_options"},
-                           "transformer_options": {**kwargs["transformer_options"], step_key: dataclasses.replace(
-                               step, runs=runs, cuda_capability=capability)}}
+                           "transformer_options": patch.with_plan(kwargs["transformer_options"], dataclasses.replace(
+                               plan, segments=segments, cuda_capability=capability))}
             with SyncRecorder() as recorder:
                 out = override(math_attention, *fake_args, **fake_kwargs)
         assert out.device.type == "cuda" and out.shape[0] == args[0].shape[0]

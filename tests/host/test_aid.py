@@ -149,13 +149,10 @@ def test_existing_replace_patch_is_wrapped_and_still_called(n, tiny_model, seque
     with_adapter.set_model_attn2_replace(PlainPlusZero(), "input", 1)  # the (block, number) key IP-Adapter nodes use
     reference = sample(patch(n, tiny_model, sequence["schedule"]), sequence, steps=2)
     patched = patch(n, with_adapter, sequence["schedule"])
-    replaces = patched.model_options["transformer_options"]["patches_replace"]["attn2"]
-    # AID claims the block-wide key too; the per-index patch falls back to it, as ComfyUI's lookup would.
-    assert isinstance(replaces[("input", 1)].wrapped, PlainPlusZero)
-    assert replaces[("input", 1, 0)].fallback is replaces[("input", 1)]
     PlainPlusZero.calls = 0
     out = sample(patched, sequence, steps=2)
-    assert PlainPlusZero.calls == 2, "the wrapped patch runs once per step, on the whole batch"
+    # AID claims the block-wide key too; the per-index patch falls back to it, as ComfyUI's lookup would.
+    assert PlainPlusZero.calls == 2, "the block-wide patch runs once per step, on the whole batch"
     # The adapter adds nothing, so wrapping it must not change AID's result.
     torch.testing.assert_close(out, reference, rtol=0, atol=1e-5 * reference.abs().max().item())
 
@@ -177,8 +174,9 @@ def test_existing_attention_override_is_still_used(n, tiny_model, sequence):
 
 def test_second_aid_patch_replaces_the_first(n, tiny_model, sequence):
     twice = patch(n, patch(n, tiny_model, sequence["schedule"], mode="inner"), sequence["schedule"])
-    replace = twice.model_options["transformer_options"]["patches_replace"]["attn1"][("input", 1, 0)]
-    assert replace.config.mode == "outer" and replace.wrapped is None
+    once = patch(n, tiny_model, sequence["schedule"])
+    assert torch.equal(sample(twice, sequence, steps=2), sample(once, sequence, steps=2)), \
+        "the second patch's settings, and no trace of the first's"
 
 
 def test_layers_option(n, tiny_model, sequence):
@@ -269,7 +267,7 @@ def _active_calls(n, model, sequence, steps, sampler="euler", **window):
     seen = []
 
     def record(executor, *args, **kwargs):
-        seen.append(args[5][n.aid.step.STEP_KEY].active)  # transformer_options, after the AID wrapper
+        seen.append(n.attention_patch.plan_of(args[5]).active)  # transformer_options, after the AID wrapper
         return executor(*args, **kwargs)
 
     patched = patch(n, model, sequence["schedule"], **window)
@@ -297,9 +295,9 @@ def test_window_of_a_two_call_sampler_follows_its_steps(n, tiny_model, sequence)
 
 
 def test_weights_are_relative_to_the_endpoints(n):
-    config = n.aid.AIDConfig(coefficients=(0.0, 0.375, 0.75, 1.5))
+    config = n.attention_patch.AIDConfig(coefficients=(0.0, 0.375, 0.75, 1.5))
     assert config.weights == (0.25, 0.5)
-    assert n.aid.AIDConfig(coefficients=(1.0, 0.75, 0.0)).weights == (0.25,)
+    assert n.attention_patch.AIDConfig(coefficients=(1.0, 0.75, 0.0)).weights == (0.25,)
 
 
 @pytest.mark.parametrize("coefficients, message", [
@@ -308,7 +306,7 @@ def test_weights_are_relative_to_the_endpoints(n):
 ])
 def test_bad_coefficients_fail_when_patching(n, tiny_model, coefficients, message):
     with pytest.raises(n.errors.InbetweenInputError, match=message):
-        n.aid.AIDConfig(coefficients=coefficients)
+        n.attention_patch.AIDConfig(coefficients=coefficients)
 
 
 def test_conditioning_batch_must_match_the_schedule(n, tiny_model, sequence):

@@ -88,20 +88,22 @@ def test_patched_attention_makes_no_device_sync(n, tiny_model, sequence, cfg, ad
         patched.set_model_patch_replace(capture, layer, "input", 1, 0)
     sample(patched, sequence, cfg=cfg, steps=2)
 
-    key = n.aid.step.STEP_KEY
+    plan_of = n.attention_patch.plan_of
     calls = [call for capture in captures.values() for call in capture.calls]
     parts = 1 if not max_rows else (5 if cfg > 1 else 4)  # A, B and the in-between parts of each model call
-    assert [options[key].active for *_, options in calls] == ([True] * parts + [False] * parts) * 2
+    assert [plan_of(options).active for *_, options in calls] == ([True] * parts + [False] * parts) * 2
     for dtype, capability in ((torch.float16, (9, 0)), (torch.float32, (9, 0)), (torch.float16, None)):
         fresh, mode = {}, FakeTensorMode()  # the real run's kept dicts -> new ones for the fake keys/values
         for (q, k, v, options), capture in zip(calls, [c for c in captures.values() for _ in c.calls]):
-            step = options[key]
+            plan = plan_of(options)
             with mode:
                 fq, fk, fv = (torch.empty(x.shape, dtype=dtype, device="cuda") for x in (q, k, v))
-                runs = tuple(dataclasses.replace(run, t=torch.empty(run.t.shape, device="cuda")) for run in step.runs)
-                kept = None if step.kept is None else fresh.setdefault(id(step.kept), {})
-                fake_options = {**options, "optimized_attention_override": math_attention,
-                                key: dataclasses.replace(step, runs=runs, kept=kept, cuda_capability=capability)}
+                segments = tuple(dataclasses.replace(segment, t=torch.empty(segment.t.shape, device="cuda"))
+                                 for segment in plan.segments)
+                kept = None if plan.kept is None else fresh.setdefault(id(plan.kept), {})
+                fake_options = n.attention_patch.with_plan(
+                    {**options, "optimized_attention_override": math_attention},
+                    dataclasses.replace(plan, segments=segments, kept=kept, cuda_capability=capability))
                 with SyncRecorder() as recorder:
                     out = capture.inner(fq, fk, fv, fake_options)
             assert out.shape == q.shape and out.device.type == "cuda" and out.dtype == dtype
@@ -129,8 +131,7 @@ def test_patched_unet_is_one_graph_without_breaks(n, tiny_model, sequence, cfg):
     patched = patch(n, tiny_model, sequence["schedule"], end=0.5)
     unet = tiny_model.get_model_object("diffusion_model")
     calls = _diffusion_model_calls(n, patched, sequence, cfg, steps=2)
-    key = n.aid.step.STEP_KEY
-    assert [args[5][key].active for args, _ in calls] == [True, False]
+    assert [n.attention_patch.plan_of(args[5]).active for args, _ in calls] == [True, False]
     for args, kwargs in calls:
         torch._dynamo.reset()
         explained = torch._dynamo.explain(unet._forward)(*args, **kwargs)

@@ -60,16 +60,20 @@ def test_two_adapters_stack_around_aid(n, family):
 def test_sd15_adapter_after_aid_stacks_on_the_block_wide_key(n, tiny_model, sequence):
     """SD1.5 IP-Adapter keys are (block, number); ComfyUI reads (block, number, index) first. AID holds both."""
     patched = ipa.apply_ipadapter(patch(n, tiny_model, sequence["schedule"]), torch.zeros(1, 4, 768))
-    replaces = patched.model_options["transformer_options"]["patches_replace"]["attn2"]
-    block_wide, per_index = replaces[("input", 1)], replaces[("input", 1, 0)]
-    assert per_index.fallback is block_wide and len(block_wide.added.added) == 1
+    ipa.Attn2Replace.callback_calls = 0
+    _run(patched, sequence, steps=1)
+    blocks = n.attention_patch.unet.transformer_blocks(tiny_model.get_model_object("diffusion_model"))
+    # IPAdapter_plus keys the middle block ("middle", 1), which ComfyUI never looks up: every other block counts.
+    keyed = [block for block in blocks if block[0] != "middle"]
+    assert ipa.Attn2Replace.callback_calls == len(keyed), "the adapter stacked on each block-wide key runs on the " \
+                                                           "block's per-index layer, once"
 
 
 class Carried:
     """A replace patch with what ComfyUI calls on patch objects besides calling them: ``to`` and ``models``."""
 
-    def __init__(self):
-        self.moves, self.model = [], torch.nn.Linear(1, 1)
+    moves: list = []  # on the class: ComfyUI deep-copies patch objects whenever it clones a model
+    model = torch.nn.Linear(1, 1)
 
     def __call__(self, q, k, v, options):
         import comfy.ldm.modules.attention as attention
@@ -77,7 +81,7 @@ class Carried:
         return attention.optimized_attention(q, k, v, options["n_heads"], transformer_options=options)
 
     def to(self, target):
-        self.moves.append(target)
+        type(self).moves.append(target)
         return self
 
     def models(self):
@@ -88,11 +92,11 @@ def test_to_and_models_reach_the_wrapped_patch(n, tiny_model, sequence):
     before = tiny_model.clone()
     before.set_model_attn2_replace(Carried(), "input", 1, 0)
     patched = patch(n, before, sequence["schedule"])
+    Carried.moves = []
     patched.model_patches_to(torch.device("cpu"))
     patched.model_patches_to(torch.float32)
-    wrapped = patched.model_options["transformer_options"]["patches_replace"]["attn2"][("input", 1, 0)].wrapped
-    assert wrapped.moves == [torch.device("cpu"), torch.float32]
-    assert wrapped.model in patched.model_patches_models()
+    assert Carried.moves == [torch.device("cpu"), torch.float32]
+    assert Carried.model in patched.model_patches_models()
     ipa.Attn2Replace.to_calls = []
     with_adapter = patch(n, ipa.apply_ipadapter(tiny_model, torch.zeros(1, 4, 768)), sequence["schedule"])
     with_adapter.model_patches_to(torch.device("cpu"))
@@ -169,11 +173,11 @@ def test_self_attention_guidance_after_aid_keeps_both(n, tiny_model, sequence):
     """SAG sets ("middle", 0, 0) by assignment; AID takes it back in each model call's options, not in the model."""
     sag_last = _sag(patch(n, tiny_model, sequence["schedule"]))
     replaces = sag_last.model_options["transformer_options"]["patches_replace"]["attn1"]
-    assert not isinstance(replaces[("middle", 0, 0)], n.aid.replace.AIDAttentionReplace)
+    assert not isinstance(replaces[("middle", 0, 0)], n.attention_patch.unet.AIDAttentionReplace)
     _run(sag_last, sequence, steps=1)
     assert replaces[("middle", 0, 0)] is sag_last.model_options["transformer_options"]["patches_replace"]["attn1"][
         ("middle", 0, 0)], "the model's own options are left as they are"
-    assert not isinstance(replaces[("middle", 0, 0)], n.aid.replace.AIDAttentionReplace)
+    assert not isinstance(replaces[("middle", 0, 0)], n.attention_patch.unet.AIDAttentionReplace)
 
 
 def testhypertile_tiles_reach_aid_as_tiles(n, tiny_model, sequence):

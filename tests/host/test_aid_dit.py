@@ -57,7 +57,7 @@ def test_endpoints_are_plain_generations(n, models, dit_sequence, family, mode, 
 
 
 def _expected(call, weights, mode, fused, tokens, n):
-    return joint_formulas.expected(call, weights, mode, fused, tokens, n.aid.step.STEP_KEY, n.aid.joint.LAYOUT_KEY)
+    return joint_formulas.expected(call, weights, mode, fused, tokens, n.attention_patch)
 
 
 @pytest.mark.parametrize("family", ["flux", "qwen_image", "sd35_mmdit_x"])
@@ -70,15 +70,15 @@ def test_joint_attention_computes_the_paper_formulas(n, models, dit_sequence, fa
     recorder = OverrideRecorder(options["optimized_attention_override"])
     options["optimized_attention_override"] = recorder
     dit_sample(patched, dit_sequence, cfg=4.0, steps=2)
-    weights = n.aid.AIDConfig(coefficients=dit_sequence["schedule"].coefficients).weights
+    weights = n.attention_patch.AIDConfig(coefficients=dit_sequence["schedule"].coefficients).weights
     kinds = set()
     for call in recorder.calls:
-        layout = call["options"].get(n.aid.joint.LAYOUT_KEY)
+        layout = n.attention_patch.layout_of(call["options"])
         kinds.add("joint" if call["q"].shape[2] == layout.text + layout.image else "image-only")
         expected = _expected(call, weights, mode, fused, tokens, n)
         torch.testing.assert_close(call["out"].double(), expected, rtol=1e-4, atol=1e-5)
     assert "joint" in kinds and (family != "sd35_mmdit_x" or "image-only" in kinds)
-    assert all([(run.a, run.b) for run in call["options"][n.aid.step.STEP_KEY].runs] == [(5, 9)]
+    assert all([(segment.a, segment.b) for segment in n.attention_patch.plan_of(call["options"]).segments] == [(5, 9)]
                for call in recorder.calls), \
         "with cfg > 1 the positive chunk (the second) interpolates, the negative stays plain"
 
@@ -90,8 +90,8 @@ def test_window_and_cfg_one(n, models, dit_sequence):
     recorder = OverrideRecorder(options["optimized_attention_override"])
     options["optimized_attention_override"] = recorder
     dit_sample(patched, dit_sequence, cfg=1.0, steps=2)
-    key = n.aid.step.STEP_KEY
-    active = [[(run.a, run.b) for run in call["options"][key].runs] for call in recorder.calls]
+    active = [[(segment.a, segment.b) for segment in n.attention_patch.plan_of(call["options"]).segments]
+              for call in recorder.calls]
     per_step = len(active) // 2
     assert active[:per_step] == [[(0, 4)]] * per_step and active[per_step:] == [[]] * per_step
 
@@ -145,7 +145,7 @@ def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
     aid_override, captured = capture_attention_calls(patched, lambda: dit_sample(patched, dit_sequence, cfg=1.0,
                                                                                  steps=2))
     for dtype in (torch.bfloat16, torch.float32):
-        events = replay_on_fake_cuda(aid_override, captured, n.aid.step.STEP_KEY, dtype)
+        events = replay_on_fake_cuda(aid_override, captured, n.attention_patch, dtype)
         assert all(call == [] for call in events), events
 
 
@@ -166,8 +166,7 @@ def test_patched_transformer_is_one_graph(n, models, dit_sequence, family):
         dit_sample(patched, dit_sequence, cfg=4.0, steps=2)
     finally:
         hook.remove()
-    key = n.aid.step.STEP_KEY
-    assert [kwargs["transformer_options"][key].active for _, kwargs in calls] == [True, False]
+    assert [n.attention_patch.plan_of(kwargs["transformer_options"]).active for _, kwargs in calls] == [True, False]
     for args, kwargs in calls:
         torch._dynamo.reset()
         explained = torch._dynamo.explain(body)(*args, **kwargs)
@@ -188,9 +187,9 @@ def test_flux_kontext_reference_image_tokens(n, models, dit_sequence):
     options["optimized_attention_override"] = recorder
     out = dit_sample(patched, dit_sequence, 1.0, positive=positive)
     assert torch.equal(out[0], plain[0]) and torch.equal(out[-1], plain[-1])
-    layout = recorder.calls[0]["options"][n.aid.joint.LAYOUT_KEY]
+    layout = n.attention_patch.layout_of(recorder.calls[0]["options"])
     assert layout.image == 8 * 8 + 4 * 4, "64 latent tokens and 16 reference tokens"
-    weights = n.aid.AIDConfig(coefficients=dit_sequence["schedule"].coefficients).weights
+    weights = n.attention_patch.AIDConfig(coefficients=dit_sequence["schedule"].coefficients).weights
     for call in recorder.calls:
         torch.testing.assert_close(call["out"].double(), _expected(call, weights, "outer", True, "image", n),
                                    rtol=1e-4, atol=1e-5)

@@ -190,24 +190,68 @@ def test_a_batch_within_max_rows_is_one_call(n, tiny_model, unet_sequence):
     assert [batch for batch, _ in calls] == [26]
 
 
+def _host_attention_rows(model, run) -> list[list[int]]:
+    """The batch of every host attention call (ComfyUI's attention override, which AID's plain rows pass) while
+    ``run(clone)`` samples a clone of ``model``: one list per call of the diffusion model."""
+    calls = []
+
+    def override(func, *args, **kwargs):
+        calls[-1].append(args[0].shape[0])
+        return func(*args, **kwargs)
+
+    model = model.clone()
+    model.model_options["transformer_options"]["optimized_attention_override"] = override
+    hook = model.get_model_object("diffusion_model").register_forward_pre_hook(lambda *_: calls.append([]))
+    try:
+        run(model)
+    finally:
+        hook.remove()
+    return calls
+
+
+@pytest.mark.parametrize("cfg, max_rows, host_rows", [
+    (5.0, 4, [2, 2] + [2] * 5 + [1]),  # the in-between parts' negative rows only
+    (5.0, 1, [1, 1, 1, 1] + [1, 0] * 11),  # negative parts plain, positive in-between parts all AID
+    (1.0, 4, [1, 1, 0, 0, 0]),
+])
+def test_in_between_parts_leave_their_interpolated_rows_to_aid(n, tiny_model, unet_sequence, cfg, max_rows, host_rows):
+    """In an in-between part every row of the interpolating chunk is replaced by AID, so the host's attention runs
+    on the other chunk's rows alone: no plain attention computed and thrown away (20 attention layers a call)."""
+    calls = _host_attention_rows(tiny_model, lambda model: sample(
+        patch(n, model, unet_sequence["schedule"], max_rows=max_rows), unet_sequence, cfg, steps=1))
+    assert [sum(batches) for batches in calls] == [20 * rows for rows in host_rows]
+
+
+@pytest.mark.parametrize("family, cfg, max_rows, host_rows", [
+    ("flux", 1.0, 4, [1, 1, 0, 0, 0]),  # 4 blocks (2 double, 2 single), one attention each
+    ("qwen_image", 4.0, 4, [2, 2] + [2] * 5 + [1]),
+    ("sd35_mmdit_x", 4.0, 4, [2, 2] + [2] * 5 + [1]),
+])
+def test_transformer_in_between_parts_leave_their_rows_to_aid(n, transformers, dit_sequence, family, cfg, max_rows,
+                                                              host_rows):
+    calls = _host_attention_rows(transformers[family], lambda model: sample(
+        patch(n, model, dit_sequence["schedule"], max_rows=max_rows), dit_sequence, cfg, steps=1))
+    per_row = sum(calls[0]) // host_rows[0]
+    assert per_row > 0 and [sum(batches) for batches in calls] == [per_row * rows for rows in host_rows]
+
+
 def test_kept_keys_values_are_released_after_each_model_call(n, tiny_model, unet_sequence):
     """The endpoints' keys/values live in a dict of one model call: the in-between parts see every AID layer's
     (2 layers x 10 transformer blocks x 2 endpoints, the positive chunk only), and nothing outlives sampling."""
-    key = n.aid.step.STEP_KEY
     sizes, refs, dicts = [], [], set()
 
     def spy(out, options):  # attn1's output patch: sees the layer's options, after AID kept its endpoints
-        step = options[key]
-        if step.runs:
-            sizes.append(len(step.kept))
-            dicts.add(id(step.kept))
-            refs.extend(weakref.ref(x) for kept in step.kept.values() for x in kept if x is not None)
+        plan = n.attention_patch.plan_of(options)
+        if plan.segments:
+            sizes.append(len(plan.kept))
+            dicts.add(id(plan.kept))
+            refs.extend(weakref.ref(x) for kept in plan.kept.values() for x in kept if x is not None)
         return out
 
     patched = patch(n, tiny_model, unet_sequence["schedule"], max_rows=4, end=0.5)
     patched.set_model_attn1_output_patch(spy)
     sample(patched, unet_sequence, 5.0, steps=4)
-    blocks = sum(n.aid.unet.transformer_blocks(tiny_model.get_model_object("diffusion_model")).values())
+    blocks = sum(n.attention_patch.unet.transformer_blocks(tiny_model.get_model_object("diffusion_model")).values())
     assert blocks == 10 and set(sizes) == {2 * blocks * 2}, "every layer's endpoints, no more"
     assert len(dicts) == 2, "one dict per model call in the window (2 of 4 steps)"
     gc.collect()

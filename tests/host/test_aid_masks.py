@@ -93,10 +93,9 @@ def test_masked_attention_computes_the_paper_formulas(n, qwen, sequences, mode, 
     recorder = OverrideRecorder(options["optimized_attention_override"])
     options["optimized_attention_override"] = recorder
     _sample(patched, sequences, sequences["per_row"])
-    weights = n.aid.AIDConfig(coefficients=sequences["schedule"].coefficients).weights
+    weights = n.attention_patch.AIDConfig(coefficients=sequences["schedule"].coefficients).weights
     for call in recorder.calls:
-        expected = joint_formulas.expected(call, weights, mode, fused, tokens, n.aid.step.STEP_KEY,
-                                           n.aid.joint.LAYOUT_KEY)
+        expected = joint_formulas.expected(call, weights, mode, fused, tokens, n.attention_patch)
         torch.testing.assert_close(call["out"].double(), expected, rtol=1e-4, atol=1e-5)
     assert any(call["mask"] is not None for call in recorder.calls) == host_reads_masks()
 
@@ -120,5 +119,5 @@ def test_masked_joint_attention_makes_no_device_sync(n, qwen, sequences):
                                                                               sequences["per_row"]))
     assert any(len(args) > 4 and args[4] is not None for _, args, _ in captured) == host_reads_masks()
     for dtype in (torch.float16, torch.float32):
-        events = replay_on_fake_cuda(aid_override, captured, n.aid.step.STEP_KEY, dtype)
+        events = replay_on_fake_cuda(aid_override, captured, n.attention_patch, dtype)
         assert all(call == [] for call in events), events

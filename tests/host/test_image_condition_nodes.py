@@ -288,11 +288,11 @@ def test_aid_attends_to_both_images_tokens(n, flux, style_model, pictures, stren
     recorder = OverrideRecorder(options["optimized_attention_override"])
     options["optimized_attention_override"] = recorder
     _sample(patched, positive)
-    weights = n.aid.AIDConfig(coefficients=schedule.coefficients).weights
+    weights = n.attention_patch.AIDConfig(coefficients=schedule.coefficients).weights
     text = positive[0][0].shape[1]
-    assert recorder.calls and all(call["options"][n.aid.joint.LAYOUT_KEY].text == text for call in recorder.calls)
+    assert recorder.calls and all(n.attention_patch.layout_of(call["options"]).text == text for call in recorder.calls)
     assert all((call["mask"] is not None) == (strength_type == "attn_bias") for call in recorder.calls)
     for call in recorder.calls:
         torch.testing.assert_close(call["out"].double(), expected(call, weights, "outer", True, "text",
-                                                                  n.aid.step.STEP_KEY, n.aid.joint.LAYOUT_KEY),
+                                                                  n.attention_patch),
                                    rtol=1e-4, atol=1e-5)
