@@ -43,6 +43,27 @@ def host_attention(call, heads: int, **kwargs) -> HeadsFirstAttention:
     return attention
 
 
+# The host attention functions (ComfyUI's, by module and name) that give every row the same bits on the CPU
+# whatever else is in the batch (tests/host/test_aid_long.py shows it); ComfyUI's sub-quadratic and split
+# attention choose their chunking by the batch's memory, and no GPU kernel has been shown to.
+BATCH_INVARIANT_ON_CPU = {("comfy.ldm.modules.attention", "attention_pytorch")}
+
+
+def rows_apart(plan: CallPlan, attention, device: torch.device) -> bool:
+    """Whether a layer computes only ``plan.host_rows`` with the host's ``attention`` (``None``: an unknown one,
+    such as another pack's override) instead of every row, the interpolated ones then thrown away.
+
+    Always where no endpoint is among those rows (the in-between parts of a split call); with endpoints, only where
+    the backend gives them the bits it gives them in the whole batch, so end frames stay plain sampling's.
+    """
+    if plan.host_rows is None:
+        return False
+    if not plan.endpoint_bits:
+        return True
+    name = (getattr(attention, "__module__", None), getattr(attention, "__name__", None))
+    return device.type == "cpu" and name in BATCH_INVARIANT_ON_CPU
+
+
 def interpolate(plan: CallPlan, layer: Hashable, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 host: HeadsFirstAttention, bias: torch.Tensor | None = None,
                 endpoint_tokens: slice = slice(None)) -> list[Rows]:

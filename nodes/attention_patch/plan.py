@@ -59,9 +59,11 @@ class CallPlan:
 
     ``segments``: the in-between rows that interpolate (none outside the step window). ``captures``: rows
     that are endpoints of in-between rows a later part computes; each layer keeps their keys, values and
-    mask in ``kept``, a dict made for one model call and dropped with it. ``host_rows``: where not ``None``,
-    the only rows whose plain attention is needed (the others are all in ``segments``), so a layer need not
-    compute and discard the rest. ``text_tokens``: the conditioning's token count (a transformer's joined
+    mask in ``kept``, a dict made for one model call and dropped with it. ``host_rows``: the rows whose plain
+    attention is needed (the others are all in ``segments``), so a layer need not compute and discard the rest;
+    ``None`` where no row interpolates. ``endpoint_bits``: those rows hold endpoints that must come out as plain
+    sampling computes them on the whole batch, so a layer computes them apart only where its attention backend
+    gives every row the same bits in any batch (see :mod:`.layer`). ``text_tokens``: the conditioning's token count (a transformer's joined
     sequence starts with the text). ``cuda_capability``: the GPU's, read once per call for the kernel choice.
     """
 
@@ -72,6 +74,7 @@ class CallPlan:
     captures: tuple[tuple[int, KeptEndpoint], ...] = ()
     kept: dict | None = None
     host_rows: tuple[slice, ...] | None = None
+    endpoint_bits: bool = False
     cuda_capability: tuple[int, int] | None = None
     text_tokens: int = 0
 
@@ -118,7 +121,18 @@ def whole_call(config: AIDConfig, chunk_kinds: list[int], step: int | None, step
     segments = tuple(Segment(first=c * frames + 1, stop=(c + 1) * frames - 1, a=c * frames, b=(c + 1) * frames - 1,
                              t=t) for c in active)
     return CallPlan(segments=segments, batch=len(chunk_kinds) * frames, mode=config.mode, fused=config.fused,
+                    host_rows=_complement(segments, len(chunk_kinds) * frames), endpoint_bits=True,
                     cuda_capability=cuda_capability, text_tokens=text_tokens)
+
+
+def _complement(segments: tuple[Segment, ...], batch: int) -> tuple[slice, ...]:
+    """The rows of a batch of ``batch`` that no segment covers, as contiguous runs."""
+    rows, start = [], 0
+    for segment in segments:
+        if segment.first > start:
+            rows.append(slice(start, segment.first))
+        start = segment.stop
+    return tuple(rows + ([slice(start, batch)] if start < batch else []))
 
 
 @dataclass(frozen=True)
@@ -168,5 +182,5 @@ def part_plan(part: Part, config: AIDConfig, active: set[int], whole: CallPlan, 
     t = weights_on(config.weights[part.frames.start - 1 : part.frames.stop - 1], device)
     segments = tuple(Segment(first=i * count, stop=(i + 1) * count, a=KeptEndpoint(c, 0), b=KeptEndpoint(c, 1), t=t)
                      for i, c in held)
-    host_rows = tuple(slice(i * count, (i + 1) * count) for i, c in enumerate(part.chunks) if c not in active)
-    return CallPlan(segments=segments, batch=len(part.chunks) * count, host_rows=host_rows, **common)
+    batch = len(part.chunks) * count
+    return CallPlan(segments=segments, batch=batch, host_rows=_complement(segments, batch), **common)

@@ -148,10 +148,10 @@ class JointAttentionOverride:
             return self._attend(func, *args, **kwargs)
         mask = args[4] if len(args) > 4 else kwargs.get("mask")
         bias = None if mask is None else additive_bias(mask, q.dtype)
-        if plan.host_rows is None:
-            host_pieces, base = [], self._attend(func, *args, **kwargs)
-        else:  # only these rows keep plain attention: the others are all interpolated
+        if layer.rows_apart(plan, func if self.previous is None else None, q.device):
             host_pieces, base = [(rows, self._attend_rows(func, args, kwargs, rows)) for rows in plan.host_rows], None
+        else:
+            host_pieces, base = [], self._attend(func, *args, **kwargs)
         passed = {key: value for key, value in kwargs.items()
                   if key not in ("heads", "mask", "skip_reshape", "skip_output_reshape")}
         host = layer.host_attention(lambda *a, **kw: self._attend(func, *a, **kw), heads, **passed)

@@ -185,8 +185,8 @@ class AIDAttentionReplace:
         rows = plan.batch
         tiles = tile_count(q, rows)
         host_pieces, base = [], None
-        if plan.host_rows is not None and others is None and tiles == 1:
-            # Only these rows keep plain attention: the others are all interpolated.
+        host_function = None if options.get("optimized_attention_override") else comfy_attention.optimized_attention
+        if others is None and tiles == 1 and layer.rows_apart(plan, host_function, q.device):
             host_pieces = [(rows_, plain(q[rows_], k[rows_], v[rows_])) for rows_ in plan.host_rows]
         else:
             base = plain(q, k, v) if others is None else others

@@ -235,6 +235,50 @@ def test_transformer_in_between_parts_leave_their_rows_to_aid(n, transformers, d
     assert per_row > 0 and [sum(batches) for batches in calls] == [per_row * rows for rows in host_rows]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_batch_invariant_backends_give_each_row_the_same_bits(n, dtype):
+    """The backends a layer trusts to compute endpoint rows apart from the rest of the batch: each row's bits do not
+    depend on the rows beside it (the tiny UNet's and Flux's attention shapes, and a large one)."""
+    import importlib
+
+    generator = torch.Generator().manual_seed(0)
+    for module, name in n.attention_patch.layer.BATCH_INVARIANT_ON_CPU:
+        attention = getattr(importlib.import_module(module), name)
+        for batch, tokens, keys, heads, dim in ((26, 64, 64, 8, 8), (26, 16, 77, 8, 20), (7, 1024, 1024, 8, 8),
+                                                (13, 80, 80, 2, 32), (26, 4, 77, 8, 40)):
+            q, k, v = (torch.randn(batch, t, heads * dim, generator=generator).to(dtype) for t in (tokens, keys, keys))
+            whole = attention(q, k, v, heads)
+            for rows in (slice(0, 1), slice(batch - 1, batch), slice(0, batch // 2), slice(1, 4)):
+                assert torch.equal(attention(q[rows], k[rows], v[rows], heads), whole[rows]), (name, batch, rows)
+
+
+def test_one_batch_computes_endpoint_rows_apart_on_a_batch_invariant_backend(n, tiny_model, unet_sequence,
+                                                                             monkeypatch):
+    """With PyTorch attention (``--use-pytorch-cross-attention``) the host's attention runs on the endpoints and the
+    negative chunk only; the end frames stay plain sampling's bit for bit. ComfyUI's CPU default (sub-quadratic)
+    keeps the whole batch."""
+    import functools
+
+    import comfy.ldm.modules.attention as attention
+
+    rows = []
+
+    @functools.wraps(attention.attention_pytorch)
+    def pytorch_attention(q, *args, **kwargs):
+        rows.append(q.shape[0])
+        return attention.attention_pytorch(q, *args, **kwargs)
+
+    patched = patch(n, tiny_model, unet_sequence["schedule"])
+    default = sample(patched, unet_sequence, 5.0, steps=1)
+    monkeypatch.setattr(attention, "optimized_attention", pytorch_attention)
+    plain = sample(tiny_model, unet_sequence, 5.0, steps=1)
+    rows.clear()
+    apart = sample(patched, unet_sequence, 5.0, steps=1)
+    assert sum(rows) == 20 * (FRAMES + 2), "20 layers: the negative chunk's 13 rows and the two endpoints"
+    assert torch.equal(apart[0], plain[0]) and torch.equal(apart[-1], plain[-1])
+    assert_same_frames(apart, default)
+
+
 def test_kept_keys_values_are_released_after_each_model_call(n, tiny_model, unet_sequence):
     """The endpoints' keys/values live in a dict of one model call: the in-between parts see every AID layer's
     (2 layers x 10 transformer blocks x 2 endpoints, the positive chunk only), and nothing outlives sampling."""
