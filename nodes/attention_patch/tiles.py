@@ -11,6 +11,7 @@ m of the endpoints, on the keys the host's attention would use.
 from __future__ import annotations
 
 import torch
+from einops import rearrange
 
 from ..errors import InbetweenInputError
 from .config import NODE_NAME
@@ -28,10 +29,10 @@ def tile_count(q: torch.Tensor, rows: int) -> int:
 def tile_major(x: torch.Tensor, rows: int, tiles: int) -> torch.Tensor:
     """``[(rows tiles), T, C]`` (or untiled ``[rows, T * tiles, C]``, viewed as the host does) to ``[(tiles rows), T, C]``."""
     x = x.reshape(rows * tiles, -1, x.shape[-1])
-    return x.unflatten(0, (rows, tiles)).transpose(0, 1).flatten(0, 1)
+    return rearrange(x, "(rows tiles) t c -> (tiles rows) t c", tiles=tiles)
 
 
 def row_major(x: torch.Tensor, rows: int, tiles: int) -> torch.Tensor:
     """Inverse of :func:`tile_major`: back to the layer's ``[(rows tiles), T, C]``."""
-    return x.unflatten(0, (tiles, rows)).transpose(0, 1).flatten(0, 1)
+    return rearrange(x, "(tiles rows) t c -> (rows tiles) t c", tiles=tiles)
 
