@@ -89,8 +89,11 @@ class FrameRenderer:
 
         s = self.sampling
         device = comfy.model_management.intermediate_device()
-        latent = torch.zeros([rows, 4, s.height // 8, s.width // 8], device=device)
-        latent = comfy.sample.fix_empty_latent_channels(model, latent)
+        # The latent the model expects (Flux 2: 128 channels at 1/16), so the picture has the size asked for.
+        latent_format = model.get_model_object("latent_format")
+        ratio = getattr(latent_format, "spacial_downscale_ratio", 8)
+        latent = torch.zeros([rows, latent_format.latent_channels, s.height // ratio, s.width // ratio], device=device)
+        latent = comfy.sample.fix_empty_latent_channels(model, latent)  # video models: their time axis
         noise = comfy.sample.prepare_noise(latent, s.seed, [0] * rows)  # the same noise in every row
 
         def step(index, x0, x, total_steps):

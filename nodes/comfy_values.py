@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+import comfy.model_management
 import comfy.utils
 from comfy_api.latest import io
 
@@ -143,6 +144,25 @@ def check_latent_pair(node: str, a: Latent, b: Latent) -> None:
     if a.batch != b.batch and 1 not in (a.batch, b.batch):
         raise InbetweenInputError(node, b.input, f"expected batch 1 or {a.batch} (the batch of {a.input}), "
                                                  f"got batch {b.batch}")
+
+
+# Empty latents are made as core Empty Latent Image makes them: 4 channels at 1/8 of the picture, marked with that
+# ratio, so the sampler (ComfyUI v0.12 on) adapts them to the model's latent format (Flux 2: 128 channels at 1/16)
+# and the picture has the size asked for. Older ComfyUI reads no mark and only has 1/8 models.
+EMPTY_LATENT_RATIO = 8
+
+
+def empty_latent(node: str, rows_input: str, rows: int, width: int, height: int) -> dict:
+    """An empty LATENT of ``rows`` rows for a ``width`` x ``height`` picture; a batch larger than the memory free for
+    it stops with an error naming ``rows_input`` (the size is said) before anything is allocated."""
+    shape = [rows, 4, height // EMPTY_LATENT_RATIO, width // EMPTY_LATENT_RATIO]
+    device = comfy.model_management.intermediate_device()
+    size, free = math.prod(shape) * 4, comfy.model_management.get_free_memory(device)
+    if size > free:
+        raise InbetweenInputError(node, rows_input, f"{rows} frames of {width}x{height} need {size / 2**30:.1f} GiB "
+                                                    f"for their latent, more than the {free / 2**30:.1f} GiB free on "
+                                                    f"{device}; use fewer frames or a smaller picture")
+    return {"samples": torch.zeros(shape, device=device), "downscale_ratio_spacial": EMPTY_LATENT_RATIO}
 
 
 def check_schedule_batch(node: str, frames: int, latent: Latent, single_ok: bool) -> None:

@@ -17,6 +17,8 @@ from .errors import InbetweenInputError
 
 FOLDER = "embedding_deltas"
 EXTENSION = ".safetensors"
+# The longest file name the usual file systems take (ext4, APFS, NTFS: 255).
+MAX_NAME_BYTES = 255
 
 
 def register_folder() -> None:
@@ -79,14 +81,21 @@ class SaveEmbeddingDelta(io.ComfyNode):
 
     @classmethod
     def execute(cls, delta, filename_prefix) -> io.NodeOutput:
+        if "\0" in filename_prefix:
+            raise InbetweenInputError(cls.DISPLAY_NAME, "filename_prefix", f"expected a name without NUL characters, "
+                                                                           f"got {filename_prefix!r}")
         root = folder_paths.get_folder_paths(FOLDER)[0]
         try:
             folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, root)
         except Exception as err:  # folder_paths raises a bare Exception for paths that leave the folder
             raise InbetweenInputError(cls.DISPLAY_NAME, "filename_prefix", f"expected a name inside models/{FOLDER}, "
                                                                            f"got {filename_prefix!r}: {err}") from err
-        os.makedirs(folder, exist_ok=True)
         name = f"{filename}_{counter:05}_{EXTENSION}"
+        if len(os.fsencode(name)) > MAX_NAME_BYTES:
+            raise InbetweenInputError(cls.DISPLAY_NAME, "filename_prefix", f"expected a file name of at most "
+                                      f"{MAX_NAME_BYTES} bytes with its counter and extension, got "
+                                      f"{len(os.fsencode(name))} bytes: {name[:40]}...")
+        os.makedirs(folder, exist_ok=True)
         save_delta(delta, os.path.join(folder, name))
         return io.NodeOutput(os.path.join(subfolder, name) if subfolder else name)
 

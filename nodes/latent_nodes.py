@@ -2,11 +2,10 @@
 
 import torch
 
-import comfy.model_management
 from comfy_api.latest import io
 
 from ..inbetween import interpolation, translation
-from .comfy_values import check_latent_pair, check_schedule_batch, finite, read_latent, sampler_masks
+from .comfy_values import check_latent_pair, check_schedule_batch, empty_latent, finite, read_latent, sampler_masks
 from .errors import InbetweenInputError, engine_errors
 from .schedule_type import ScheduleIO
 
@@ -114,9 +113,8 @@ class SharedNoiseLatent(io.ComfyNode):
     @classmethod
     def execute(cls, width, height, frames, schedule=None) -> io.NodeOutput:
         batch = len(schedule) if schedule is not None else frames
-        device = comfy.model_management.intermediate_device()
-        samples = torch.zeros([batch, 4, height // 8, width // 8], device=device)
-        return io.NodeOutput({"samples": samples, "batch_index": [0] * batch})
+        latent = empty_latent(cls.DISPLAY_NAME, "frames" if schedule is None else "schedule", batch, width, height)
+        return io.NodeOutput({**latent, "batch_index": [0] * batch})
 
 
 class LatentSlide(io.ComfyNode):

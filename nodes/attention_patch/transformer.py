@@ -1,6 +1,8 @@
 """AID on diffusion transformers: joint text-image attention, reached through ComfyUI's attention override.
 
-Flux (dev, schnell, Kontext) and Qwen-Image (and Edit) join ``[text; image]`` in every block; SD3 / SD3.5
+Flux (dev, schnell, Kontext; Flux 2 dev and Klein, which ComfyUI builds with the same class), Chroma and Chroma
+Radiance (Flux's blocks; Radiance's image tokens are patches of pixels, not of a latent, which AID treats alike)
+and Qwen-Image (and Edit) join ``[text; image]`` in every block; SD3 / SD3.5
 joins ``[context; x]`` and SD3.5's MMDiT-X adds an image-only attention in some blocks. Every attention of
 these models passes ComfyUI's ``wrap_attn``, which hands it to ``transformer_options
 ["optimized_attention_override"]``: :class:`JointAttentionOverride` computes the host's attention (through the
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from comfy.ldm.chroma.model import Chroma
+from comfy.ldm.chroma_radiance.model import ChromaRadiance
 from comfy.ldm.flux.model import Flux
 from comfy.ldm.modules.diffusionmodules.mmdit import OpenAISignatureMMDITWrapper
 from comfy.ldm.qwen_image.model import QwenImageTransformer2DModel
@@ -31,7 +35,7 @@ LAYOUT_KEY = "inbetween_aid_layout"
 TOKEN_CHOICES = ("all", "image", "text")
 
 
-def _flux_blocks(model: Flux) -> list[tuple[str, int, bool]]:
+def _flux_blocks(model: Flux | Chroma) -> list[tuple[str, int, bool]]:
     if any(getattr(block, "flipped_img_txt", False) for block in model.double_blocks):
         raise InbetweenInputError(NODE_NAME, "model", "this Flux-type model joins [image; text] in its double "
                                                       "blocks; AID supports the [text; image] order of Flux")
@@ -48,8 +52,9 @@ def _sd3_blocks(model: OpenAISignatureMMDITWrapper) -> list[tuple[str, int, bool
 
 
 # Model class -> the dit block keys ComfyUI looks up, and whether the block gets text and image joined.
-FAMILIES = {Flux: _flux_blocks, QwenImageTransformer2DModel: _qwen_blocks, OpenAISignatureMMDITWrapper: _sd3_blocks}
-SUPPORTED = "Flux (dev, schnell, Kontext), Qwen-Image (and Edit), SD3 / SD3.5"
+FAMILIES = {Flux: _flux_blocks, Chroma: _flux_blocks, ChromaRadiance: _flux_blocks,
+            QwenImageTransformer2DModel: _qwen_blocks, OpenAISignatureMMDITWrapper: _sd3_blocks}
+SUPPORTED = "Flux (dev, schnell, Kontext), Flux 2 (dev, Klein), Chroma, Chroma Radiance, Qwen-Image (and Edit), SD3 / SD3.5"
 
 
 def family_blocks(diffusion_model) -> list[tuple[str, int, bool]] | None:

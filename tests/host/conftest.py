@@ -16,7 +16,14 @@ try:
 except comfy_host.ComfyUINotFound as err:
     COMFYUI, NOT_FOUND = None, str(err)
 
-ARTIFACTS = Path(__file__).resolve().parent / ".artifacts"
+def _artifacts_folder() -> Path:
+    """Generated models, one folder per ComfyUI version: a file one version wrote is never read by another."""
+    import comfyui_version
+
+    return Path(__file__).resolve().parent / ".artifacts" / f"comfyui-{comfyui_version.__version__}"
+
+
+ARTIFACTS = _artifacts_folder() if COMFYUI else None
 WORKFLOWS = comfy_host.PACK_DIR / "workflows"
 
 

@@ -230,7 +230,8 @@ def test_unsupported_model_is_named(n):
         frames=3, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
     with pytest.raises(ValueError, match=r"input 'model': MMDiT \(comfy.ldm.aura.mmdit\) is not supported; AID works "
                                          r"on SD1.x, SD2.x and SDXL UNets and on Flux \(dev, schnell, Kontext\), "
-                                         r"Qwen-Image \(and Edit\), SD3 / SD3.5"):
+                                         r"Flux 2 \(dev, Klein\), Chroma, Chroma Radiance, Qwen-Image \(and Edit\), "
+                                         r"SD3 / SD3.5"):
         patch(n, model, schedule)
 
 

@@ -94,3 +94,16 @@ def test_save_names_cannot_leave_the_folder(n, delta_folder):
     assert sorted(os.listdir(delta_folder.parent)) == ["embedding_deltas"]
     name = n.delta_library_nodes.SaveEmbeddingDelta.execute(delta, "sub/dir/smile").args[0]
     assert name == "sub/dir/smile_00001_.safetensors" and _load(n, name)[0].entries[0].tokens.shape == (1, 77, 768)
+
+
+@pytest.mark.parametrize("prefix, shown", [
+    ("smile\0x", r"expected a name without NUL characters, got 'smile\\x00x'"),
+    ("s" * 300, r"expected a file name of at most 255 bytes with its counter and extension, got 319 bytes: sss"),
+    ("sub/" + "é" * 120, r"at most 255 bytes with its counter and extension, got 259 bytes"),
+])
+def test_save_names_the_file_system_cannot_take(n, delta_folder, prefix, shown):
+    """A NUL byte or a file name over 255 bytes (counter and extension included; UTF-8 counts bytes) stops at the
+    node, before anything is written, instead of a raw SafetensorError."""
+    expect_input_error(lambda: n.delta_library_nodes.SaveEmbeddingDelta.execute(_delta(n), prefix), SAVE,
+                       "filename_prefix", shown)
+    assert not any(files for _, _, files in os.walk(delta_folder))

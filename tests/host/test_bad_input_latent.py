@@ -180,3 +180,20 @@ def test_shared_noise_latent_serves_16_channel_models(n):
     assert widened.shape == (3, 16, 8, 8)
     noise = comfy.sample.prepare_noise(widened, 5, latent["batch_index"])
     assert torch.equal(noise[0], noise[2])
+
+
+def test_shared_noise_latent_too_large_names_the_input_and_the_size(n):
+    """Every widget at its maximum asks for 256 GiB: the node says which input and how much, before allocating."""
+    execute = n.latent_nodes.SharedNoiseLatent.execute
+    expect_input_error(lambda: execute(16384, 16384, 4096), "Shared Noise Latent", "frames",
+                       r"4096 frames of 16384x16384 need 256\.0 GiB for their latent, more than the [\d.]+ GiB free")
+    expect_input_error(lambda: execute(16384, 16384, 1, _schedule(n, 4096)), "Shared Noise Latent", "schedule",
+                       r"4096 frames of 16384x16384 need 256\.0 GiB")
+
+
+def test_shared_noise_latent_is_marked_like_core_empty_latents(n):
+    """4 channels at 1/8, marked with the ratio as core Empty Latent Image marks it (the sampler adapts the latent
+    to the model's format from it); every row shares batch_index 0."""
+    latent = n.latent_nodes.SharedNoiseLatent.execute(96, 64, 3).args[0]
+    assert latent["samples"].shape == (3, 4, 8, 12) and latent["downscale_ratio_spacial"] == 8
+    assert latent["batch_index"] == [0, 0, 0] and not latent["samples"].any()

@@ -103,27 +103,29 @@ def write_test_checkpoint(path: Path, seed: int = 0) -> Path:
     Its UNet is reduced (320 model channels, two levels), its CLIP-L and VAE have their real shapes.
     Written in fp16 to keep the file small; generated at test time, never committed.
     """
-    import comfy.sd
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = build_sd15_model_patcher(seed=seed, model_channels=320, channel_mult=(1, 2))
-    clip = build_sd1_clip(seed=seed + 1, layers=None)
-    vae = build_sd_vae(seed=seed + 2)
-    comfy.sd.save_checkpoint(str(path), model, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
-    _to_fp16(path)
+    save_checkpoint(path, model.model, build_sd1_clip(seed=seed + 1, layers=None), build_sd_vae(seed=seed + 2), seed)
     return path
 
 
-def _to_fp16(path: Path) -> None:
-    import safetensors
-    import safetensors.torch
+def save_checkpoint(path: Path, model, clip, vae, seed: int) -> None:
+    """A single-file checkpoint of ``model`` (a ``model_base.BaseModel``), its CLIP and VAE, in fp16, with each
+    part's keys as the model's config names them for saving: what CheckpointLoaderSimple reads.
 
-    with safetensors.safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
-    safetensors.torch.save_file(tensors, str(path), metadata=metadata)
+    Not ``comfy.sd.save_checkpoint``: in ComfyUI v0.12.1 its ModelPatcher path drops the CLIP and VAE state dicts
+    (``ModelPatcher.state_dict_for_saving`` does not pass them on), and the file loads without a text encoder.
+    """
+    import comfy.utils
+
+    config = model.model_config
+    parts = [config.process_unet_state_dict_for_saving(model.diffusion_model.state_dict()),
+             config.process_clip_state_dict_for_saving(clip.get_sd()),
+             config.process_vae_state_dict_for_saving(vae.get_sd())]
+    tensors = {key: (value.half() if value.is_floating_point() else value).contiguous()
+               for part in parts for key, value in part.items()}
+    comfy.utils.save_torch_file(tensors, str(path), metadata={"inbetween_test_seed": str(seed)})
 
 
 TEST_SDXL_CHECKPOINT_NAME = "inbetween_test_sdxl.safetensors"
@@ -171,9 +173,6 @@ def build_sdxl_clip(seed: int = 0):
 def write_test_sdxl_checkpoint(path: Path, seed: int = 0) -> Path:
     """Save a random-weight checkpoint that ``CheckpointLoaderSimple`` loads as an SDXL-family model
     (``model_base.SDXL`` with SDXL's CLIP-L + CLIP-G), fp16, about 2 GB; generated at test time."""
-    import comfy.model_management
-    import comfy.model_patcher
-    import comfy.sd
     import comfy.supported_models
 
     path = Path(path)
@@ -182,12 +181,7 @@ def write_test_sdxl_checkpoint(path: Path, seed: int = 0) -> Path:
     model_config.set_inference_dtype(torch.float32, None)
     model = model_config.get_model({})
     init_random_(model.diffusion_model, seed)
-    device = comfy.model_management.get_torch_device()
-    patcher = comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
-    clip = build_sdxl_clip(seed=seed + 1)
-    vae = build_sd_vae(seed=seed + 2)
-    comfy.sd.save_checkpoint(str(path), patcher, clip=clip, vae=vae, metadata={"inbetween_test_seed": str(seed)})
-    _to_fp16(path)
+    save_checkpoint(path, model, build_sdxl_clip(seed=seed + 1), build_sd_vae(seed=seed + 2), seed)
     return path
 
 
@@ -261,6 +255,30 @@ def build_small_sdxl_model_patcher(seed: int = 0, dtype: torch.dtype = torch.flo
     return model_patcher(comfy.supported_models.SDXL(config), seed, dtype)
 
 
+def detected_model_patcher(keys: dict[str, tuple], seed: int = 0, dtype: torch.dtype = torch.float32, **small):
+    """A random-weight model of the family ComfyUI's model detection finds in a state dict with ``keys`` (key ->
+    shape: the keys and shapes detection reads), in a real ModelPatcher.
+
+    Detection writes the model's whole config, so a field a later ComfyUI adds (Flux's ``txt_ids_dims`` in v0.12)
+    is filled in by ComfyUI itself; ``small`` then shrinks the dimensions detection takes as the real model's
+    (Qwen-Image's width, Flux's rotary axes) to test size. The config class is the one detection matches.
+    """
+    import comfy.model_detection
+
+    state_dict = {key: torch.empty(shape, device="meta") for key, shape in keys.items()}
+    unet_config = comfy.model_detection.detect_unet_config(state_dict, "")
+    if unet_config is None:
+        raise RuntimeError(f"ComfyUI's model detection found no model in the keys {sorted(keys)}")
+    model_config = comfy.model_detection.model_config_from_unet_config({**unet_config, **small}, state_dict)
+    if model_config is None:
+        raise RuntimeError(f"ComfyUI's model detection matched no supported model for {unet_config}")
+    return model_patcher(model_config, seed, dtype)
+
+
+def _blocks(prefix: str, count: int, suffix: str, shape: tuple) -> dict[str, tuple]:
+    return {f"{prefix}.{i}.{suffix}": shape for i in range(count)}
+
+
 # Token widths of the tiny transformers' conditionings (the real ones: Flux T5 4096 / CLIP-L 768,
 # Qwen2.5-VL 3584, SD3 4096 / 2048): the pack only cares about shapes, not widths.
 TINY_CONTEXT, TINY_POOLED = 32, 24
@@ -268,39 +286,67 @@ TINY_CONTEXT, TINY_POOLED = 32, 24
 
 def build_flux_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
     """A random-weight Flux-dev-type model: 2 double and 2 single blocks, 2 heads of 32, guidance embedding."""
-    import comfy.supported_models
-
-    config = {"image_model": "flux", "in_channels": 16, "out_channels": 16, "patch_size": 2, "vec_in_dim": TINY_POOLED,
-              "context_in_dim": TINY_CONTEXT, "hidden_size": 64, "mlp_ratio": 2.0, "num_heads": 2, "depth": 2,
-              "depth_single_blocks": 2, "axes_dim": [8, 12, 12], "theta": 10000, "qkv_bias": True,
-              "guidance_embed": True}
-    return model_patcher(comfy.supported_models.Flux(config), seed, dtype)
+    hidden = 64
+    keys = {"img_in.weight": (hidden, 16 * 4), "txt_in.weight": (hidden, TINY_CONTEXT),
+            "vector_in.in_layer.weight": (hidden, TINY_POOLED), "guidance_in.in_layer.weight": (hidden, 256),
+            **_blocks("double_blocks", 2, "img_attn.norm.key_norm.scale", (32,)),
+            **_blocks("single_blocks", 2, "norm.key_norm.scale", (32,))}
+    return detected_model_patcher(keys, seed, dtype, hidden_size=hidden, num_heads=2, axes_dim=[8, 12, 12],
+                                  mlp_ratio=2.0, context_in_dim=TINY_CONTEXT)
 
 
 def build_qwen_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
     """A random-weight Qwen-Image-type model: 2 blocks, 2 heads of 32."""
-    import comfy.supported_models
-
-    config = {"image_model": "qwen_image", "patch_size": 2, "in_channels": 64, "out_channels": 16, "num_layers": 2,
-              "attention_head_dim": 32, "num_attention_heads": 2, "joint_attention_dim": TINY_CONTEXT,
-              "axes_dims_rope": (8, 12, 12)}
-    return model_patcher(comfy.supported_models.QwenImage(config), seed, dtype)
+    keys = {"txt_norm.weight": (TINY_CONTEXT,), "img_in.weight": (64, 64),
+            **_blocks("transformer_blocks", 2, "attn.to_q.weight", (64, 64))}
+    return detected_model_patcher(keys, seed, dtype, attention_head_dim=32, num_attention_heads=2,
+                                  joint_attention_dim=TINY_CONTEXT, axes_dims_rope=(8, 12, 12))
 
 
 def build_sd3_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, mmdit_x: bool = False):
     """A random-weight SD3-type MMDiT (2 blocks, 2 heads of 64); ``mmdit_x`` gives block 0 SD3.5's second,
     image-only attention."""
-    import comfy.supported_models
-
-    config = {"in_channels": 16, "out_channels": 16, "patch_size": 2, "depth": 2, "input_size": None,
-              "pos_embed_scaling_factor": None, "pos_embed_max_size": 16, "adm_in_channels": TINY_POOLED,
-              "context_embedder_config": {"target": "torch.nn.Linear",
-                                          "params": {"in_features": TINY_CONTEXT, "out_features": 128}},
-              "num_patches": 256, "x_block_self_attn_layers": [0] if mmdit_x else [], "qk_norm": "rms" if mmdit_x else None}
-    patcher = model_patcher(comfy.supported_models.SD3(config), seed, dtype)
+    hidden = 2 * 64  # detection reads the depth (and heads) as the width over 64
+    keys = {"x_embedder.proj.weight": (hidden, 16, 2, 2), "final_layer.linear.weight": (2 * 2 * 16, hidden),
+            "y_embedder.mlp.0.weight": (hidden, TINY_POOLED), "context_embedder.weight": (hidden, TINY_CONTEXT),
+            "pos_embed": (1, 256, hidden), **_blocks("joint_blocks", 2, "context_block.attn.qkv.weight", (3 * hidden, hidden))}
+    if mmdit_x:
+        keys.update({"joint_blocks.0.context_block.attn.ln_q.weight": (64,),
+                     "joint_blocks.0.x_block.attn2.qkv.weight": (3 * hidden, hidden)})
+    patcher = detected_model_patcher(keys, seed, dtype)
     # The position embedding is a buffer made with torch.empty (checkpoints fill it): without this it holds
     # whatever memory it got, sometimes NaN.
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         patcher.model.diffusion_model.pos_embed.normal_(0.0, 0.02)
     return patcher
+
+
+def _flux_keys(hidden: int, image_in: int, single: str = "norm.key_norm.scale") -> dict[str, tuple]:
+    """The keys detection reads from every Flux-type model: 2 double and 2 single blocks, text in, image in."""
+    return {"img_in.weight": (hidden, image_in), "txt_in.weight": (hidden, TINY_CONTEXT),
+            **_blocks("double_blocks", 2, "img_attn.norm.key_norm.scale", (32,)),
+            **_blocks("single_blocks", 2, single, (32,))}
+
+
+def build_flux2_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, klein: bool = False):
+    """A random-weight Flux 2 model (ComfyUI v0.12 on): 128-channel latents at 1/16, global modulation, no pooled
+    vector; dev has a guidance embedding, ``klein`` none. 2 double and 2 single blocks, 2 heads of 32."""
+    hidden = 64
+    keys = {**_flux_keys(hidden, 128), "double_stream_modulation_img.lin.weight": (6 * hidden, hidden)}
+    if not klein:
+        keys["guidance_in.in_layer.weight"] = (hidden, 256)
+    return detected_model_patcher(keys, seed, dtype, num_heads=2, axes_dim=[8, 8, 8, 8], mlp_ratio=2.0)
+
+
+def build_chroma_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, radiance: bool = False):
+    """A random-weight Chroma (Flux's blocks, modulations from a small approximator instead of a pooled vector);
+    ``radiance``: Chroma Radiance, which works on pixels (16x16 patches) instead of a VAE's latent."""
+    hidden = 64
+    keys = {**_flux_keys(hidden, 64), "distilled_guidance_layer.norms.0.scale": (32,)}
+    if radiance:
+        keys.update({"nerf_blocks.0.norm.scale": (64,), "img_in_patch.weight": (hidden, 3, 16, 16)})
+        del keys["img_in.weight"]
+    return detected_model_patcher(keys, seed, dtype, hidden_size=hidden, num_heads=2, axes_dim=[8, 12, 12],
+                                  mlp_ratio=2.0, context_in_dim=TINY_CONTEXT, out_dim=hidden, hidden_dim=32,
+                                  n_layers=1)

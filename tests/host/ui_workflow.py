@@ -7,7 +7,8 @@ with ``control_after_generate`` is followed by its control value ("fixed", "rand
 an upload combo by its upload widget. A linked (converted) widget keeps its slot in
 ``widgets_values`` but takes its value from the link. Reroutes pass their link through, bypassed
 nodes pass the input of the same type through, muted nodes disappear, primitive nodes become the
-value they hold, and notes are ignored.
+value they hold, and notes are ignored. Widgets missing at the end of ``widgets_values`` (a workflow
+saved where the node had fewer) keep their default, as the front end keeps a new widget's.
 """
 
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ def _is_widget(input_type, options: dict) -> bool:
     if options.get("forceInput"):
         return False
     return isinstance(input_type, list) or input_type in WIDGET_TYPES
+
+
+def _choices(input_type, options: dict) -> list:
+    return input_type if isinstance(input_type, list) else options.get("options") or []
 
 
 def _extra_widget_values(name: str, input_type, options: dict) -> int:
@@ -175,11 +180,15 @@ def ui_to_api(workflow: dict, object_info: dict, overrides: dict | None = None,
         inputs, position = {}, 0
         for name, input_type, options in _input_specs(info):
             if _is_widget(input_type, options):
-                if position >= len(values):
+                if position < len(values):
+                    value = values[position]
+                    position += 1 + _extra_widget_values(name, input_type, options)
+                elif "default" in options or _choices(input_type, options):
+                    # A widget the workflow's ComfyUI did not have: the front end keeps its default.
+                    value = options["default"] if "default" in options else _choices(input_type, options)[0]
+                else:
                     raise WorkflowError(f"{_node_label(node)}: widgets_values has {len(values)} entries, "
-                                        f"no value for widget '{name}'")
-                value = values[position]
-                position += 1 + _extra_widget_values(name, input_type, options)
+                                        f"no value for widget '{name}', which has no default")
                 if name not in linked:
                     value = overrides.get(name, value)
                     _check_widget_value(node, name, input_type, options, value, unlisted_files)

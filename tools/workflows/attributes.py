@@ -15,7 +15,7 @@ from .layout import (
     sample_and_decode,
     save_sequence,
 )
-from .models import QWEN_IMAGE_EDIT, QWEN_TEXT_ENCODER, QWEN_VAE, SD15, SDXL
+from .models import PIXELSMILE_LORA, QWEN_IMAGE_EDIT, QWEN_TEXT_ENCODER, QWEN_VAE, SD15, SDXL
 
 NEGATIVE = "blurry, low quality, watermark, text"
 
@@ -138,9 +138,9 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
 *One row per alpha*'s `amount` equal to the schedule's `frames`).
 
 **Models**:
-{models_line(QWEN_IMAGE_EDIT, QWEN_TEXT_ENCODER, QWEN_VAE)}
-- *PixelSmile LoRA*: a LoRA trained for continuous expression control, in `models/loras/`; it is what makes
-  intermediate alphas give intermediate expressions. Pick yours, or bypass the node (Ctrl+B) to try the base model.
+{models_line(QWEN_IMAGE_EDIT, QWEN_TEXT_ENCODER, QWEN_VAE, PIXELSMILE_LORA)}
+- The PixelSmile LoRA (Apache-2.0) is trained on Qwen-Image-Edit-2511 for continuous expression control; it is
+  what makes intermediate alphas give intermediate expressions. Bypass it (Ctrl+B) to try the base model.
 
 **Change**: load your portrait in *Load Image*; the two prompts; the schedule's `end` (intensity) and `frames`.
 
@@ -148,8 +148,8 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
 {AID_EXPRESSION if aid else ""}""", notes.next(760))], color="#432")
     unet = w.node("UNETLoader", load.next(82), models=[QWEN_IMAGE_EDIT], unet_name=QWEN_IMAGE_EDIT.name,
                   weight_dtype="default")
-    lora = w.node("LoraLoaderModelOnly", load.next(82), title="PixelSmile LoRA", model=unet["MODEL"],
-                  lora_name="PixelSmile-Qwen-Image-Edit.safetensors", strength_model=1.0)
+    lora = w.node("LoraLoaderModelOnly", load.next(82), title="PixelSmile LoRA", models=[PIXELSMILE_LORA],
+                  model=unet["MODEL"], lora_name=PIXELSMILE_LORA.name, strength_model=1.0)
     shift = w.node("ModelSamplingAuraFlow", load.next(58), model=lora["MODEL"], shift=3.0)
     clip = w.node("CLIPLoader", load.next(106), models=[QWEN_TEXT_ENCODER], clip_name=QWEN_TEXT_ENCODER.name,
                   type="qwen_image", device="default")

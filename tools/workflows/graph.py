@@ -18,6 +18,9 @@ VIEW_MARGIN = (40, 90)  # the saved view leaves this much canvas left of and abo
 NOTE_TYPE = "MarkdownNote"
 SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent", "SaveVideo", "SaveWEBM")
 UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+# Widgets a newer ComfyUI than the oldest tested one (v0.3.64) added at the end of a core node: the workflows leave
+# them out, so every tested version loads them, and a newer front end gives them their default (v0.12.1: 1).
+ADDED_WIDGETS = {"ImageScaleToTotalPixels": ("resolution_steps",)}
 
 
 # name -> function that fills a Workflow; definition modules register with @workflow (see build.py)
@@ -177,8 +180,14 @@ class Workflow:
         values, unknown = [], set(node.values) - {name for name, _ in _input_specs(node, object_info)}
         if unknown:
             raise WorkflowDefinitionError(f"{self.name}: node {node.id} ({node.type}) has no input {sorted(unknown)}")
-        for name, spec in _input_specs(node, object_info):
-            if not _is_widget(spec):
+        specs = _input_specs(node, object_info)
+        added = ADDED_WIDGETS.get(node.type, ())
+        if added and [name for name, spec in specs if _is_widget(spec)][-len(added):] != list(added):
+            if set(added) & {name for name, _ in specs}:
+                raise WorkflowDefinitionError(f"{node.type}: the widgets {added} are no longer the node's last ones; "
+                                              "leaving them out would shift the values of the others")
+        for name, spec in specs:
+            if not _is_widget(spec) or name in added:
                 continue
             value = node.values.get(name)
             if value is None or isinstance(value, Output):  # a linked widget keeps its slot, holding the default

@@ -1,5 +1,6 @@
 """The model files the workflows name, with the public download address ComfyUI's own templates give for each
-(comfyui-workflow-templates 0.1.95), so the front end can offer the download of a missing one."""
+(comfyui-workflow-templates 0.1.95; Qwen-Image-Edit-2511 as ComfyUI's repository of it names it; the PixelSmile
+LoRA from its authors'), so the front end can offer the download of a missing one."""
 
 from dataclasses import dataclass
 
@@ -29,9 +30,13 @@ SD15_SCRIBBLE_CONTROLNET = Model(
     "https://huggingface.co/comfyanonymous/ControlNet-v1-1_fp16_safetensors/resolve/main/control_v11p_sd15_scribble_fp16.safetensors",
     "controlnet")
 QWEN_IMAGE_EDIT = Model(
-    "qwen_image_edit_fp8_e4m3fn.safetensors",
-    "https://huggingface.co/Comfy-Org/Qwen-Image-Edit_ComfyUI/resolve/main/split_files/diffusion_models/qwen_image_edit_fp8_e4m3fn.safetensors",
+    "qwen_image_edit_2511_fp8mixed.safetensors",
+    "https://huggingface.co/Comfy-Org/Qwen-Image-Edit_ComfyUI/resolve/main/split_files/diffusion_models/qwen_image_edit_2511_fp8mixed.safetensors",
     "diffusion_models")
+# PixelSmile's expression LoRA (Apache-2.0), trained on Qwen-Image-Edit-2511, from its authors' repository.
+PIXELSMILE_LORA = Model("PixelSmile-preview.safetensors",
+                        "https://huggingface.co/PixelSmile/PixelSmile/resolve/main/PixelSmile-preview.safetensors",
+                        "loras")
 QWEN_TEXT_ENCODER = Model(
     "qwen_2.5_vl_7b_fp8_scaled.safetensors",
     "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/text_encoders/qwen_2.5_vl_7b_fp8_scaled.safetensors",
