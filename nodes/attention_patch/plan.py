@@ -63,8 +63,9 @@ class CallPlan:
     attention is needed (the others are all in ``segments``), so a layer need not compute and discard the rest;
     ``None`` where no row interpolates. ``endpoint_bits``: those rows hold endpoints that must come out as plain
     sampling computes them on the whole batch, so a layer computes them apart only where its attention backend
-    gives every row the same bits in any batch (see :mod:`.layer`). ``text_tokens``: the conditioning's token count (a transformer's joined
-    sequence starts with the text). ``cuda_capability``: the GPU's, read once per call for the kernel choice.
+    gives every row the same bits in any batch (see :mod:`.layer`). ``text_tokens``: the conditioning's token
+    count (a transformer's joined sequence starts with the text). ``cuda_capability``: the GPU's, read once per
+    call for the kernel choice.
     """
 
     segments: tuple[Segment, ...] = ()

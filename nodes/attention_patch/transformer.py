@@ -54,7 +54,8 @@ def _sd3_blocks(model: OpenAISignatureMMDITWrapper) -> list[tuple[str, int, bool
 # Model class -> the dit block keys ComfyUI looks up, and whether the block gets text and image joined.
 FAMILIES = {Flux: _flux_blocks, Chroma: _flux_blocks, ChromaRadiance: _flux_blocks,
             QwenImageTransformer2DModel: _qwen_blocks, OpenAISignatureMMDITWrapper: _sd3_blocks}
-SUPPORTED = "Flux (dev, schnell, Kontext), Flux 2 (dev, Klein), Chroma, Chroma Radiance, Qwen-Image (and Edit), SD3 / SD3.5"
+SUPPORTED = ("Flux (dev, schnell, Kontext), Flux 2 (dev, Klein), Chroma, Chroma Radiance, Qwen-Image (and Edit), "
+             "SD3 / SD3.5")
 
 
 def family_blocks(diffusion_model) -> list[tuple[str, int, bool]] | None:
