@@ -6,4 +6,7 @@ The math lives in ``inbetween/`` (pure torch); ``nodes/`` adapts it to ComfyUI t
 
 from .nodes import comfy_entrypoint
 
-__all__ = ["comfy_entrypoint"]
+# Served by ComfyUI under /extensions/<folder>/: the node help pages (docs/<NodeId>.md, docs/<NodeId>/zh.md).
+WEB_DIRECTORY = "./web"
+
+__all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]

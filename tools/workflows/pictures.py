@@ -2,10 +2,10 @@
 
 - workflows/<name>.jpg: each workflow's graph as the real front end draws it (headless Chromium), the thumbnail
   the template browser asks for next to <name>.json;
-- docs/aid_graph.jpg: the main AID graph, larger, for the README;
-- docs/beta_schedule_curve.png, docs/metrics_chart.png: the curve Beta Coefficient Schedule outputs (classic preset,
-  7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade between two flat pictures
-  at those coefficients (pixel distance, so each bar is the step of t).
+- web/docs/images/aid_graph.jpg: the main AID graph, larger, for the README and the node help pages;
+- web/docs/images/beta_schedule_curve.png, web/docs/images/metrics_chart.png: the curve Beta Coefficient Schedule
+  outputs (classic preset, 7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade
+  between two flat pictures at those coefficients (pixel distance, so each bar is the step of t).
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.pictures     # needs Debian's chromium package
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .build import PACK_DIR, WORKFLOWS_DIR
 
-DOCS_DIR = PACK_DIR / "docs"
+# Served with the node help pages (WEB_DIRECTORY) and shown in the README.
+DOCS_DIR = PACK_DIR / "web" / "docs" / "images"
 README_GRAPH = "aid_text_interpolation_sd15"
 THUMBNAIL_SCALE, README_SCALE = 0.5, 0.75  # screenshot pixels per CSS pixel of a 1600x1000 page
 # Fit the graph into the canvas (the page less the front end's side bar and top menu) with this margin.
@@ -76,14 +77,14 @@ def node_pictures() -> None:
     for image, name in ((curve, "beta_schedule_curve.png"), (chart, "metrics_chart.png")):
         pixels = (image[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
         Image.fromarray(pixels).save(DOCS_DIR / name, optimize=True)
-        print(f"wrote docs/{name}")
+        print(f"wrote {(DOCS_DIR / name).relative_to(PACK_DIR)}")
 
 
 def main() -> None:
     sys.path.insert(0, str(PACK_DIR / "tests" / "host"))
     import comfy_host
 
-    DOCS_DIR.mkdir(exist_ok=True)
+    DOCS_DIR.mkdir(parents=True, exist_ok=True)
     screenshots(comfy_host.comfyui_path())
     node_pictures()
 
