@@ -76,7 +76,7 @@ class EncodePromptPair(io.ComfyNode):
 
     @classmethod
     def define_schema(cls):
-        prompt = "Prompt text. Keep it identical to the neutral prompt except for the attribute, so the delta is clean."
+        prompt = "Keep it identical to the neutral prompt except for the attribute, so the delta is clean."
         return io.Schema(
             node_id="InbetweenEncodePromptPair",
             display_name=cls.DISPLAY_NAME,

@@ -27,7 +27,7 @@ class BetaCoefficientSchedule(io.ComfyNode):
             category="inbetween/schedule",
             description=(
                 "Interpolation coefficients for a sequence of frames from a Beta prior (AID paper). "
-                "The first frame is exactly 0 (start) and the last exactly 1 (end)."
+                "The first frame is exactly start (0) and the last exactly end (1)."
             ),
             inputs=[
                 io.Int.Input("frames", default=7, min=2, max=4096,
