@@ -59,7 +59,9 @@ def plain(markdown: str) -> str:
     """Inline Markdown as the rendered page reads: links and pictures as their text, no emphasis or code marks,
     whitespace collapsed."""
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
-    text = re.sub(r"[*_`]", "", text)
+    # Code spans as they are; elsewhere no emphasis marks (the pages emphasise with asterisks only).
+    parts = re.split(r"`([^`]*)`", text)
+    text = "".join(part if index % 2 else part.replace("*", "") for index, part in enumerate(parts))
     return " ".join(text.split())
 
 
