@@ -2,6 +2,11 @@
 
 ComfyUI imports this folder as a package and calls ``comfy_entrypoint`` (V3 node schema).
 The math lives in ``inbetween/`` (pure torch); ``nodes/`` adapts it to ComfyUI types.
+
+The lines below are ComfyUI-Manager's metadata (its scanner reads ``@`` lines of this file).
+@title: ComfyUI-Inbetween
+@nickname: Inbetween
+@description: Smooth in-between frames: AID/PAID attention interpolation, Beta schedules, slerp, morphs, attributes.
 """
 
 from .nodes import comfy_entrypoint

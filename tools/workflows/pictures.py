@@ -5,7 +5,9 @@
 - web/docs/images/aid_graph.jpg: the main AID graph, larger, for the README and the node help pages;
 - web/docs/images/beta_schedule_curve.png, web/docs/images/metrics_chart.png: the curve Beta Coefficient Schedule
   outputs (classic preset, 7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade
-  between two flat pictures at those coefficients (pixel distance, so each bar is the step of t).
+  between two flat pictures at those coefficients (pixel distance, so each bar is the step of t);
+- web/docs/images/icon.png: the registry icon, seven frames placed at Beta Coefficient Schedule's coefficients
+  (classic preset, 4 steps), coloured from A to B by Slerp Latent.
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.pictures     # needs Debian's chromium package
 """
@@ -80,6 +82,28 @@ def node_pictures() -> None:
         print(f"wrote {(DOCS_DIR / name).relative_to(PACK_DIR)}")
 
 
+def icon() -> None:
+    import comfy_host
+    import torch
+    from PIL import Image, ImageDraw
+
+    n = comfy_host.load_pack().nodes
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(7, "classic (alpha = beta = steps)", 4, 2.0, 2.0,
+                                                                 0.0, 1.0).args[0]
+    # RGB as one-pixel three-channel latents: orange for A, blue for B.
+    a, b = ({"samples": torch.tensor(rgb).reshape(1, 3, 1, 1)} for rgb in ((0.93, 0.53, 0.27), (0.31, 0.55, 0.9)))
+    rows = n.latent_nodes.SlerpLatent.execute(a, b, "slerp", 0.5, schedule).args[0]["samples"]
+    image = Image.new("RGB", (400, 400), (30, 30, 46))
+    draw = ImageDraw.Draw(image)
+    draw.line([(40, 200), (360, 200)], fill=(90, 90, 110), width=6)
+    for t, colour in zip(schedule.coefficients, rows[:, :, 0, 0]):
+        x = 40 + 320 * t
+        fill = tuple(int(round(float(c) * 255)) for c in colour.clamp(0, 1))
+        draw.ellipse([x - 26, 174, x + 26, 226], fill=fill, outline=(240, 240, 245), width=4)
+    image.save(DOCS_DIR / "icon.png", optimize=True)
+    print(f"wrote {(DOCS_DIR / 'icon.png').relative_to(PACK_DIR)}")
+
+
 def main() -> None:
     sys.path.insert(0, str(PACK_DIR / "tests" / "host"))
     import comfy_host
@@ -87,6 +111,7 @@ def main() -> None:
     DOCS_DIR.mkdir(parents=True, exist_ok=True)
     screenshots(comfy_host.comfyui_path())
     node_pictures()
+    icon()
 
 
 if __name__ == "__main__":
