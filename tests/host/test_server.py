@@ -87,6 +87,13 @@ def test_bad_widget_value_is_named(object_info, test_checkpoint):
 def test_widget_count_mismatch_is_named(object_info, test_checkpoint):
     workflow = _shipped(EDITED)
     sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")
-    sampler["widgets_values"] = sampler["widgets_values"][:-1]
-    with pytest.raises(WorkflowError, match=rf"node {sampler['id']} \(KSampler"):
+    values = sampler["widgets_values"]
+    sampler["widgets_values"] = values + [1.0]
+    with pytest.raises(WorkflowError, match=rf"node {sampler['id']} \(KSampler.*has {len(values) + 1} entries but "
+                                            rf"the node's widgets take {len(values)}"):
         ui_to_api(workflow, object_info, overrides={"ckpt_name": test_checkpoint.name})
+    # Fewer values (a workflow saved where the node had fewer widgets): the missing last ones keep their default,
+    # as the front end keeps a new widget's.
+    sampler["widgets_values"] = values[:-1]
+    prompt = ui_to_api(workflow, object_info, overrides={"ckpt_name": test_checkpoint.name})
+    assert prompt[str(sampler["id"])]["inputs"]["denoise"] == 1.0

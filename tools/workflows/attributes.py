@@ -156,7 +156,8 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
     vae = w.node("VAELoader", load.next(58), models=[QWEN_VAE], vae_name=QWEN_VAE.name)
     w.group("Load", [unet, lora, shift, clip, vae], color=LOAD)
     image = w.node("LoadImage", image_col.next(330), image="portrait.png")
-    scaled = w.node("ImageScaleToTotalPixels", image_col.next(82), image=image["IMAGE"], upscale_method="area",
+    # 106 high: room for the resolution_steps widget newer front ends add (see graph.ADDED_WIDGETS).
+    scaled = w.node("ImageScaleToTotalPixels", image_col.next(106), image=image["IMAGE"], upscale_method="area",
                     megapixels=1.0)
     encoded = w.node("VAEEncode", image_col.next(46), pixels=scaled["IMAGE"], vae=vae["VAE"])
     w.group("Portrait", [image, scaled, encoded], color=LOAD)
