@@ -6,6 +6,7 @@
 - web/docs/images/beta_schedule_curve.png, web/docs/images/metrics_chart.png: the curve Beta Coefficient Schedule
   outputs (classic preset, 7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade
   between two flat pictures at those coefficients (pixel distance, so each bar is the step of t);
+- web/docs/images/node_help.jpg: the front end with AID Attention Patch selected and its help page open;
 - web/docs/images/icon.png: the registry icon, seven frames placed at Beta Coefficient Schedule's coefficients
   (classic preset, 4 steps), coloured from A to B by Slerp Latent.
 
@@ -59,8 +60,20 @@ def screenshots(comfyui: Path) -> None:
                 if path.stem == README_GRAPH:
                     browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_SCALE)
                 print(f"wrote {path.with_suffix('.jpg').relative_to(PACK_DIR)}")
+            help_panel(browser)
         finally:
             browser.close()
+
+
+def help_panel(browser) -> None:
+    """The front end with AID Attention Patch selected and its help page open, as a user finds it."""
+    import frontend
+
+    frontend.show_node_help(browser, "InbetweenAIDAttentionPatch", ["Attention Interpolation of Diffusion"])
+    browser.evaluate("window.app.canvas.ds.scale = 1.1; window.app.canvas.setDirty(true, true)")
+    browser.screenshot(DOCS_DIR / "node_help.jpg", {"x": 0, "y": 0, "width": 1600, "height": 1000}, quality=75,
+                       scale=0.6)
+    print(f"wrote {(DOCS_DIR / 'node_help.jpg').relative_to(PACK_DIR)}")
 
 
 def node_pictures() -> None:
