@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,8 @@ LOCALES_DIR = PACK_DIR / "locales"
 TRANSLATED = ("zh",)
 # What a tooltip shows at once: one or two sentences. The detail lives on the node page.
 TOOLTIP_LIMIT = 200
-REPOSITORY = tomllib.loads((PACK_DIR / "pyproject.toml").read_text())["project"]["urls"]["Repository"].rstrip("/")
+# [project.urls] Repository (read with a pattern: tomllib needs Python 3.11, the pack supports 3.10).
+REPOSITORY = re.search(r'^Repository\s*=\s*"([^"]+)"', (PACK_DIR / "pyproject.toml").read_text(), re.M)[1].rstrip("/")
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
