@@ -30,16 +30,12 @@ class AdaptiveBetaSchedule(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/schedule",
             description=(
-                "Finds interpolation coefficients that make a sequence perceptually even (the AID paper's dynamic "
-                "selection) by sampling frames itself: t = 0, 0.5 and 1 first, then it repeatedly splits the "
-                "interval whose frames differ most at the median of the current Beta prior and refits the prior "
-                "(alpha, beta) to the distances seen. When the exploration budget is spent it returns the "
-                "requested number of frames whose steps are most even (endpoints kept). Every explored frame is "
-                "a full sampling run: the cost is about budget - 2 KSampler runs."
+                "The AID paper's dynamic selection: samples frames with your model, fits a Beta prior to their "
+                "distances and returns the most evenly spaced frames. Each explored frame costs one sampling run."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="The unpatched model (SD1.x, SD2.x or SDXL for AID); this node applies "
-                                                "AID itself, for every explored coefficient."),
+                io.Model.Input("model", tooltip="The unpatched model: this node applies AID itself, for every "
+                                                "explored coefficient."),
                 io.Vae.Input("vae", tooltip="Decodes every explored frame, to measure its distance to the others."),
                 io.Conditioning.Input("positive_a", tooltip="Prompt at t = 0 (first frame)."),
                 io.Conditioning.Input("positive_b", tooltip="Prompt at t = 1 (last frame), same text encoder as A."),
@@ -62,9 +58,9 @@ class AdaptiveBetaSchedule(io.ComfyNode):
                                      "included. More gives more even sequences and costs one sampling run each; the "
                                      "reference uses 16 for 7 frames."),
                 io.Combo.Input("attention", options=list(ATTENTION), default="AID outer",
-                               tooltip="AID outer / inner: every explored frame is sampled in the batch [A, t, B] with "
-                                       "attention interpolation (the reference uses outer). off: plain text-embedding "
-                                       "interpolation, one frame per run (any model)."),
+                               tooltip="AID outer / inner: each explored frame samples in the batch [A, t, B] with "
+                                       "AID (the paper uses outer). off: plain text-embedding interpolation, one "
+                                       "frame per run (any model)."),
                 io.Float.Input("aid_end_percent", default=0.5, min=0.01, max=1.0, step=0.01,
                                tooltip="Fraction of the steps with AID attention, plain after (the reference's warmup "
                                        "ratio, 0.5)."),

@@ -57,9 +57,8 @@ class EmbeddingDelta(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category=CATEGORY,
             description=(
-                "The attribute direction delta = target - neutral (textual latent interpolation, as in PixelSmile): "
-                "token embeddings and pooled "
-                "output, with the encoder it came from. Feed it to Alpha Blend or Multi Attribute Blend, or save it."
+                "The attribute direction delta = target - neutral (as in PixelSmile), token embeddings and pooled "
+                "output, with its text encoder. Feed Alpha Blend or Multi Attribute Blend, or save it."
             ),
             inputs=[
                 io.Conditioning.Input("neutral", tooltip="Neutral prompt (e.g. 'neutral expression')."),
@@ -105,9 +104,8 @@ class AlphaBlend(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category=CATEGORY,
             description=(
-                "Continuous attribute control: neutral + alpha * delta. 0 = neutral (bit for bit), 1 = target, above 1 "
-                "exaggerates, below 0 goes the opposite way. With a schedule, one conditioning of batch N with one "
-                "alpha per row, so a whole intensity series samples in one pass with the same seed."
+                "Attribute control: neutral + alpha * delta (0 = neutral exactly, 1 = target, above 1 exaggerates, "
+                "below 0 the opposite). With a schedule, one alpha per row: a whole intensity series in one run."
             ),
             inputs=[
                 io.Conditioning.Input("neutral", tooltip="The conditioning to move: the delta's neutral prompt, or "
@@ -118,9 +116,8 @@ class AlphaBlend(io.ComfyNode):
                                        "Ignored when a schedule is connected."),
                 io.Combo.Input("strategy", options=list(attributes.BLEND_STRATEGIES), default="all_tokens",
                                tooltip="all_tokens: every token moves (PixelSmile's default). last_tokens: only the "
-                                       "last token_count tokens move, earlier ones stay exactly the neutral's (for "
-                                       "CLIP the last tokens are padding, which carries the whole prompt). direction: "
-                                       "the delta's unit direction times magnitude, whatever the prompts' distance."),
+                                       "last token_count tokens move. direction: the delta's unit direction times "
+                                       "magnitude."),
                 io.Int.Input("token_count", default=7, min=1, max=65536,
                              tooltip="last_tokens only: how many tokens at the end move."),
                 io.Float.Input("magnitude", default=10.0, min=0.001, max=100000.0, step=0.01,

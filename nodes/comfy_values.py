@@ -35,10 +35,8 @@ from .errors import InbetweenInputError
 ENCODE_PROMPT_PAIR = "Encode Prompt Pair"
 
 TOKEN_ALIGNMENT_TOOLTIP = (
-    "What to do when the prompts encode to different token counts (e.g. 77 vs 154 for CLIP): "
-    "error (default) stops with both counts; truncate keeps the first tokens of the longer one; "
-    "repeat_last extends the shorter one with its own last token. Never zero padding: CLIP's pad "
-    "embeddings are not zero."
+    "Prompts of different token counts (77 vs 154): error stops with both counts; truncate keeps the longer one's "
+    "first tokens; repeat_last repeats the shorter one's last token. Never zero padding."
 )
 
 # (token width, pooled width) -> family name, for messages. Widths are what ComfyUI's encoders output:

@@ -20,9 +20,8 @@ class ConditioningInterpolationBatch(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/conditioning",
             description=(
-                "One conditioning of batch N from A to B: row k is the interpolation at t_k (pooled outputs too), "
-                "so a whole sequence samples in one pass. With a guide (PAID) the in-between rows carry the guide "
-                "prompt and the end rows stay A and B. Other keys (masks, ControlNet, guidance...) come from A."
+                "Prompt A to prompt B as one conditioning of batch N: row k is the interpolation at t_k, so one "
+                "sampler run makes the sequence. With a guide (PAID) the in-between rows carry the guide."
             ),
             inputs=[
                 io.Conditioning.Input("conditioning_a", tooltip="Prompt at t = 0 (one prompt per entry)."),

@@ -64,9 +64,8 @@ class SaveEmbeddingDelta(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/attributes",
             description=(
-                "Saves an embedding delta (tokens, pooled output, encoder and prompt texts as metadata) to "
-                "models/embedding_deltas as .safetensors, numbered like ComfyUI's own save nodes, to build a library "
-                "of attribute directions."
+                "Saves an embedding delta (encoder and prompt texts as metadata) to models/embedding_deltas as "
+                ".safetensors, numbered like ComfyUI's save nodes: a library of attribute directions."
             ),
             inputs=[
                 DeltaIO.Input("delta", tooltip="The delta to save."),

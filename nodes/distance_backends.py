@@ -20,10 +20,8 @@ from .errors import InbetweenInputError
 CLIP_VISION, LPIPS, PIXEL = "clip_vision", "lpips", "pixel"
 BACKENDS = [CLIP_VISION, LPIPS, PIXEL]
 TOOLTIP = (
-    "How far apart two frames are. clip_vision: cosine distance of CLIP vision image embeddings (connect a "
-    "CLIP Vision model; what the AID reference uses for its adaptive schedule). lpips: LPIPS (AlexNet), the "
-    "paper's metric; needs the optional 'lpips' package and torchvision's AlexNet weights on disk. pixel: RMS "
-    "difference of pixel values, always available but not perceptual."
+    "pixel: RMS pixel difference (always there, not perceptual). clip_vision: CLIP Vision cosine distance (wire "
+    "Load CLIP Vision). lpips: the paper's metric (needs the lpips package and AlexNet weights)."
 )
 # Images per CLIP vision / LPIPS call: bounds memory for long sequences at full resolution.
 _CHUNK = 16

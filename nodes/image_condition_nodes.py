@@ -117,12 +117,8 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/conditioning",
             description=(
-                "Apply Style Model (Flux Redux) with image A at t = 0 and image B at t = 1: one conditioning of "
-                "batch N whose row k carries the two images' style tokens interpolated at t_k, appended to the "
-                "conditioning's row k. Row 0 and the last row are exactly what Apply Style Model gives for A alone "
-                "and B alone; strength and strength_type work as there. With AID Attention Patch on Flux the "
-                "in-between frames also attend to both endpoints' image tokens (not where the conditioning carries "
-                "an attention mask, as attn_bias other than 1 adds: AID leaves masked attentions plain)."
+                "Apply Style Model (Flux Redux) for a sequence: row k carries image A's and B's style tokens "
+                "interpolated at t_k. The first and last rows are exactly Apply Style Model of A alone and of B alone."
             ),
             inputs=[
                 io.Conditioning.Input("conditioning",
@@ -145,7 +141,7 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
                                        "log(strength) to the attention towards them."),
                 io.Combo.Input("strength_type", options=list(STRENGTH_TYPES), default="multiply",
                                tooltip="As in Apply Style Model. attn_bias other than 1 adds an attention mask, "
-                                       "and AID leaves masked attentions plain."),
+                                       "which AID Attention Patch carries."),
             ],
             outputs=[io.Conditioning.Output(tooltip="One entry per input entry, each of batch N (one row per frame).")],
         )

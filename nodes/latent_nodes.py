@@ -22,18 +22,16 @@ class SlerpLatent(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/latent",
             description=(
-                "Interpolates two latents. With a schedule the output is a batch with one row per "
-                "coefficient (row k at t_k); without one, a single interpolation at 'factor'. With shared_noise on, "
-                "KSampler gives every row the same noise: sampled at denoise < 1 (img2img), the first and last rows "
-                "are img2img of A and of B, the rows between a morph."
+                "Interpolates two latents: one row per schedule coefficient, or one latent at 'factor'. With "
+                "shared_noise, sampled at denoise < 1, the ends are img2img of A and of B and the rows a morph."
             ),
             inputs=[
                 io.Latent.Input("latent_a", tooltip="Start of the interpolation (t = 0)."),
                 io.Latent.Input("latent_b", tooltip="End of the interpolation (t = 1). Same shape as latent_a."),
                 io.Combo.Input("method", options=list(interpolation.INTERPOLATION_METHODS), default="slerp",
-                               tooltip="slerp: along the great circle, keeps the norm of equal-norm inputs. "
-                                       "normalized_lerp: lerp divided by sqrt((1-t)^2 + t^2), keeps the variance of "
-                                       "independent noise. lerp: straight line (shrinks noise variance in between)."),
+                               tooltip="slerp: great circle, keeps the norm of equal-norm inputs. normalized_lerp: "
+                                       "lerp / sqrt((1-t)^2 + t^2), keeps noise variance. lerp: straight line (noise "
+                                       "loses variance in between)."),
                 io.Float.Input("factor", default=0.5, min=-1.0, max=2.0, step=0.01,
                                tooltip="Interpolation factor t when no schedule is connected (0 = A, 1 = B)."),
                 ScheduleIO.Input("schedule", optional=True,
@@ -41,11 +39,9 @@ class SlerpLatent(io.ComfyNode):
                 # Optional so that API prompts written before this input existed still run.
                 io.Boolean.Input("shared_noise", default=True, optional=True, label_on="shared",
                                  label_off="per row",
-                                 tooltip="shared: every output row gets batch_index 0, so KSampler (or RandomNoise) "
-                                         "gives all rows the one noise a single latent gets from the seed; at "
-                                         "denoise < 1 the first and last rows are then img2img of A and of B, and "
-                                         "the rows differ only by their start latent (an image morph; what AID "
-                                         "expects). per row: no batch_index, each row gets its own noise."),
+                                 tooltip="shared: every row gets batch_index 0, so KSampler gives all rows the one "
+                                         "noise of the seed (the ends are then img2img of A and B). per row: each row "
+                                         "gets its own noise."),
             ],
             outputs=[io.Latent.Output(tooltip="The interpolated latent(s).")],
         )
@@ -129,9 +125,8 @@ class LatentSlide(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/latent",
             description=(
-                "Joins latent A and latent B side by side and outputs one frame per step: 'slide' moves a window "
-                "of A's width from A to B (the image translates), 'wipe' keeps every column in place and switches "
-                "it from A to B."
+                "Joins latents A and B side by side, one frame per step: 'slide' moves a window of A's width from A "
+                "to B (the image pans), 'wipe' switches each column from A to B in place."
             ),
             inputs=[
                 io.Latent.Input("latent_a", tooltip="First frame (one latent)."),

@@ -33,10 +33,8 @@ class InterpolationMetrics(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/metrics",
             description=(
-                "Scores a frame sequence by the distances between adjacent frames, as in the AID paper: "
-                "smoothness = 1 - Gini of the distances (1 = every step the same size), consistency = their mean "
-                "(lower = frames closer), and the largest jump; with a chart of the steps and the distance "
-                "travelled."
+                "Scores a frame sequence as the AID paper does, from adjacent-frame distances: smoothness = 1 - Gini "
+                "(1 = even steps), consistency = their mean (lower = closer), the largest jump; and a chart."
             ),
             inputs=[
                 io.Image.Input("images", tooltip="The frames in order (at least 2), e.g. from VAE Decode."),

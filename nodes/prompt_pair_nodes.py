@@ -76,16 +76,14 @@ class EncodePromptPair(io.ComfyNode):
 
     @classmethod
     def define_schema(cls):
-        prompt = "Prompt text. Keep it identical to the neutral prompt except for the attribute, so the delta is clean."
+        prompt = "Keep it identical to the neutral prompt except for the attribute, so the delta is clean."
         return io.Schema(
             node_id="InbetweenEncodePromptPair",
             display_name=cls.DISPLAY_NAME,
             category="inbetween/attributes",
             description=(
-                "Encodes a neutral and a target prompt (and up to two more attribute prompts) with the same CLIP so "
-                "every output has the same token count: CLIP prompts get extra empty-prompt chunks (77 vs 154 tokens "
-                "becomes 154 and 154), T5 and LLM prompts are padded with the encoder's own pad token. Feed the "
-                "outputs to Embedding Delta."
+                "Encodes a neutral and a target prompt (and up to two more) with one CLIP so all get the same token "
+                "count (77 vs 154 becomes 154 and 154), never zero padding. Feed the outputs to Embedding Delta."
             ),
             inputs=[
                 io.Clip.Input("clip", tooltip="The text encoder; all prompts use it."),
@@ -98,9 +96,9 @@ class EncodePromptPair(io.ComfyNode):
                 io.String.Input("target_3", multiline=True, dynamic_prompts=True, default="",
                                 tooltip="Optional third attribute prompt. " + prompt),
                 io.Image.Input("image", optional=True,
-                               tooltip="Optional image for vision-language encoders (Qwen-Image-Edit): it is part of "
-                                       "every prompt, as in TextEncodeQwenImageEdit. Scale it the same way (about one "
-                                       "megapixel). Add its reference latent with ReferenceLatent."),
+                               tooltip="Optional image for vision-language encoders (Qwen-Image-Edit), part of every "
+                                       "prompt as in TextEncodeQwenImageEdit. Scale it alike (about 1 megapixel); add "
+                                       "its latent with ReferenceLatent."),
             ],
             outputs=[
                 io.Conditioning.Output(display_name="neutral", tooltip="The neutral prompt, matched layout."),

@@ -27,15 +27,15 @@ class BetaCoefficientSchedule(io.ComfyNode):
             category="inbetween/schedule",
             description=(
                 "Interpolation coefficients for a sequence of frames from a Beta prior (AID paper). "
-                "The first frame is exactly 0 (start) and the last exactly 1 (end)."
+                "The first frame is exactly start (0) and the last exactly end (1)."
             ),
             inputs=[
                 io.Int.Input("frames", default=7, min=2, max=4096,
                              tooltip="Number of frames in the sequence, endpoints included."),
                 io.Combo.Input("preset", options=PRESETS, default=PRESET_CLASSIC,
-                               tooltip="classic: alpha = beta = steps, the AID reference default (frames dense near "
-                                       "the middle, where text interpolation changes fastest). uniform: evenly "
-                                       "spaced, Beta(1, 1). custom: use the alpha and beta below."),
+                               tooltip="classic: alpha = beta = steps, the AID default (frames dense near the "
+                                       "middle, where text interpolation changes fastest). uniform: evenly spaced. "
+                                       "custom: the alpha and beta below."),
                 io.Int.Input("steps", default=20, min=1, max=10000,
                              tooltip="Sampling steps; sets alpha = beta = steps for the classic preset only."),
                 io.Float.Input("alpha", default=2.0, min=0.01, max=10000.0, step=0.01,

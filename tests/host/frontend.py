@@ -5,7 +5,7 @@ import json
 import time
 import urllib.request
 
-from browser import Browser
+from browser import Browser, BrowserError
 from server import PACK_FOLDER_NAME
 
 # A first visit would open the template browser and a minimap over the graph.
@@ -15,8 +15,10 @@ NODES_JS = """window.app.graph._nodes.map(n => ({id: n.id, type: n.type, title: 
     min: Array.from(n.computeSize()), bounding: Array.from(n.boundingRect)}))"""
 
 
-def open_frontend(server, executable: str, width: int = 1600, height: int = 1000) -> Browser:
-    request = urllib.request.Request(server.url + "/settings", data=json.dumps(SETTINGS).encode(),
+def open_frontend(server, executable: str, width: int = 1600, height: int = 1000, locale: str = "en") -> Browser:
+    """The front end in ``locale`` (a user setting of the server, so every later page gets it unless set again)."""
+    settings = {**SETTINGS, "Comfy.Locale": locale}
+    request = urllib.request.Request(server.url + "/settings", data=json.dumps(settings).encode(),
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=30).close()
     browser = Browser(executable, width, height)
@@ -62,3 +64,29 @@ def graph_to_prompt(browser: Browser) -> dict:
 
 def canvas_nodes(browser: Browser) -> list[dict]:
     return browser.evaluate(NODES_JS)
+
+
+def show_node_help(browser: Browser, node_type: str, expected: list[str], timeout: float = 30.0) -> dict:
+    """Put a node of ``node_type`` alone on the canvas, select it and press the selection toolbox's info button, as a
+    user does; wait until the help panel's text holds every string of ``expected`` (whitespace collapsed). Returns
+    the panel's text and the node's title and description as the front end shows them."""
+    node = browser.evaluate(f"""(() => {{
+        window.app.graph.clear();
+        const node = window.LiteGraph.createNode({json.dumps(node_type)});
+        window.app.graph.add(node);
+        node.pos = [400, 200];
+        window.app.canvas.selectNode(node);
+        window.app.canvas.setDirty(true, true);
+        return {{title: node.title, description: node.constructor.nodeData?.description ?? null}};
+    }})()""")
+    button = "document.querySelector('[data-testid=\"info-button\"]')"
+    browser.wait_for(f"!!{button}", timeout=timeout, what="the selection toolbox's info button")
+    browser.evaluate(f"{button}.click()")
+    panel = "[...document.querySelectorAll('.node-help-content')].map(e => e.innerText).join(' ').replace(/\\s+/g, ' ')"
+    checks = " && ".join(f"text.includes({json.dumps(text)})" for text in expected)
+    try:
+        browser.wait_for(f"(() => {{ const text = {panel}; return {checks}; }})()", timeout=timeout,
+                         what=f"{node_type}'s help page")
+    except BrowserError:
+        pass  # the caller's assertion says what the panel showed instead
+    return {**node, "panel": browser.evaluate(panel)}

@@ -4,6 +4,10 @@ metadata, downloadable), no console error; its nodes are not smaller than the fr
 overlap; ``app.graphToPrompt()`` equals the host suite's converter. The template browser lists every workflow and
 finds its thumbnail.
 
+Every node of the pack opens its help page in the front end's help panel (select the node, press the selection
+toolbox's info button), in English and in each translated locale, where the node also carries its translated title
+and description.
+
 Without a Chromium (``.ci/run`` installs the distribution's package) the browser tests are skipped and say why.
 """
 
@@ -11,6 +15,7 @@ import io
 import json
 import urllib.request
 
+import docs_pages
 import frontend
 import pytest
 from browser import find_chromium
@@ -100,3 +105,29 @@ def _comparable(prompt: dict, object_info: dict) -> dict:
 
 def _overlap(a, b) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+@pytest.mark.parametrize("locale", ["en", *docs_pages.TRANSLATED])
+def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("front-end test skipped: no Chromium found (install Debian's chromium package; .ci/run does)")
+    pack_nodes = sorted(name for name, info in object_info.items()
+                        if info["python_module"] == f"custom_nodes.{PACK_FOLDER_NAME}")
+    assert set(pack_nodes) == docs_pages.page_node_ids()
+    messages = docs_pages.locale_messages(locale)["nodeDefs"] if locale != "en" else {}
+    page = frontend.open_frontend(comfy_server, executable, locale=locale)
+    try:
+        for node_id in pack_nodes:
+            path = docs_pages.english_page(node_id) if locale == "en" else docs_pages.translated_page(node_id, locale)
+            opening = docs_pages.opening(path)
+            shown = frontend.show_node_help(page, node_id, [opening.title, opening.sentence])
+            assert opening.title in shown["panel"] and opening.sentence in shown["panel"], (
+                f"{node_id} ({locale}): the help panel shows {shown['panel'][:300]!r}")
+            assert "**" not in shown["panel"], f"{node_id} ({locale}): emphasis the renderer did not take"
+            expected_title = messages[node_id]["display_name"] if messages else object_info[node_id]["display_name"]
+            assert shown["title"] == expected_title, (node_id, locale)
+            expected_description = messages[node_id]["description"] if messages else object_info[node_id]["description"]
+            assert shown["description"] == expected_description, (node_id, locale)
+    finally:
+        page.close()

@@ -2,10 +2,13 @@
 
 - workflows/<name>.jpg: each workflow's graph as the real front end draws it (headless Chromium), the thumbnail
   the template browser asks for next to <name>.json;
-- docs/aid_graph.jpg: the main AID graph, larger, for the README;
-- docs/beta_schedule_curve.png, docs/metrics_chart.png: the curve Beta Coefficient Schedule outputs (classic preset,
-  7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade between two flat pictures
-  at those coefficients (pixel distance, so each bar is the step of t).
+- web/docs/images/aid_graph.jpg: the main AID graph, larger, for the README and the node help pages;
+- web/docs/images/beta_schedule_curve.png, web/docs/images/metrics_chart.png: the curve Beta Coefficient Schedule
+  outputs (classic preset, 7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade
+  between two flat pictures at those coefficients (pixel distance, so each bar is the step of t);
+- web/docs/images/node_help.jpg: the front end with AID Attention Patch selected and its help page open;
+- web/docs/images/icon.png: the registry icon, seven frames placed at Beta Coefficient Schedule's coefficients
+  (classic preset, 4 steps), coloured from A to B by Slerp Latent.
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.pictures     # needs Debian's chromium package
 """
@@ -16,7 +19,8 @@ from pathlib import Path
 
 from .build import PACK_DIR, WORKFLOWS_DIR
 
-DOCS_DIR = PACK_DIR / "docs"
+# Served with the node help pages (WEB_DIRECTORY) and shown in the README.
+DOCS_DIR = PACK_DIR / "web" / "docs" / "images"
 README_GRAPH = "aid_text_interpolation_sd15"
 THUMBNAIL_SCALE, README_SCALE = 0.5, 0.75  # screenshot pixels per CSS pixel of a 1600x1000 page
 # Fit the graph into the canvas (the page less the front end's side bar and top menu) with this margin.
@@ -56,8 +60,20 @@ def screenshots(comfyui: Path) -> None:
                 if path.stem == README_GRAPH:
                     browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_SCALE)
                 print(f"wrote {path.with_suffix('.jpg').relative_to(PACK_DIR)}")
+            help_panel(browser)
         finally:
             browser.close()
+
+
+def help_panel(browser) -> None:
+    """The front end with AID Attention Patch selected and its help page open, as a user finds it."""
+    import frontend
+
+    frontend.show_node_help(browser, "InbetweenAIDAttentionPatch", ["Attention Interpolation of Diffusion"])
+    browser.evaluate("window.app.canvas.ds.scale = 1.1; window.app.canvas.setDirty(true, true)")
+    browser.screenshot(DOCS_DIR / "node_help.jpg", {"x": 0, "y": 0, "width": 1600, "height": 1000}, quality=75,
+                       scale=0.6)
+    print(f"wrote {(DOCS_DIR / 'node_help.jpg').relative_to(PACK_DIR)}")
 
 
 def node_pictures() -> None:
@@ -76,16 +92,39 @@ def node_pictures() -> None:
     for image, name in ((curve, "beta_schedule_curve.png"), (chart, "metrics_chart.png")):
         pixels = (image[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
         Image.fromarray(pixels).save(DOCS_DIR / name, optimize=True)
-        print(f"wrote docs/{name}")
+        print(f"wrote {(DOCS_DIR / name).relative_to(PACK_DIR)}")
+
+
+def icon() -> None:
+    import comfy_host
+    import torch
+    from PIL import Image, ImageDraw
+
+    n = comfy_host.load_pack().nodes
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(7, "classic (alpha = beta = steps)", 4, 2.0, 2.0,
+                                                                 0.0, 1.0).args[0]
+    # RGB as one-pixel three-channel latents: orange for A, blue for B.
+    a, b = ({"samples": torch.tensor(rgb).reshape(1, 3, 1, 1)} for rgb in ((0.93, 0.53, 0.27), (0.31, 0.55, 0.9)))
+    rows = n.latent_nodes.SlerpLatent.execute(a, b, "slerp", 0.5, schedule).args[0]["samples"]
+    image = Image.new("RGB", (400, 400), (30, 30, 46))
+    draw = ImageDraw.Draw(image)
+    draw.line([(40, 200), (360, 200)], fill=(90, 90, 110), width=6)
+    for t, colour in zip(schedule.coefficients, rows[:, :, 0, 0]):
+        x = 40 + 320 * t
+        fill = tuple(int(round(float(c) * 255)) for c in colour.clamp(0, 1))
+        draw.ellipse([x - 26, 174, x + 26, 226], fill=fill, outline=(240, 240, 245), width=4)
+    image.save(DOCS_DIR / "icon.png", optimize=True)
+    print(f"wrote {(DOCS_DIR / 'icon.png').relative_to(PACK_DIR)}")
 
 
 def main() -> None:
     sys.path.insert(0, str(PACK_DIR / "tests" / "host"))
     import comfy_host
 
-    DOCS_DIR.mkdir(exist_ok=True)
+    DOCS_DIR.mkdir(parents=True, exist_ok=True)
     screenshots(comfy_host.comfyui_path())
     node_pictures()
+    icon()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,133 @@
+"""The pack's documentation as the tests read it: the node help pages ComfyUI's front end shows, the translations it
+loads, and the links and pictures of every Markdown file.
+
+Node pages live in ``web/docs`` (``WEB_DIRECTORY`` ``web``): ``<NodeId>.md`` in English and ``<NodeId>/<locale>.md``
+translated. The front end fetches them from ``/extensions/<pack folder>/docs/`` and resolves a relative picture
+against that folder whatever page shows it (so ``images/x.png`` is ``web/docs/images/x.png`` on a Chinese page
+too); a relative link it leaves to the browser, which resolves it against ComfyUI's own address, so node pages link
+elsewhere only by absolute address (the repository's files on GitHub).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from comfy_host import PACK_DIR
+
+WEB_DOCS = PACK_DIR / "web" / "docs"
+LOCALES_DIR = PACK_DIR / "locales"
+TRANSLATED = ("zh",)
+# What a tooltip shows at once: one or two sentences. The detail lives on the node page.
+TOOLTIP_LIMIT = 200
+# [project.urls] Repository (read with a pattern: tomllib needs Python 3.11, the pack supports 3.10).
+REPOSITORY = re.search(r'^Repository\s*=\s*"([^"]+)"', (PACK_DIR / "pyproject.toml").read_text(), re.M)[1].rstrip("/")
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_HTML_SRC = re.compile(r"<(?:img|video|source)\b[^>]*\bsrc=[\"']([^\"']+)[\"']", re.IGNORECASE)
+_FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+
+
+def english_page(node_id: str) -> Path:
+    return WEB_DOCS / f"{node_id}.md"
+
+
+def translated_page(node_id: str, locale: str) -> Path:
+    return WEB_DOCS / node_id / f"{locale}.md"
+
+
+def page_node_ids() -> set[str]:
+    """Node ids that have an English page."""
+    return {path.stem for path in WEB_DOCS.glob("*.md")}
+
+
+def translated_node_ids(locale: str) -> set[str]:
+    return {path.parent.name for path in WEB_DOCS.glob(f"*/{locale}.md")}
+
+
+def locale_messages(locale: str) -> dict:
+    """``locales/<locale>/main.json``, the file ComfyUI's ``/i18n`` route merges into the front end's messages."""
+    return json.loads((LOCALES_DIR / locale / "main.json").read_text(encoding="utf-8"))
+
+
+def plain(markdown: str) -> str:
+    """Inline Markdown as the rendered page reads: links and pictures as their text, no emphasis or code marks,
+    whitespace collapsed."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+    # Code spans as they are; elsewhere no emphasis marks (the pages emphasise with asterisks only).
+    parts = re.split(r"`([^`]*)`", text)
+    text = "".join(part if index % 2 else part.replace("*", "") for index, part in enumerate(parts))
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class PageOpening:
+    title: str
+    sentence: str
+
+
+def opening(path: Path) -> PageOpening:
+    """A page's title (its ``#`` heading) and the first sentence of its first paragraph, as rendered text."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    title = next(line[2:].strip() for line in lines if line.startswith("# "))
+    start = lines.index(f"# {title}") + 1
+    paragraph = []
+    for line in lines[start:]:
+        if not line.strip():
+            if paragraph:
+                break
+            continue
+        paragraph.append(line)
+    text = plain(" ".join(paragraph))
+    match = re.match(r"(.+?[.。:：])(\s|$)", text)
+    return PageOpening(plain(title), match.group(1) if match else text)
+
+
+@dataclass(frozen=True)
+class Reference:
+    source: Path
+    target: str
+    picture: bool
+
+
+def references(path: Path) -> list[Reference]:
+    """Every link and picture a Markdown file holds, outside code."""
+    text = _CODE_SPAN.sub("", _FENCE.sub("", path.read_text(encoding="utf-8")))
+    found = [Reference(path, target, True) for target in _IMAGE.findall(text) + _HTML_SRC.findall(text)]
+    return found + [Reference(path, target, False) for target in _LINK.findall(text)]
+
+
+def is_node_page(path: Path) -> bool:
+    return WEB_DOCS in path.parents
+
+
+def resolve(reference: Reference) -> Path | None:
+    """The repository file a reference points at, None for an address outside the repository (checked nowhere:
+    no network here). Raises ValueError for a reference the front end could not follow."""
+    target = reference.target.split("#", 1)[0]
+    if target.startswith(REPOSITORY + "/"):
+        parts = urllib.parse.unquote(target[len(REPOSITORY) + 1:]).split("/")
+        if len(parts) < 3 or parts[0] not in ("blob", "tree", "raw"):
+            raise ValueError(f"{reference.target}: expected {REPOSITORY}/blob/<branch>/<path>")
+        return PACK_DIR.joinpath(*parts[2:])
+    if re.match(r"[a-z]+:", target):
+        return None
+    if not target:
+        return reference.source  # an anchor on the same page
+    if is_node_page(reference.source):
+        if not reference.picture:
+            raise ValueError(f"{reference.target}: the help panel cannot follow a relative link; link to "
+                             f"{REPOSITORY}/blob/main/<path>")
+        return WEB_DOCS / urllib.parse.unquote(target)
+    return (reference.source.parent / urllib.parse.unquote(target)).resolve()
+
+
+def markdown_files() -> list[Path]:
+    """The README, the guides and the node pages."""
+    files = [PACK_DIR / "README.md", *sorted((PACK_DIR / "docs").glob("*.md")), *sorted(WEB_DOCS.rglob("*.md"))]
+    return [path for path in files if path.exists()]
