@@ -65,6 +65,6 @@ class AIDAttentionPatch(io.ComfyNode):
             raise InbetweenInputError(cls.DISPLAY_NAME, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
         config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused,
                            start_percent=start_percent, end_percent=end_percent, apply_to_uncond=apply_to_uncond,
-                           max_rows=max_rows)
+                           max_rows=max_rows, keyframed=schedule.keyframed)
         self_attention, cross_attention = LAYERS[layers]
         return io.NodeOutput(patch_model(model, config, self_attention, cross_attention))

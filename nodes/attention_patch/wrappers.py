@@ -2,8 +2,8 @@
 
 :class:`ModelCallWrapper` (``APPLY_MODEL``) reads the sampler's step, the chunks and the device on the host,
 builds the call's :class:`~.plan.CallPlan` and hands it to the layers in ``transformer_options``; with
-``max_rows`` it carries the call out in parts (endpoint A of every chunk, endpoint B, then the in-between
-frames, at most ``max_rows`` rows each). Every per-row input of the call is cut with the rows: ``x``, the
+``max_rows`` it carries the call out in parts (every keyframe alone: endpoint A of every chunk, endpoint B,
+for two endpoints; then the in-between frames, at most ``max_rows`` rows each). Every per-row input of the call is cut with the rows: ``x``, the
 timesteps, ``c_concat``, ``c_crossattn``, ControlNet residuals, and every tensor (or list of tensors) among the
 extra conditions (``y`` / pooled, guidance, attention masks, reference latents); anything whose first dimension
 is not the call's batch cannot be cut by rows and stops sampling with an error. Each endpoint part is exactly the
@@ -82,8 +82,8 @@ class ModelCallWrapper:
         sigmas = transformer_options.get("sigmas")
         active = {c for c, kind in enumerate(chunk_kinds) if self.config.chunk_is_active(kind)}
         kept: dict = {}
-        done: dict[tuple[int, int], torch.Tensor] = {}  # (chunk, first frame) -> that part's rows of the output
-        for index, part in enumerate(plan.parts(len(chunk_kinds), frames, self.config.max_rows)):
+        done: dict[tuple[int, int], torch.Tensor] = {}  # (chunk, first frame of a run) -> those rows of the output
+        for index, part in enumerate(plan.parts(len(chunk_kinds), self.config, self.config.max_rows)):
             if index:
                 comfy.model_management.throw_exception_if_processing_interrupted()
             rows = part.rows(frames)
@@ -93,14 +93,17 @@ class ModelCallWrapper:
             if isinstance(uuids, list) and len(uuids) == len(chunk_kinds):
                 options["uuids"] = [uuids[c] for c in part.chunks]
             if isinstance(sigmas, torch.Tensor) and sigmas.dim() == 1 and sigmas.shape[0] == frames:
-                options["sigmas"] = sigmas[part.frames.start : part.frames.stop]
+                options["sigmas"] = take_rows(sigmas, [slice(run.start, run.stop) for run in part.runs], frames,
+                                              "sigmas")
             out = executor(*(take_rows(value, rows, batch, name) for name, value in
                              (("x", x), ("timestep", t), ("c_concat", c_concat), ("c_crossattn", c_crossattn),
                               ("control", control))),
                            options, **{key: take_rows(value, rows, batch, key) for key, value in kwargs.items()})
-            count = len(part.frames)
-            for i, c in enumerate(part.chunks):
-                done[c, part.frames.start] = out[i * count : (i + 1) * count]
+            row = 0
+            for c in part.chunks:
+                for run in part.runs:
+                    done[c, run.start] = out[row : row + len(run)]
+                    row += len(run)
         return torch.cat([done[key] for key in sorted(done)])
 
 

@@ -66,7 +66,8 @@ def _schedule(n, frames=FRAMES):
 
 def _batch(n, conditioning, style_model, a, b, schedule, method="lerp", strength=1.0, strength_type="multiply"):
     return n.image_condition_nodes.ImageConditionInterpolationBatch.execute(
-        conditioning, style_model, a, b, schedule, method, strength, strength_type).args[0]
+        conditioning=conditioning, style_model=style_model, clip_vision_a=a, clip_vision_b=b, schedule=schedule,
+        method=method, strength=strength, strength_type=strength_type).args[0]
 
 
 def _apply(conditioning, style_model, output, strength=1.0, strength_type="multiply"):
