@@ -90,6 +90,16 @@ class KeyframeLayout:
     def is_two_endpoints(self) -> bool:
         return self.keyframes == 2 and not self.loop
 
+    @property
+    def signature(self) -> tuple[int, tuple[int, ...], bool]:
+        """``(frames, keyframe_frames, loop)``: what two sequences must share for their frames to be the same
+        keyframes and segments (their coefficients may differ)."""
+        return self.frames, self.keyframe_frames, self.loop
+
+    def describe(self) -> str:
+        return (f"{self.frames} frames with keyframes at frames {list(self.keyframe_frames)}"
+                f"{' (loop)' if self.loop else ''}")
+
 
 def keyframe_layout(schedules: Sequence[Sequence[float]], loop: bool = False) -> KeyframeLayout:
     """The layout whose span s has the coefficients ``schedules[s]`` (its two keyframes included), in order

@@ -20,8 +20,8 @@ class AIDAttentionPatch(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/attention",
             description=(
-                "Attention Interpolation (AID/PAID): when the frames [A, in-betweens, B] sample as one batch, each "
-                "in-between also attends to the ends' keys and values, which keeps the sequence consistent."
+                "Attention Interpolation (AID/PAID): when a sequence samples as one batch, each in-between also attends "
+                "to the keys and values of its segment's two keyframes (A and B), which keeps the sequence consistent."
             ),
             inputs=[
                 io.Model.Input("model", tooltip="SD1.x, SD2.x, SDXL, Flux, Flux 2, Chroma, Qwen-Image(-Edit) or "
@@ -51,9 +51,9 @@ class AIDAttentionPatch(io.ComfyNode):
                                  tooltip="Also interpolate the negative (unconditional) pass; the reference leaves it "
                                          "plain."),
                 io.Int.Input("max_rows", default=0, min=0, max=4096, optional=True,
-                             tooltip="Rows per model call for long sequences (0: whole batch at once). The ends run "
-                                     "once per call, the in-betweens in parts of max_rows rows (cfg: 2 rows a frame): "
-                                     "memory of max_rows rows."),
+                             tooltip="Rows per model call for long sequences (0: whole batch at once). Each keyframe "
+                                     "(A, B) runs alone once per call, the in-betweens in parts of max_rows rows (cfg: "
+                                     "2 rows a frame)."),
             ],
             outputs=[io.Model.Output(tooltip="A patched clone; the input model is unchanged.")],
         )

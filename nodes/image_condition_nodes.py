@@ -40,7 +40,7 @@ from ..inbetween import interpolation
 from ..inbetween.keyframes import interpolate_keyframes
 from .comfy_values import Entry, entry_with, finite, read_clip_vision_output, read_conditioning
 from .errors import InbetweenInputError, engine_errors
-from .schedule_type import InterpSchedule, ScheduleIO, keyframes_of
+from .schedule_type import CONDITIONING_KEY, InterpSchedule, ScheduleIO, keyframes_of
 
 STRENGTH_TYPES = ("multiply", "attn_bias")
 PER_ROW = ("pooled_output", "attention_mask")  # the keys holding one row per prompt; the others apply to every row
@@ -124,8 +124,8 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/conditioning",
             description=(
-                "Apply Style Model (Flux Redux) for a sequence: row k carries image A's and B's style tokens "
-                "interpolated at t_k. The first and last rows are exactly Apply Style Model of A alone and of B alone."
+                "Apply Style Model (Flux Redux) for a sequence: row k carries the style tokens of its segment's two images "
+                "(A and B) at t_k. Keyframe rows are exactly Apply Style Model of their image alone."
             ),
             inputs=[
                 io.Conditioning.Input("conditioning",
@@ -188,4 +188,6 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
                                                                "width 4096)")
         with engine_errors(node, t="schedule"):
             rows = interpolate_keyframes(values, layout, method)
-        return io.NodeOutput([_with_image_rows(entry, rows, strength, strength_type) for entry in entries])
+        tagged = [Entry(entry.input, entry.index, entry.tokens, {**entry.options, CONDITIONING_KEY: layout.signature})
+                  for entry in entries]
+        return io.NodeOutput([_with_image_rows(entry, rows, strength, strength_type) for entry in tagged])

@@ -208,12 +208,14 @@ class KeyframeLatentBatch(io.ComfyNode):
             ),
             inputs=[
                 io.Latent.Input("keyframes", tooltip="One latent per keyframe, in order (VAE Encode of a batch of "
-                                                     "pictures of one size, or Latent Batch)."),
+                                                     "pictures of one size, or Batch Latents)."),
                 ScheduleIO.Input("schedule", tooltip="Keyframe Schedule with as many keyframes."),
                 io.Combo.Input("method", options=list(interpolation.INTERPOLATION_METHODS), default="slerp",
                                tooltip=METHOD_TOOLTIP),
                 io.Boolean.Input("shared_noise", default=True, label_on="shared", label_off="per row",
-                                 tooltip=SHARED_NOISE_TOOLTIP),
+                                 tooltip="shared: every row gets batch_index 0, so KSampler gives all rows the one "
+                                         "noise of the seed (keyframes are then img2img of their pictures). per row: "
+                                         "each row gets its own noise."),
             ],
             outputs=[io.Latent.Output(tooltip="One latent per frame.")],
         )

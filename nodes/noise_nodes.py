@@ -48,8 +48,8 @@ class InterpolatedNoise(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/noise",
             description=(
-                "Initial noise for SamplerCustomAdvanced that walks from seed A's noise to seed B's, one latent "
-                "row per schedule coefficient. slerp and normalized_lerp keep the noise at unit variance."
+                "Initial noise for SamplerCustomAdvanced that walks from seed A's noise to seed B's (or through one "
+                "seed per keyframe), one latent row per frame. slerp and normalized_lerp keep unit variance."
             ),
             inputs=[
                 io.Int.Input("seed_a", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
@@ -73,10 +73,10 @@ class InterpolatedNoise(io.ComfyNode):
         seeds = whole_numbers(node, "keyframe_seeds", keyframe_seeds)
         if seeds:
             keyframes_of(node, schedule, len(seeds), "keyframe_seeds lists")
+            for seed in seeds:
+                if not 0 <= seed <= 0xFFFFFFFFFFFFFFFF:
+                    raise InbetweenInputError(node, "keyframe_seeds", f"seeds must be in [0, 2^64 - 1], got {seed}")
         else:
             keyframes_of(node, schedule, 2, "seed_a and seed_b give", "; list one seed per keyframe in keyframe_seeds")
             seeds = [seed_a, seed_b]
-        for seed in seeds:
-            if not 0 <= seed <= 0xFFFFFFFFFFFFFFFF:
-                raise InbetweenInputError(node, "keyframe_seeds", f"seeds must be in [0, 2^64 - 1], got {seed}")
         return io.NodeOutput(InterpolatedNoiseGenerator(node, seeds, schedule, method))

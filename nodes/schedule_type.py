@@ -20,6 +20,9 @@ from ..inbetween.keyframes import KeyframeLayout, two_endpoints
 from .errors import InbetweenInputError
 
 ScheduleIO = io.Custom("INTERP_SCHEDULE")
+# A conditioning made along a schedule carries its layout's signature under this key, so AID Attention Patch can
+# refuse a schedule whose keyframes sit elsewhere (frames would attend to the wrong keyframes, silently).
+CONDITIONING_KEY = "inbetween_keyframes"
 
 
 @dataclass(frozen=True)

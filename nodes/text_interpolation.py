@@ -17,7 +17,7 @@ import torch
 from ..inbetween import keyframes as engine_keyframes
 from .comfy_values import Entry, aligned_mask, aligned_tokens, check_same_encoder, entry_with, paired
 from .errors import engine_errors
-from .schedule_type import InterpSchedule, keyframes_of
+from .schedule_type import CONDITIONING_KEY, InterpSchedule, keyframes_of
 
 
 def interpolation_batch(node: str, sources: Sequence[Sequence[Entry]], schedule: InterpSchedule, method: str,
@@ -46,7 +46,8 @@ def interpolation_batch(node: str, sources: Sequence[Sequence[Entry]], schedule:
                     pooled_values, layout, method, guides=None if guide_entry is None else
                     guide_entry.pooled.to(first.pooled))
         mask = _union([aligned_mask(entry.attention_mask, rows.shape[1]) for entry in entries], rows.shape[1])
-        out.append(entry_with(first.options, rows, pooled_output=pooled, attention_mask=mask))
+        out.append(entry_with({**first.options, CONDITIONING_KEY: layout.signature}, rows, pooled_output=pooled,
+                              attention_mask=mask))
     return out
 
 

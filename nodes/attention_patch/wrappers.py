@@ -24,6 +24,7 @@ import comfy.model_management
 from comfy.patcher_extension import WrappersMP
 
 from ..errors import InbetweenInputError
+from ..schedule_type import CONDITIONING_KEY
 from . import plan
 from .config import NODE_NAME, AIDConfig, step_of
 
@@ -128,7 +129,8 @@ class SamplingChecks:
     """``WrappersMP.OUTER_SAMPLE`` wrapper: checks, once per sampling, what the layers cannot see.
 
     A conditioning batch that is neither 1 nor the schedule's length would be tiled over the frames
-    by ComfyUI (rows ``[a, g, b, a, g]`` for 3 against 5): an error. Rows that do not share their
+    by ComfyUI (rows ``[a, g, b, a, g]`` for 3 against 5): an error; so is a conditioning made along a
+    schedule whose keyframes sit at other frames than the patch's. Rows that do not share their
     initial noise differ by more than their conditioning, which AID does not undo: a warning.
     Self-Attention Guidance keeps the attention of one whole model call for its guidance, which
     ``max_rows`` carries out in parts: an error rather than its shape error in the middle of sampling.
@@ -141,8 +143,16 @@ class SamplingChecks:
         frames = self.config.frames
         if noise.shape[0] != frames:
             raise _latent_mismatch(frames, noise.shape[0])
+        layout = self.config.layout
         for name, conds in executor.class_obj.conds.items():
             for cond in conds:
+                made_for = cond.get(CONDITIONING_KEY)
+                if made_for is not None and made_for != layout.signature:
+                    frames, keyframe_frames, loop = made_for
+                    raise InbetweenInputError(NODE_NAME, "schedule", f"has {layout.describe()}, but the {name} "
+                                              f"conditioning was made for {frames} frames with keyframes at frames "
+                                              f"{list(keyframe_frames)}{' (loop)' if loop else ''}; give both nodes "
+                                              "the same schedule")
                 for key in ("cross_attn", "pooled_output"):
                     value = cond.get(key)
                     if isinstance(value, torch.Tensor) and value.shape[0] not in (1, frames):

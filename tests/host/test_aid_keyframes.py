@@ -229,3 +229,19 @@ def test_a_latent_of_another_length_is_named(n, tiny_model, keyframed):
     frames = len(keyframed["schedule"])
     with pytest.raises(n.errors.InbetweenInputError, match=f"schedule has {frames} frames but the latent batch has 5"):
         sample(patch(n, tiny_model, keyframed["schedule"]), keyframed, latent=short)
+
+
+def test_a_schedule_with_its_keyframes_elsewhere_is_named(n, tiny_model, tiny_clip):
+    """A conditioning made along the keyframed schedule and a patch given a two-endpoint schedule of as many frames
+    (or the reverse) would attend to the wrong keyframes without a word: the patch refuses it."""
+    seq = keyframe_sequence(n, tiny_clip)
+    beta = n.schedule_nodes.BetaCoefficientSchedule.execute(frames=6, preset="uniform", steps=20, alpha=2.0,
+                                                            beta=2.0, start=0.0, end=1.0).args[0]
+    with pytest.raises(n.errors.InbetweenInputError, match="has 6 frames with keyframes at frames \\[0, 5\\], but the "
+                       "positive conditioning was made for 6 frames with keyframes at frames \\[0, 3, 5\\]"):
+        sample(patch(n, tiny_model, beta), seq)
+    two = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        n.adaptive_render.conditioning_row(seq["keyframes"], 0), n.adaptive_render.conditioning_row(seq["keyframes"], 1),
+        beta, "lerp", "error").args[0]
+    with pytest.raises(n.errors.InbetweenInputError, match="keyframes at frames \\[0, 3, 5\\], but the positive"):
+        sample(patch(n, tiny_model, seq["schedule"]), dict(seq, positive=two))
