@@ -21,7 +21,7 @@ class AIDAttentionPatch(io.ComfyNode):
             category="inbetween/attention",
             description=(
                 "Attention Interpolation (AID/PAID): when a sequence samples as one batch, each in-between also attends "
-                "to the keys and values of its segment's two keyframes (A and B), which keeps the sequence consistent."
+                "to the keys and values of its segment's two keyframes (A and B): the sequence stays consistent."
             ),
             inputs=[
                 io.Model.Input("model", tooltip="SD1.x, SD2.x, SDXL, Flux, Flux 2, Chroma, Qwen-Image(-Edit) or "
