@@ -146,19 +146,19 @@ class SamplingChecks:
         layout = self.config.layout
         for name, conds in executor.class_obj.conds.items():
             for cond in conds:
-                made_for = cond.get(CONDITIONING_KEY)
-                if made_for is not None and made_for != layout.signature:
-                    frames, keyframe_frames, loop = made_for
-                    raise InbetweenInputError(NODE_NAME, "schedule", f"has {layout.describe()}, but the {name} "
-                                              f"conditioning was made for {frames} frames with keyframes at frames "
-                                              f"{list(keyframe_frames)}{' (loop)' if loop else ''}; give both nodes "
-                                              "the same schedule")
                 for key in ("cross_attn", "pooled_output"):
                     value = cond.get(key)
                     if isinstance(value, torch.Tensor) and value.shape[0] not in (1, frames):
                         raise InbetweenInputError(NODE_NAME, "schedule", f"has {frames} frames but the {name} conditioning "
                                           f"({key}) has batch {value.shape[0]}; build the conditioning with the "
                                           "same schedule (Conditioning Interpolation Batch) or use batch 1")
+                made_for = cond.get(CONDITIONING_KEY)
+                if made_for is not None and made_for != layout.signature:
+                    count, keyframe_frames, loop = made_for
+                    raise InbetweenInputError(NODE_NAME, "schedule", f"has {layout.describe()}, but the {name} "
+                                              f"conditioning was made for {count} frames with keyframes at frames "
+                                              f"{list(keyframe_frames)}{' (loop)' if loop else ''}; give both nodes "
+                                              "the same schedule")
         if self.config.max_rows and frames * len(executor.class_obj.conds) > self.config.max_rows:
             for function in executor.class_obj.model_options.get("sampler_post_cfg_function", []):
                 if getattr(function, "__module__", "").endswith("nodes_sag"):

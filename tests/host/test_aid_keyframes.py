@@ -184,12 +184,16 @@ def test_paid_with_a_guide_per_segment(n, tiny_model, tiny_clip):
 
 # transformers -------------------------------------------------------------------------------------------------------
 
+TRANSFORMERS = {"flux": tiny_models.build_flux_model_patcher, "qwen_image": tiny_models.build_qwen_image_model_patcher,
+                "sd35_mmdit_x": lambda seed: tiny_models.build_sd3_model_patcher(seed=seed, mmdit_x=True)}
+
+
 @pytest.fixture(scope="module")
-def flux():
-    return tiny_models.build_flux_model_patcher(seed=0)
+def transformers():
+    return {family: build(seed=0) for family, build in TRANSFORMERS.items()}
 
 
-def flux_sequence(n, loop):
+def dit_sequence(n, loop):
     schedule = keyframe_schedule(n, loop)
     keyframes = None
     for seed in (1, 2, 3):
@@ -201,12 +205,16 @@ def flux_sequence(n, loop):
                 latent={"samples": torch.zeros(frames, 16, 16, 16), "batch_index": [0] * frames})
 
 
-@pytest.mark.parametrize("loop", [False, True], ids=["open", "loop"])
-@pytest.mark.parametrize("layers, tokens", [("self + cross", "all"), ("self", "image")])
-def test_flux_keyframes(n, flux, loop, layers, tokens):
-    seq = flux_sequence(n, loop)
-    plain = sample(flux, seq, 1.0, steps=2)
-    patched = patch(n, flux, seq["schedule"], layers=layers)
+@pytest.mark.parametrize("family, loop, layers, tokens", [
+    ("flux", False, "self + cross", "all"), ("flux", True, "self + cross", "all"), ("flux", True, "self", "image"),
+    ("flux", False, "cross", "text"), ("qwen_image", True, "self + cross", "all"),
+    ("sd35_mmdit_x", True, "self + cross", "all"),  # two attentions per block: the joint one and the image-only one
+])
+def test_transformer_keyframes(n, transformers, family, loop, layers, tokens):
+    model = transformers[family]
+    seq = dit_sequence(n, loop)
+    plain = sample(model, seq, 1.0, steps=2)
+    patched = patch(n, model, seq["schedule"], layers=layers)
     options = patched.model_options["transformer_options"]
     recorder = joint_formulas.OverrideRecorder(options["optimized_attention_override"])
     options["optimized_attention_override"] = recorder
@@ -216,10 +224,10 @@ def test_flux_keyframes(n, flux, loop, layers, tokens):
     for call in recorder.calls:
         torch.testing.assert_close(call["out"].double(), joint_formulas.expected(
             call, LOOP if loop else OPEN, "outer", True, tokens, n.attention_patch), rtol=1e-4, atol=1e-5)
-    split = sample(patch(n, flux, seq["schedule"], layers=layers, max_rows=2), seq, 1.0, steps=2)
+    split = sample(patch(n, model, seq["schedule"], layers=layers, max_rows=2), seq, 1.0, steps=2)
     assert_close_frames(split, out)
     for frame in KEYFRAME_FRAMES:
-        assert torch.equal(split[frame], alone(n, flux, seq, frame, 1.0, 2))
+        assert torch.equal(split[frame], alone(n, model, seq, frame, 1.0, 2))
 
 
 # bad input ----------------------------------------------------------------------------------------------------------

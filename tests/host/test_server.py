@@ -60,6 +60,11 @@ def test_shipped_workflow_executes(run_workflow, name):
     for path in videos:
         with av.open(str(path)) as container:
             assert {container.streams.video[0].frames} == frames, (path, frames)
+    # An animated WEBP holds every frame and repeats forever (a looping keyframe sequence then cycles seamlessly).
+    for path in (f for f in files if f.suffix.lower() == ".webp"):
+        with Image.open(path) as image:
+            assert image.info.get("loop") == 0, (path, image.info)
+            assert not frames or {image.n_frames} == frames, (path, image.n_frames, frames)
 
 
 # The bad-input tests edit one workflow that has a KSampler and a checkpoint loader.
