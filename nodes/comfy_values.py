@@ -298,8 +298,11 @@ def _check_attention_mask(node: str, input: str, where: str, rows: torch.Tensor,
         trailing, shown = (rows.shape[1],), f"{rows.shape[1]}]"
     if (not isinstance(mask, torch.Tensor) or tuple(mask.shape[1:]) != trailing
             or mask.shape[0] not in (1, rows.shape[0])):
+        joint_here = not joint and isinstance(mask, torch.Tensor) and mask.dim() == 3
+        hint = ("; this is a joint text + image mask (Apply Style Model with strength_type attn_bias), which only "
+                "Image Condition Interpolation Batch takes: use strength_type multiply here") if joint_here else ""
         raise InbetweenInputError(node, input, f"{where}: expected an attention_mask of shape [1 or {rows.shape[0]}, "
-                                               f"{shown}, got {describe(mask)}")
+                                               f"{shown}, got {describe(mask)}{hint}")
 
 
 def paired(node: str, first: Sequence[Entry], *others: Sequence[Entry]) -> list[tuple[Entry, ...]]:

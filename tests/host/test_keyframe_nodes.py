@@ -101,6 +101,16 @@ def test_append_refuses_another_encoder_or_layout(n, tiny_clip):
                        node, "token_alignment", "has 77 tokens but conditioning has 154")
 
 
+def test_a_joint_style_mask_is_named(n):
+    """Apply Style Model with attn_bias leaves a joint text + image mask, which a keyframe row cannot carry."""
+    first = dit_conditioning(1)
+    joint = [[first[0][0], {**first[0][1], "attention_mask": torch.zeros(1, 16, 16),
+                            "attention_mask_img_shape": (2, 2)}]]
+    expect_input_error(lambda: n.conditioning_nodes.AppendConditioningKeyframe.execute(joint, "error"),
+                       "Append Conditioning Keyframe", "conditioning", "joint text \\+ image mask",
+                       "strength_type multiply")
+
+
 def _keyframe_values(seeds=(1, 2, 3)):
     return [dit_conditioning(seed) for seed in seeds]
 

@@ -60,11 +60,11 @@ def test_shipped_workflow_executes(run_workflow, name):
     for path in videos:
         with av.open(str(path)) as container:
             assert {container.streams.video[0].frames} == frames, (path, frames)
-    # An animated WEBP holds every frame and repeats forever (a looping keyframe sequence then cycles seamlessly).
+    # An animated WEBP repeats forever, so a looping keyframe sequence cycles seamlessly. (Its frame count is not
+    # checked: the WebP encoder merges equal neighbouring frames, which the tiny model's 64x64 frames often are.)
     for path in (f for f in files if f.suffix.lower() == ".webp"):
         with Image.open(path) as image:
             assert image.info.get("loop") == 0, (path, image.info)
-            assert not frames or {image.n_frames} == frames, (path, image.n_frames, frames)
 
 
 # The bad-input tests edit one workflow that has a KSampler and a checkpoint loader.

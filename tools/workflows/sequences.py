@@ -82,7 +82,7 @@ equal the schedule's frames. Switch `method` to `lerp` to see why slerp matters:
     positive = prompt(w, prompts, ckpt["CLIP"], "Prompt", "a cozy cabin in a snowy forest at dusk, warm lights, highly detailed")
     negative = prompt(w, prompts, ckpt["CLIP"], "Negative", NEGATIVE)
     w.group("Prompts", [positive, negative], color=PROMPTS)
-    noise = w.node("InbetweenInterpolatedNoise", sequence.next(160), seed_a=1, seed_b=2, schedule=schedule["schedule"],
+    noise = w.node("InbetweenInterpolatedNoise", sequence.next(190), seed_a=1, seed_b=2, schedule=schedule["schedule"],
                    method="slerp")
     latent = w.node("EmptyLatentImage", sequence.next(110), title="Empty Latent (batch = frames)", width=512,
                     height=512, batch_size=9)
