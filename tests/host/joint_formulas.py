@@ -29,7 +29,8 @@ class OverrideRecorder:
         q, k, v = (heads_first(x, heads, kwargs.get("skip_reshape")) for x in args[:3])
         out_h = heads_first(out, heads, kwargs.get("skip_output_reshape"))
         self.calls.append(dict(q=q.clone(), k=k.clone(), v=v.clone(), out=out_h.clone(),
-                               mask=None if mask is None else mask.clone(), options=kwargs["transformer_options"]))
+                               mask=None if mask is None else mask.clone(),
+                               options=dict(kwargs["transformer_options"])))  # as at this call: models set block_index in place
         return out
 
 
@@ -54,14 +55,15 @@ def softmax_attention(q, k, v, bias=None):
     return torch.softmax(scores if bias is None else scores + bias, dim=-1) @ v
 
 
-def expected(call, weights, mode, fused, tokens, patch):
+def expected(call, weights, mode, fused, tokens, patch, layout=None):
     """The layer output recomputed from the paper's formulas on the captured joint q, k, v and mask (float64);
-    ``patch`` is the pack's attention_patch package, whose plan and layout say which rows interpolate."""
+    ``patch`` is the pack's attention_patch package, whose plan and layout say which rows interpolate.
+    ``layout``: the joint sequence's split as the test knows it, for a family whose blocks do not carry one."""
     q, k, v = (call[x].double() for x in ("q", "k", "v"))
     bias = mask_as_bias(call["mask"], q.shape[0], q.shape[2], k.shape[2])
     out = torch.stack([softmax_attention(q[r], k[r], v[r], bias[r]) for r in range(q.shape[0])])
     plan = patch.plan_of(call["options"])
-    layout = patch.layout_of(call["options"])
+    layout = layout or patch.layout_of(call["options"])
     length = q.shape[2]
     if layout is None:
         return out
