@@ -376,3 +376,27 @@ def build_z_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float3
             **_blocks("layers", layers, "ffn_norm1.weight", (3840,))}
     return shrunk_model_patcher(keys, seed, dtype, dim=256, n_heads=8, n_kv_heads=8, axes_dims=[8, 12, 12],
                                 n_refiner_layers=1, multiple_of=32)
+
+
+def wan_keys(hidden: int = 64, channels: int = 16, layers: int = 2, i2v: bool = False, extra: dict | None = None):
+    """The keys Wan's detection reads: ``channels``-channel latents in and out (Wan 2.2 TI2V 5B: 48), ``layers``
+    blocks; ``i2v``: the CLIP image projection of Wan 2.1 I2V (36 channels in: latent, mask, start image)."""
+    keys = {"head.modulation": (1, 2, hidden), "head.head.weight": (channels * 4, hidden),
+            "patch_embedding.weight": (hidden, 36 if i2v else channels, 1, 2, 2),
+            **_blocks("blocks", layers, "ffn.0.weight", (2 * hidden, hidden))}
+    if i2v:
+        keys["img_emb.proj.0.bias"] = (1280,)
+    return {**keys, **(extra or {})}
+
+
+def build_wan_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, **keys):
+    """A random-weight Wan model through detection (:func:`wan_keys`): width 64, 2 heads of 32, text tokens of
+    ``TINY_CONTEXT`` (real: umT5's 4096); I2V reads 1280-wide CLIP vision tokens as the real one does."""
+    return detected_model_patcher(wan_keys(**keys), seed, dtype, num_heads=2, text_dim=TINY_CONTEXT)
+
+
+def build_wan_clip_vision(config_path: Path, seed: int = 0):
+    """A CLIP vision model whose hidden states are 1280 wide (Wan I2V's CLIP-H width), 2 layers on 32 px pictures
+    in 8 px patches: 17 tokens."""
+    return build_clip_vision(config_path, seed, hidden_size=1280, intermediate_size=256, num_attention_heads=8,
+                             projection_dim=32)
