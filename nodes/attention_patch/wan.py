@@ -23,6 +23,7 @@ from comfy.ldm.wan.model import WanI2VCrossAttention, WanModel
 
 from ..errors import InbetweenInputError
 from .config import NODE_NAME, AIDConfig
+from .schedule_parts import add_schedule_wrapper
 from .transformer import JointAttentionOverride, install_override
 from .wrappers import add_wrappers
 
@@ -47,6 +48,7 @@ def patch_wan(model, diffusion_model, config: AIDConfig, tokens: str):
                                                       "Wan 2.2 TI2V 5B / A14B")
     patched = model.clone()
     add_wrappers(patched, config)
+    add_schedule_wrapper(patched)  # Wan 2.2 A14B: two models, two samplers, one schedule
     install_override(patched, WanAttentionOverride, tokens)
     existing = patched.model_options["transformer_options"].get("patches_replace", {}).get("dit", {})
     for index, block in enumerate(diffusion_model.blocks):
