@@ -59,6 +59,9 @@ def patch_model(model, config: AIDConfig, self_attention: bool, cross_attention:
         return wan.patch_wan(model, diffusion_model, config, TOKENS[self_attention, cross_attention])
     if zimage.is_z_image(diffusion_model):
         return zimage.patch_z_image(model, diffusion_model, config, TOKENS[self_attention, cross_attention])
+    if zimage.is_lumina(diffusion_model):
+        raise InbetweenInputError(NODE_NAME, "model", "Lumina 2 (and NewBie) is not supported; of its architecture "
+                                                      "AID works on Z-Image and Z-Image Turbo")
     kind = type(diffusion_model)
     raise InbetweenInputError(NODE_NAME, "model", f"{kind.__name__} ({kind.__module__}) is not supported; AID works "
                                                   f"on SD1.x, SD2.x and SDXL UNets and on {transformer.SUPPORTED}")

@@ -171,3 +171,13 @@ def test_reference_latents_are_refused_by_name(n, model, sequence):
     positive = [[c, {**o, "reference_latents": [reference]}] for c, o in sequence["positive"]]
     with pytest.raises(n.errors.InbetweenInputError, match="reference latents on Z-Image"):
         _sample(patch(n, model, sequence["schedule"]), {**sequence, "positive": positive}, cfg=1.0, steps=1)
+
+
+def test_lumina_2_is_refused_by_name(n, sequence):
+    """Lumina 2 itself (no pad tokens, another width) is the same class; it is refused by name, not patched."""
+    keys = {"cap_embedder.1.weight": (2304, tiny_models.TINY_CONTEXT), "layers.0.ffn_norm1.weight": (2304,)}
+    lumina = tiny_models.shrunk_model_patcher(keys, dim=64, n_heads=2, n_kv_heads=2, axes_dims=[8, 12, 12],
+                                              n_refiner_layers=1, multiple_of=32)
+    assert type(lumina.model.model_config).__name__ == "Lumina2"
+    with pytest.raises(n.errors.InbetweenInputError, match="Lumina 2 .* is not supported"):
+        patch(n, lumina, sequence["schedule"])
