@@ -19,7 +19,9 @@ from sync_audit import capture_attention_calls, replay_on_fake_cuda
 VIDEO, TEXT, CLIP = 32, 12, 17
 ROLE_OF_KEYS = {VIDEO: "self", TEXT: "cross", CLIP: "image_cross"}
 LAYERS = {"self + cross": {"self", "cross", "image_cross"}, "self": {"self"}, "cross": {"cross", "image_cross"}}
-FAMILIES = {"wan21_t2v": dict(), "wan21_i2v": dict(i2v=True), "wan22_ti2v_5b": dict(channels=48)}
+# Wan 2.2 I2V A14B: Wan 2.1's blocks without the CLIP image projection, 36 channels in (latent, mask, start image).
+FAMILIES = {"wan21_t2v": dict(), "wan21_i2v": dict(i2v=True), "wan22_ti2v_5b": dict(channels=48),
+            "wan22_i2v_a14b": dict(extra={"patch_embedding.weight": (64, 36, 1, 2, 2)})}
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +38,22 @@ def clip_vision_output(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sequences(n, clip_vision_output):
-    """One clip sequence per family: T2V and 5B text only, I2V with a start image (CLIP vision, latent, mask)."""
+    """One clip sequence per family: T2V and 5B text only, Wan 2.1 I2V with a start image (CLIP vision, latent,
+    mask), Wan 2.2 I2V with its latent and mask only."""
     seq = make_dit_sequence(n)
     generator = torch.Generator().manual_seed(4)
     mask = torch.ones(1, 1, 2, 8, 8)
     mask[:, :, 0] = 0.0  # the first latent frame is the start image
-    start = {"clip_vision_output": clip_vision_output, "concat_mask": mask,
-             "concat_latent_image": torch.randn(1, 16, 2, 8, 8, generator=generator)}
-    with_start = lambda conditioning: [[c, {**o, **start}] for c, o in conditioning]  # noqa: E731
+    start = {"concat_mask": mask, "concat_latent_image": torch.randn(1, 16, 2, 8, 8, generator=generator)}
+    with_start = lambda conditioning, **more: [[c, {**o, **start, **more}] for c, o in conditioning]  # noqa: E731
+    clip = {"clip_vision_output": clip_vision_output}
     latent = lambda channels: {"samples": torch.zeros(FRAMES, channels, 2, 8, 8), "batch_index": [0] * FRAMES}  # noqa: E731
     return {"wan21_t2v": {**seq, "latent": latent(16)},
-            "wan21_i2v": {**seq, "latent": latent(16), "positive": with_start(seq["positive"]),
-                          "negative": with_start(seq["negative"])},
-            "wan22_ti2v_5b": {**seq, "latent": latent(48)}}
+            "wan21_i2v": {**seq, "latent": latent(16), "positive": with_start(seq["positive"], **clip),
+                          "negative": with_start(seq["negative"], **clip)},
+            "wan22_ti2v_5b": {**seq, "latent": latent(48)},
+            "wan22_i2v_a14b": {**seq, "latent": latent(16), "positive": with_start(seq["positive"]),
+                               "negative": with_start(seq["negative"])}}
 
 
 def _sample(model, seq, cfg=4.0, steps=2):
@@ -64,6 +69,12 @@ def _recorded(n, model, seq, cfg=4.0, steps=2, **settings):
     recorder = OverrideRecorder(options["optimized_attention_override"])
     options["optimized_attention_override"] = recorder
     return _sample(patched, seq, cfg, steps), recorder.calls
+
+
+def test_models_are_detected_as_their_family(models):
+    classes = {name: type(model.model.model_config).__name__ for name, model in models.items()}
+    assert classes == {"wan21_t2v": "WAN21_T2V", "wan21_i2v": "WAN21_I2V", "wan22_ti2v_5b": "WAN22_T2V",
+                       "wan22_i2v_a14b": "WAN21_T2V"}
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
