@@ -190,3 +190,40 @@ def test_variants_are_refused_by_name(n, sequences, extra, name):
     model = tiny_models.build_wan_model_patcher(seed=0, extra=extra)
     with pytest.raises(n.errors.InbetweenInputError, match=f"{name} is not supported"):
         patch(n, model, sequences["wan21_t2v"]["schedule"])
+
+
+@pytest.mark.parametrize("max_rows", [0, 2])
+def test_wan22_5b_image_to_video(n, models, sequences, max_rows):
+    """Wan 2.2 TI2V 5B from a start image, as Wan22ImageToVideoLatent makes it: the first latent frame given and
+    kept by a noise mask, which 5B turns into a timestep per token. End clips as plain sampling, start frame kept in
+    every clip, in-betweens interpolated; in parts as in one batch."""
+    model, seq = models["wan22_ti2v_5b"], sequences["wan22_ti2v_5b"]
+    start = torch.randn(1, 48, 1, 8, 8, generator=torch.Generator().manual_seed(6))
+    samples = torch.zeros(FRAMES, 48, 2, 8, 8)
+    samples[:, :, :1] = start
+    mask = torch.ones(FRAMES, 1, 2, 8, 8)
+    mask[:, :, :1] = 0.0
+    image_seq = {**seq, "latent": {"samples": samples, "noise_mask": mask, "batch_index": [0] * FRAMES}}
+    plain = _sample(model, image_seq)
+    clips = _sample(patch(n, model, seq["schedule"]), image_seq)
+    assert torch.equal(clips[0], plain[0]) and torch.equal(clips[-1], plain[-1])
+    assert all(not torch.allclose(clips[k], plain[k], atol=1e-4) for k in range(1, FRAMES - 1))
+    torch.testing.assert_close(clips[:, :, :1], samples[:, :, :1], rtol=0, atol=1e-5)
+    if max_rows:
+        split = _sample(patch(n, model, seq["schedule"], max_rows=max_rows), image_seq)
+        torch.testing.assert_close(split, clips, rtol=0, atol=1e-5 * clips.abs().max().item())
+
+
+@pytest.mark.parametrize("layers, tokens", [("self + cross", VIDEO + TEXT), ("self", VIDEO), ("cross", TEXT)])
+def test_max_rows_keeps_what_the_memory_table_counts(n, models, sequences, layers, tokens):
+    """Under max_rows a model call keeps, per end clip and block, the keys and values of the attentions ``layers``
+    names: ``2 x tokens x width`` values (the node page's memory table), and nothing else."""
+    seq = sequences["wan21_t2v"]
+    _, calls = _recorded(n, models["wan21_t2v"], seq, cfg=1.0, steps=1, layers=layers, max_rows=1)
+    kept = {id(plan.kept): plan.kept for plan in (n.attention_patch.plan_of(call["options"]) for call in calls)}
+    assert len(kept) == 1, "one model call, one store of kept endpoints"
+    store = next(iter(kept.values()))
+    values = sum(x.numel() for keys in store.values() for x in (keys.keys, keys.values))
+    width, blocks, ends = 64, 2, 2
+    assert values == ends * blocks * 2 * tokens * width
+    assert all(keys.bias is None for keys in store.values())
