@@ -15,7 +15,9 @@ model instead of 0-9, and 10-14 on the second where none should be).
 * a part whose last sigma is not 0 (a sampler that stops early with leftover noise) is the start of a longer
   schedule; ComfyUI's schedulers are functions of the model's sampling and a step count, so the whole is the
   first ``calculate_sigmas(model_sampling, scheduler, n)`` that begins with what was sampled so far (every
-  scheduler ComfyUI lists, ``n`` up to 16 times the part). What was sampled is remembered under the cut sigma.
+  scheduler ComfyUI lists, ``n`` up to 16 times the part; at most about 2 s on a CPU when none does). What was
+  sampled is remembered for the next sampling. The first sampler must return its leftover noise
+  (``return_with_leftover_noise``: with it off, ComfyUI ends the part at sigma 0 and it reads as whole).
 
 Anything else (a whole schedule, img2img's ``denoise`` below 1, a part no scheduler makes) keeps its own steps,
 as before; a part whose whole cannot be found is logged.
@@ -24,6 +26,7 @@ as before; a part whose whole cannot be found is logged.
 from __future__ import annotations
 
 import logging
+
 import torch
 
 import comfy.samplers

@@ -28,9 +28,10 @@ class OverrideRecorder:
         mask = args[4] if len(args) > 4 else kwargs.get("mask")
         q, k, v = (heads_first(x, heads, kwargs.get("skip_reshape")) for x in args[:3])
         out_h = heads_first(out, heads, kwargs.get("skip_output_reshape"))
+        # The options as they are at this call: a model may set block_index in place for its next layer.
         self.calls.append(dict(q=q.clone(), k=k.clone(), v=v.clone(), out=out_h.clone(),
                                mask=None if mask is None else mask.clone(),
-                               options=dict(kwargs["transformer_options"])))  # as at this call: models set block_index in place
+                               options=dict(kwargs["transformer_options"])))
         return out
 
 

@@ -22,7 +22,8 @@ def _has_z_image() -> bool:
 FAMILIES = {
     "wan21_t2v": pytest.param((lambda: tiny_models.build_wan_model_patcher(seed=0), (16, 2, 8, 8))),
     "z_image": pytest.param((lambda: tiny_models.build_z_image_model_patcher(seed=0), (16, 16, 12)),
-                            marks=pytest.mark.skipif("not _has_z_image()", reason="Z-Image exists from ComfyUI v0.12 on")),
+                            marks=pytest.mark.skipif("not _has_z_image()",
+                                                     reason="Z-Image exists from ComfyUI v0.12 on")),
 }
 
 

@@ -45,9 +45,14 @@ def sequences(n, clip_vision_output):
     mask = torch.ones(1, 1, 2, 8, 8)
     mask[:, :, 0] = 0.0  # the first latent frame is the start image
     start = {"concat_mask": mask, "concat_latent_image": torch.randn(1, 16, 2, 8, 8, generator=generator)}
-    with_start = lambda conditioning, **more: [[c, {**o, **start, **more}] for c, o in conditioning]  # noqa: E731
     clip = {"clip_vision_output": clip_vision_output}
-    latent = lambda channels: {"samples": torch.zeros(FRAMES, channels, 2, 8, 8), "batch_index": [0] * FRAMES}  # noqa: E731
+
+    def with_start(conditioning, **more):
+        return [[c, {**o, **start, **more}] for c, o in conditioning]
+
+    def latent(channels):
+        return {"samples": torch.zeros(FRAMES, channels, 2, 8, 8), "batch_index": [0] * FRAMES}
+
     return {"wan21_t2v": {**seq, "latent": latent(16)},
             "wan21_i2v": {**seq, "latent": latent(16), "positive": with_start(seq["positive"], **clip),
                           "negative": with_start(seq["negative"], **clip)},
@@ -184,7 +189,8 @@ def test_patched_model_is_one_graph(n, models, sequences, family):
 
 @pytest.mark.parametrize("extra, name", [
     ({"vace_patch_embedding.weight": (64, 96, 1, 2, 2), "vace_blocks.0.ffn.0.weight": (128, 64)}, "Wan VACE"),
-    ({"control_adapter.conv.weight": (64, 24, 2, 2), "patch_embedding.weight": (64, 36, 1, 2, 2)}, "Wan camera control"),
+    ({"control_adapter.conv.weight": (64, 24, 2, 2), "patch_embedding.weight": (64, 36, 1, 2, 2)},
+     "Wan camera control"),
 ])
 def test_variants_are_refused_by_name(n, sequences, extra, name):
     model = tiny_models.build_wan_model_patcher(seed=0, extra=extra)
