@@ -119,7 +119,7 @@ def measure_patched_layer(repeats: int) -> dict:
     kept = {(name, plan.KeptEndpoint(0, end)): aid.KeySet(*(patch.layer.heads_first(x[row : row + 1], heads)
                                                             for x in (k, v)))
             for end, row in ((0, 0), (1, FRAMES - 1))}
-    part = plan.part_plan(plan.Part((0,), range(1, FRAMES - 1)), config, {0}, plan.whole_call(
+    part = plan.part_plan(plan.Part((0,), tuple(range(1, FRAMES - 1))), config, {0}, plan.whole_call(
         config, [0], None, 0, q.device), kept, q.device)
     whole = plan.whole_call(config, [0], None, 0, q.device)
     sdpa = torch.nn.functional.scaled_dot_product_attention

@@ -7,6 +7,8 @@ It knows tensors, not ComfyUI. Every public name of these modules is importable 
 - ``schedules``: those coefficients, evenly spaced or at Beta-distribution quantiles (the Beta
   prior of the AID paper), through ``scipy.stats.beta``.
 - ``sequences``: one embedding row per coefficient, optionally with a PAID guide prompt.
+- ``keyframes``: sequences through K keyframes (open or looping), a span of in-betweens between each
+  two, and the values of every frame.
 - ``attributes``: attribute control by embedding arithmetic, ``e_neutral + alpha * delta``, and
   multi-attribute blends.
 - ``tokens``: equal token counts for two or more embedding sequences.
@@ -50,6 +52,14 @@ from .attributes import (
 from .errors import ArgumentError
 from .grid import image_grid
 from .interpolation import INTERPOLATION_METHODS, interpolate, lerp, normalized_lerp, slerp
+from .keyframes import (
+    KeyframeLayout,
+    Span,
+    beta_keyframes,
+    interpolate_keyframes,
+    keyframe_layout,
+    two_endpoints,
+)
 from .metrics import (
     DISTANCES,
     Distance,
@@ -89,10 +99,12 @@ __all__ = [
     "Distances",
     "Exploration",
     "INTERPOLATION_METHODS",
+    "KeyframeLayout",
     "PARAMETER_RANGE",
     "Progress",
     "Render",
     "Selection",
+    "Span",
     "TOKEN_ALIGNMENTS",
     "TRANSLATION_MODES",
     "TokenCountMismatch",
@@ -101,6 +113,7 @@ __all__ = [
     "align_many",
     "align_tokens",
     "beta_cdf",
+    "beta_keyframes",
     "beta_quantile",
     "beta_schedule",
     "beta_split",
@@ -126,7 +139,9 @@ __all__ = [
     "gini",
     "image_grid",
     "interpolate",
+    "interpolate_keyframes",
     "interpolate_sequence",
+    "keyframe_layout",
     "lerp",
     "normalized_lerp",
     "offsets_from_coefficients",
@@ -137,5 +152,6 @@ __all__ = [
     "slerp",
     "smoothness",
     "translate",
+    "two_endpoints",
     "uniform_schedule",
 ]

@@ -7,15 +7,15 @@ from comfy_api.latest import ComfyExtension, io
 from .adaptive_nodes import AdaptiveBetaSchedule
 from .aid_nodes import AIDAttentionPatch
 from .attribute_nodes import AlphaBlend, EmbeddingDelta, MultiAttributeBlend
-from .conditioning_nodes import ConditioningInterpolationBatch
+from .conditioning_nodes import AppendConditioningKeyframe, ConditioningInterpolationBatch, KeyframeConditioningBatch
 from .delta_library_nodes import LoadEmbeddingDelta, SaveEmbeddingDelta
 from .image_condition_nodes import ImageConditionInterpolationBatch
 from .image_nodes import ImageGrid
-from .latent_nodes import LatentSlide, SharedNoiseLatent, SlerpLatent
+from .latent_nodes import KeyframeLatentBatch, LatentSlide, SharedNoiseLatent, SlerpLatent
 from .metrics_nodes import InterpolationMetrics
 from .noise_nodes import InterpolatedNoise
-from .prompt_pair_nodes import EncodePromptPair
-from .schedule_nodes import BetaCoefficientSchedule
+from .prompt_pair_nodes import EncodeKeyframePrompts, EncodePromptPair
+from .schedule_nodes import BetaCoefficientSchedule, KeyframeSchedule
 
 NODES: list[type[io.ComfyNode]] = [
     BetaCoefficientSchedule,
@@ -35,6 +35,11 @@ NODES: list[type[io.ComfyNode]] = [
     LoadEmbeddingDelta,
     InterpolationMetrics,
     AdaptiveBetaSchedule,
+    KeyframeSchedule,
+    EncodeKeyframePrompts,
+    AppendConditioningKeyframe,
+    KeyframeConditioningBatch,
+    KeyframeLatentBatch,
 ]
 
 

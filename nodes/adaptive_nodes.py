@@ -101,7 +101,7 @@ class AdaptiveBetaSchedule(io.ComfyNode):
         measure = distance_backends.backend(distance, node, clip_vision)
 
         def conditioning(schedule: tuple) -> list:
-            return interpolation_batch(node, a, b, InterpSchedule(schedule, "explored"), "lerp", token_alignment, g)
+            return interpolation_batch(node, [a, b], InterpSchedule(schedule, "explored"), "lerp", token_alignment, g)
 
         conditioning((0.0, 0.5, 1.0))  # every conditioning error before the first sampling run
         renderer = FrameRenderer(model, vae, conditioning, negative, sampling, aid_mode, aid_end_percent,

@@ -20,8 +20,8 @@ class AIDAttentionPatch(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/attention",
             description=(
-                "Attention Interpolation (AID/PAID): when the frames [A, in-betweens, B] sample as one batch, each "
-                "in-between also attends to the ends' keys and values, which keeps the sequence consistent."
+                "Attention Interpolation (AID/PAID): when a sequence samples as one batch, each in-between also attends "
+                "to the keys and values of its segment's two keyframes (A and B): the sequence stays consistent."
             ),
             inputs=[
                 io.Model.Input("model", tooltip="SD1.x, SD2.x, SDXL, Flux, Flux 2, Chroma, Qwen-Image(-Edit) or "
@@ -51,9 +51,9 @@ class AIDAttentionPatch(io.ComfyNode):
                                  tooltip="Also interpolate the negative (unconditional) pass; the reference leaves it "
                                          "plain."),
                 io.Int.Input("max_rows", default=0, min=0, max=4096, optional=True,
-                             tooltip="Rows per model call for long sequences (0: whole batch at once). The ends run "
-                                     "once per call, the in-betweens in parts of max_rows rows (cfg: 2 rows a frame): "
-                                     "memory of max_rows rows."),
+                             tooltip="Rows per model call for long sequences (0: whole batch at once). Each keyframe "
+                                     "(A, B) runs alone once per call, the in-betweens in parts of max_rows rows (cfg: "
+                                     "2 rows a frame)."),
             ],
             outputs=[io.Model.Output(tooltip="A patched clone; the input model is unchanged.")],
         )
@@ -65,6 +65,6 @@ class AIDAttentionPatch(io.ComfyNode):
             raise InbetweenInputError(cls.DISPLAY_NAME, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
         config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused,
                            start_percent=start_percent, end_percent=end_percent, apply_to_uncond=apply_to_uncond,
-                           max_rows=max_rows)
+                           max_rows=max_rows, keyframed=schedule.keyframed)
         self_attention, cross_attention = LAYERS[layers]
         return io.NodeOutput(patch_model(model, config, self_attention, cross_attention))

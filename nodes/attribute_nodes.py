@@ -17,7 +17,7 @@ from .comfy_values import (Entry, aligned_mask, aligned_tokens, check_same_encod
                            paired, read_conditioning, token_alignment_input)
 from .delta_type import AttributeDelta, DeltaEntry, DeltaIO
 from .errors import InbetweenInputError, engine_errors
-from .schedule_type import ScheduleIO
+from .schedule_type import ScheduleIO, sweep_coefficients
 
 CATEGORY = "inbetween/attributes"
 ALPHA_RANGE = {"min": -10.0, "max": 10.0, "step": 0.01}
@@ -137,7 +137,7 @@ class AlphaBlend(io.ComfyNode):
         node = cls.DISPLAY_NAME
         entries = read_conditioning(node, "neutral", neutral)
         _check_delta(node, entries, delta, "delta")
-        alphas = list(schedule.coefficients) if schedule is not None else finite(node, "alpha", alpha)
+        alphas = list(sweep_coefficients(node, schedule)) if schedule is not None else finite(node, "alpha", alpha)
         magnitude = finite(node, "magnitude", magnitude)
         out = []
         for entry, change in zip(entries, delta.entries):

@@ -76,6 +76,20 @@ def finite(node: str, input: str, value: object) -> float:
     return result
 
 
+def whole_numbers(node: str, input: str, text: object) -> list[int]:
+    """A STRING widget listing whole numbers separated by commas, spaces or new lines ("8, 8, 12"); [] when empty."""
+    if not isinstance(text, str):
+        raise InbetweenInputError(node, input, f"expected text, got {describe(text)}")
+    values = []
+    for item in text.replace(",", " ").split():
+        try:
+            values.append(int(item))
+        except ValueError:
+            raise InbetweenInputError(node, input, f"expected whole numbers separated by commas, got {item!r} in "
+                                                   f"{text!r}") from None
+    return values
+
+
 def _check_finite(node: str, input: str, what: str, x: torch.Tensor) -> None:
     bad = int((~torch.isfinite(x)).sum())
     if bad:
@@ -322,6 +336,26 @@ def aligned_mask(mask: torch.Tensor | None, count: int) -> torch.Tensor | None:
     if mask is None or mask.shape[-1] >= count:
         return None if mask is None else mask[:, :count]
     return torch.cat([mask, mask[:, -1:].expand(-1, count - mask.shape[-1])], dim=1)
+
+
+def stacked_entry(node: str, entries: Sequence[Entry], token_alignment: str) -> list:
+    """One entry whose rows are the rows of ``entries`` in order (keyframes): one text encoder, token counts aligned
+    by ``token_alignment``, pooled outputs and attention masks stacked alike (a row without a mask admits every
+    token). Other keys come from the first entry."""
+    first = entries[0]
+    for other in entries[1:]:
+        check_same_encoder(node, first, other)
+    aligned = aligned_tokens(node, first.index, [(entry.input, entry.tokens.to(first.tokens)) for entry in entries],
+                             token_alignment)
+    rows = torch.cat(aligned)
+    pooled = None if first.pooled is None else torch.cat([entry.pooled.to(first.pooled) for entry in entries])
+    masks = [aligned_mask(entry.attention_mask, rows.shape[1]) for entry in entries]
+    mask = None
+    if any(m is not None for m in masks):
+        like = next(m for m in masks if m is not None)
+        mask = torch.cat([torch.ones(x.shape[0], rows.shape[1]).to(like) if m is None else m.to(like).expand(
+            x.shape[0], -1) for m, x in zip(masks, aligned)])
+    return entry_with(first.options, rows, pooled_output=pooled, attention_mask=mask)
 
 
 def entry_with(options: Mapping, rows: torch.Tensor, **changed: torch.Tensor | None) -> list:

@@ -37,9 +37,10 @@ import nodes as comfy_nodes  # ComfyUI's own nodes.py (this pack's folder is imp
 from comfy_api.latest import io
 
 from ..inbetween import interpolation
+from ..inbetween.keyframes import interpolate_keyframes
 from .comfy_values import Entry, entry_with, finite, read_clip_vision_output, read_conditioning
 from .errors import InbetweenInputError, engine_errors
-from .schedule_type import InterpSchedule, ScheduleIO
+from .schedule_type import CONDITIONING_KEY, InterpSchedule, ScheduleIO, keyframes_of
 
 STRENGTH_TYPES = ("multiply", "attn_bias")
 PER_ROW = ("pooled_output", "attention_mask")  # the keys holding one row per prompt; the others apply to every row
@@ -67,8 +68,18 @@ def _expected_width(style_model) -> int | None:
     return None
 
 
-def _image_tokens(node: str, style_model, hidden_a: torch.Tensor, hidden_b: torch.Tensor, outputs) -> tuple:
-    """Both images' style tokens ``[1, images * tokens, width]``, as StyleModelApply computes them (before strength)."""
+def _check_width(node: str, style_model, hidden: torch.Tensor) -> None:
+    width = _expected_width(style_model)
+    if width is not None and width != hidden.shape[2]:
+        raise InbetweenInputError(node, "style_model", f"expected a style model for CLIP vision tokens of width "
+                                                       f"{hidden.shape[2]} (the CLIP Vision outputs' width), got one "
+                                                       f"for width {width}; Flux Redux reads "
+                                                       "sigclip_vision_patch14_384 (width 1152)")
+
+
+def _pair_tokens(node: str, style_model, hidden_a: torch.Tensor, hidden_b: torch.Tensor, outputs) -> torch.Tensor:
+    """Both images' style tokens ``[2, images * tokens, width]``, as StyleModelApply computes them (before strength):
+    several images of one output join into one condition, as there."""
     if hidden_b.shape[1:] != hidden_a.shape[1:]:
         raise InbetweenInputError(node, "clip_vision_b", f"expected {hidden_a.shape[1]} tokens of width "
                                                          f"{hidden_a.shape[2]} like clip_vision_a, got "
@@ -78,13 +89,9 @@ def _image_tokens(node: str, style_model, hidden_a: torch.Tensor, hidden_b: torc
         raise InbetweenInputError(node, "clip_vision_b", f"expected {hidden_a.shape[0]} image(s) like clip_vision_a "
                                                          f"(their tokens are joined into one condition), got "
                                                          f"{hidden_b.shape[0]}")
-    width = _expected_width(style_model)
-    if width is not None and width != hidden_a.shape[2]:
-        raise InbetweenInputError(node, "style_model", f"expected a style model for CLIP vision tokens of width "
-                                                       f"{hidden_a.shape[2]} (the CLIP Vision outputs' width), got one "
-                                                       f"for width {width}; Flux Redux reads "
-                                                       "sigclip_vision_patch14_384 (width 1152)")
-    return tuple(style_model.get_cond(output).flatten(start_dim=0, end_dim=1).unsqueeze(dim=0) for output in outputs)
+    _check_width(node, style_model, hidden_a)
+    return torch.cat([style_model.get_cond(output).flatten(start_dim=0, end_dim=1).unsqueeze(dim=0)
+                      for output in outputs])
 
 
 def _row_conditioning(entry: Entry, k: int) -> list:
@@ -117,8 +124,8 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
             display_name=cls.DISPLAY_NAME,
             category="inbetween/conditioning",
             description=(
-                "Apply Style Model (Flux Redux) for a sequence: row k carries image A's and B's style tokens "
-                "interpolated at t_k. The first and last rows are exactly Apply Style Model of A alone and of B alone."
+                "Apply Style Model (Flux Redux) for a sequence: row k carries the style tokens of its segment's two images "
+                "(A and B) at t_k. Keyframe rows are exactly Apply Style Model of their image alone."
             ),
             inputs=[
                 io.Conditioning.Input("conditioning",
@@ -126,8 +133,9 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
                                               "Conditioning Interpolation Batch with this schedule (row k's prompt)."),
                 io.StyleModel.Input("style_model", tooltip="Load Style Model: Flux Redux (flux1-redux-dev)."),
                 io.ClipVisionOutput.Input("clip_vision_a",
-                                          tooltip="CLIP Vision Encode of image A (the first frame's image condition)."),
-                io.ClipVisionOutput.Input("clip_vision_b",
+                                          tooltip="CLIP Vision Encode of image A (the first frame's image condition); "
+                                                  "without clip_vision_b, of one image per keyframe, in order."),
+                io.ClipVisionOutput.Input("clip_vision_b", optional=True,
                                           tooltip="CLIP Vision Encode of image B (the last frame's), with the same "
                                                   "CLIP Vision model."),
                 ScheduleIO.Input("schedule",
@@ -147,8 +155,8 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, conditioning, style_model, clip_vision_a, clip_vision_b, schedule: InterpSchedule, method: str,
-                strength: float, strength_type: str) -> io.NodeOutput:
+    def execute(cls, conditioning, style_model, clip_vision_a, schedule: InterpSchedule, method: str,
+                strength: float, strength_type: str, clip_vision_b=None) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
         entries = read_conditioning(node, "conditioning", conditioning, joint_mask=True)
         frames = len(schedule)
@@ -160,16 +168,26 @@ class ImageConditionInterpolationBatch(io.ComfyNode):
                                                                 f"{frames} (Conditioning Interpolation Batch with the "
                                                                 "same schedule)")
         hidden_a = read_clip_vision_output(node, "clip_vision_a", clip_vision_a)
-        hidden_b = read_clip_vision_output(node, "clip_vision_b", clip_vision_b)
         strength = finite(node, "strength", strength)
-        a, b = _image_tokens(node, style_model, hidden_a, hidden_b, (clip_vision_a, clip_vision_b))
+        if clip_vision_b is None:
+            _check_width(node, style_model, hidden_a)
+            values = style_model.get_cond(clip_vision_a)
+            layout = keyframes_of(node, schedule, values.shape[0], "clip_vision_a holds", " image(s), one per "
+                                  "keyframe (or connect clip_vision_b for two endpoints)")
+        else:
+            hidden_b = read_clip_vision_output(node, "clip_vision_b", clip_vision_b)
+            values = _pair_tokens(node, style_model, hidden_a, hidden_b, (clip_vision_a, clip_vision_b))
+            layout = keyframes_of(node, schedule, 2, "clip_vision_a and clip_vision_b give", "; for more keyframes "
+                                  "encode one image per keyframe into clip_vision_a and leave clip_vision_b empty")
         for entry in entries:
             width = entry.tokens.shape[2]
-            if width != a.shape[2]:
-                raise InbetweenInputError(node, "style_model", f"makes tokens of width {a.shape[2]} but entry "
+            if width != values.shape[2]:
+                raise InbetweenInputError(node, "style_model", f"makes tokens of width {values.shape[2]} but entry "
                                                                f"{entry.index} of the conditioning has width {width}; "
                                                                "Flux Redux belongs with Flux's text encoders (T5-XXL, "
                                                                "width 4096)")
-        with engine_errors(node, a="clip_vision_a", b="clip_vision_b", t="schedule"):
-            rows = interpolation.interpolate(a, b, schedule.as_tensor(), method)
-        return io.NodeOutput([_with_image_rows(entry, rows, strength, strength_type) for entry in entries])
+        with engine_errors(node, t="schedule"):
+            rows = interpolate_keyframes(values, layout, method)
+        tagged = [Entry(entry.input, entry.index, entry.tokens, {**entry.options, CONDITIONING_KEY: layout.signature})
+                  for entry in entries]
+        return io.NodeOutput([_with_image_rows(entry, rows, strength, strength_type) for entry in tagged])

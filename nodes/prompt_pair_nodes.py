@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .comfy_values import ENCODE_PROMPT_PAIR, read_images
+from .comfy_values import ENCODE_PROMPT_PAIR, paired, read_conditioning, read_images, stacked_entry
 from .errors import InbetweenInputError
 
 DISPLAY_NAME = ENCODE_PROMPT_PAIR
@@ -117,3 +117,45 @@ class EncodePromptPair(io.ComfyNode):
         kwargs = {} if image is None else {"images": [read_images(cls.DISPLAY_NAME, "image", image)[:, :, :, :3]]}
         tokenized = matched_tokens(clip, [neutral, target, target_2, target_3], **kwargs)
         return io.NodeOutput(*(clip.encode_from_tokens_scheduled(tokens) for tokens in tokenized))
+
+
+class EncodeKeyframePrompts(io.ComfyNode):
+    """Keyframe prompts, one a line, encoded with one CLIP into one conditioning of one row per keyframe."""
+
+    DISPLAY_NAME = "Encode Keyframe Prompts"
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InbetweenEncodeKeyframePrompts",
+            display_name=cls.DISPLAY_NAME,
+            category="inbetween/conditioning",
+            description=(
+                "One prompt a line, each a keyframe, encoded with one CLIP to the same token layout (as Encode "
+                "Prompt Pair does): one conditioning with a row per keyframe, for Keyframe Conditioning Batch."
+            ),
+            inputs=[
+                io.Clip.Input("clip", tooltip="The text encoder; all prompts use it."),
+                io.String.Input("prompts", multiline=True, dynamic_prompts=True,
+                                default="a lighthouse on a cliff, spring morning\na lighthouse on a cliff, summer "
+                                        "noon\na lighthouse on a cliff, autumn evening\na lighthouse on a cliff, "
+                                        "winter night",
+                                tooltip="One keyframe prompt a line, in order; empty lines are skipped."),
+            ],
+            outputs=[
+                io.Conditioning.Output(display_name="keyframes", tooltip="One row per prompt, matched layout."),
+                io.Int.Output(display_name="count", tooltip="The number of keyframes (the prompts)."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, clip, prompts) -> io.NodeOutput:
+        node = cls.DISPLAY_NAME
+        if clip is None:
+            raise InbetweenInputError(node, "clip", "no CLIP arrived; the checkpoint has no text encoder")
+        texts = [line.strip() for line in prompts.splitlines() if line.strip()]
+        if len(texts) < 2:
+            raise InbetweenInputError(node, "prompts", f"expected at least 2 prompts, one a line, got {len(texts)}")
+        encoded = [read_conditioning(node, "prompts", clip.encode_from_tokens_scheduled(tokens), batch_one=True)
+                   for tokens in matched_tokens(clip, texts, node)]
+        return io.NodeOutput([stacked_entry(node, rows, "error") for rows in paired(node, *encoded)], len(texts))

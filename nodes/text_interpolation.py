@@ -1,9 +1,11 @@
-"""Text-embedding interpolation as one batched conditioning, shared by Conditioning Interpolation Batch and
-Adaptive Beta Schedule (each passes its own node name; the entries know their input names).
+"""Text-embedding interpolation as one batched conditioning, shared by Conditioning Interpolation Batch, Keyframe
+Conditioning Batch and Adaptive Beta Schedule (each passes its own node name; the entries know their input names).
 
-Row k of every entry is the interpolation of A and B at ``t_k`` (pooled outputs too); with a guide
-(PAID) the in-between rows are the guide. Other keys come from A; the attention mask admits every
-token any of the prompts admits, after the token alignment.
+Entry i of every source conditioning holds keyframe rows (A and B of batch 1 each for a pair; the K rows of one
+conditioning for keyframes); the output's entry i has one row per frame of the schedule: the interpolation of
+its segment's two keyframes at its coefficient (pooled outputs too), or with a guide (PAID) the guide on the
+in-between rows. Other keys come from the first source; the attention mask admits every token any of the
+prompts admits, after the token alignment.
 """
 
 from __future__ import annotations
@@ -12,43 +14,53 @@ from collections.abc import Sequence
 
 import torch
 
-from ..inbetween import sequences
+from ..inbetween import keyframes as engine_keyframes
 from .comfy_values import Entry, aligned_mask, aligned_tokens, check_same_encoder, entry_with, paired
 from .errors import engine_errors
-from .schedule_type import InterpSchedule
+from .schedule_type import CONDITIONING_KEY, InterpSchedule, keyframes_of
 
 
-def interpolation_batch(node: str, a: Sequence[Entry], b: Sequence[Entry], schedule: InterpSchedule, method: str,
-                        token_alignment: str, guide: Sequence[Entry] | None = None) -> list:
-    """One output entry per input entry, each of batch ``len(schedule)``; entries are read with batch 1."""
-    t = schedule.as_tensor()
+def interpolation_batch(node: str, sources: Sequence[Sequence[Entry]], schedule: InterpSchedule, method: str,
+                        token_alignment: str, guide: Sequence[Entry] | None = None, hint: str = "") -> list:
+    """One output entry per source entry, each of batch ``len(schedule)``; the rows of entry i of ``sources``, in
+    order, are the schedule's keyframes (``hint``: what to use instead when their count is wrong). ``guide``: batch
+    1 (every segment) or one row per segment."""
     out = []
-    for entries in paired(node, a, b, *([guide] if guide is not None else [])):
+    count = len(sources)
+    for entries in paired(node, *sources, *([guide] if guide is not None else [])):
         first = entries[0]
         for other in entries[1:]:
             check_same_encoder(node, first, other)
         named = [(entry.input, entry.tokens.to(first.tokens)) for entry in entries]
         aligned = aligned_tokens(node, first.index, named, token_alignment)
-        pooled = None
-        with engine_errors(node, t="schedule"):
-            rows = sequences.interpolate_sequence(aligned[0], aligned[1], t, method, guide=_guide(aligned))
+        values = torch.cat(aligned[:count])
+        layout = keyframes_of(node, schedule, values.shape[0], f"{_names(entries[:count])} give", hint)
+        guide_entry = entries[count] if guide is not None else None
+        with engine_errors(node, t="schedule", guides="guide"):
+            rows = engine_keyframes.interpolate_keyframes(values, layout, method,
+                                                          guides=None if guide is None else aligned[count])
+            pooled = None
             if first.pooled is not None:
-                pooled = sequences.interpolate_sequence(*[entry.pooled.to(first.pooled) for entry in entries[:2]], t,
-                                                        method, guide=_guide([e.pooled.to(first.pooled)
-                                                                              for e in entries]))
-        mask = _union([aligned_mask(entry.attention_mask, rows.shape[1]) for entry in entries])
-        out.append(entry_with(first.options, rows, pooled_output=pooled, attention_mask=mask))
+                pooled_values = torch.cat([entry.pooled.to(first.pooled) for entry in entries[:count]])
+                pooled = engine_keyframes.interpolate_keyframes(
+                    pooled_values, layout, method, guides=None if guide_entry is None else
+                    guide_entry.pooled.to(first.pooled))
+        mask = _union([aligned_mask(entry.attention_mask, rows.shape[1]) for entry in entries], rows.shape[1])
+        out.append(entry_with({**first.options, CONDITIONING_KEY: layout.signature}, rows, pooled_output=pooled,
+                              attention_mask=mask))
     return out
 
 
-def _guide(values: list):
-    return values[2] if len(values) == 3 else None
+def _names(entries: Sequence[Entry]) -> str:
+    names = [entry.input for entry in entries]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _union(masks: list) -> torch.Tensor | None:
-    """Every token some prompt admits (a prompt without a mask admits all); None when no prompt has a mask."""
+def _union(masks: list, tokens: int) -> torch.Tensor | None:
+    """``[1, tokens]``: every token some prompt admits (a prompt without a mask admits all); None when no prompt has
+    a mask."""
     present = [mask for mask in masks if mask is not None]
     if not present:
         return None
-    filled = [torch.ones_like(present[0]) if mask is None else mask.to(present[0]) for mask in masks]
-    return torch.stack(filled).amax(dim=0)
+    filled = [torch.ones(1, tokens).to(present[0]) if mask is None else mask.to(present[0]) for mask in masks]
+    return torch.cat(filled).amax(dim=0, keepdim=True)

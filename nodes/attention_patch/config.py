@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from ...inbetween import aid
+from ...inbetween.keyframes import KeyframeLayout, two_endpoints
 from ..errors import InbetweenInputError
 
 NODE_NAME = "AID Attention Patch"
@@ -13,8 +15,22 @@ POSITIVE, NEGATIVE = 0, 1
 
 
 @dataclass(frozen=True)
+class SpanRows:
+    """Span s of the schedule in frames: its in-betweens ``inbetweens`` (a range) interpolate between the frames of
+    keyframes ``a`` and ``b`` (``a_frame``, ``b_frame``) by ``weights``."""
+
+    a: int
+    b: int
+    a_frame: int
+    b_frame: int
+    inbetweens: range
+    weights: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class AIDConfig:
-    """The settings of one AID patch; coefficients are Python floats, checked here and never again."""
+    """The settings of one AID patch; coefficients are Python floats, checked here and never again. ``keyframed``:
+    the schedule's keyframes (``None``: two endpoints, the first and last frame)."""
 
     coefficients: tuple[float, ...]
     mode: str = "outer"
@@ -23,18 +39,28 @@ class AIDConfig:
     end_percent: float = 0.5
     apply_to_uncond: bool = False
     max_rows: int = 0
+    keyframed: KeyframeLayout | None = None
 
     def __post_init__(self):
         coefficients = tuple(float(c) for c in self.coefficients)
         object.__setattr__(self, "coefficients", coefficients)
-        if len(coefficients) < 3:
-            raise InbetweenInputError(NODE_NAME, "schedule", f"has {len(coefficients)} frames; AID needs at least 3 (two "
-                                                     "endpoints and an in-between)")
         if not all(math.isfinite(c) for c in coefficients):
             raise InbetweenInputError(NODE_NAME, "schedule", f"coefficients must be finite, got {list(coefficients)}")
-        if coefficients[0] == coefficients[-1]:
-            raise InbetweenInputError(NODE_NAME, "schedule", f"starts and ends at {coefficients[0]}; the frames need two "
-                                                     "different endpoints")
+        if self.keyframed is None:
+            if len(coefficients) < 3:
+                raise InbetweenInputError(NODE_NAME, "schedule", f"has {len(coefficients)} frames; AID needs at least 3 "
+                                                                 "(two endpoints and an in-between)")
+            if coefficients[0] == coefficients[-1]:
+                raise InbetweenInputError(NODE_NAME, "schedule", f"starts and ends at {coefficients[0]}; the frames "
+                                                                 "need two different endpoints")
+        else:
+            if self.keyframed.coefficients != coefficients:
+                raise InbetweenInputError(NODE_NAME, "schedule", "its coefficients are not those of its keyframes")
+            for s, span in enumerate(self.keyframed.spans):
+                if span.inbetweens < 1 or span.coefficients[0] == span.coefficients[-1]:
+                    raise InbetweenInputError(NODE_NAME, "schedule", f"segment {s + 1} has {span.inbetweens} "
+                                                                     "in-betweens between equal coefficients; AID "
+                                                                     "needs at least one between two different ones")
         if self.mode not in aid.AID_MODES:
             raise InbetweenInputError(NODE_NAME, "mode", f"must be one of {aid.AID_MODES}, got {self.mode!r}")
         for name in ("start_percent", "end_percent"):
@@ -52,15 +78,31 @@ class AIDConfig:
     def frames(self) -> int:
         return len(self.coefficients)
 
-    @property
+    @cached_property
+    def layout(self) -> KeyframeLayout:
+        return self.keyframed if self.keyframed is not None else two_endpoints(self.coefficients)
+
+    @cached_property
+    def spans(self) -> tuple[SpanRows, ...]:
+        """The schedule's spans in frames, in frame order (a two-endpoint schedule is one span)."""
+        layout = self.layout
+        frames = layout.keyframe_frames
+        return tuple(SpanRows(span.a, span.b, frames[span.a], frames[span.b], inbetweens, span.weights)
+                     for span, inbetweens in zip(layout.spans, layout.span_frames))
+
+    @cached_property
+    def keyframe_frames(self) -> tuple[int, ...]:
+        return self.layout.keyframe_frames
+
+    @cached_property
     def weights(self) -> tuple[float, ...]:
-        """AID weight of each in-between row, relative to the endpoints: ``(c_k - c_0) / (c_{N-1} - c_0)``.
+        """AID weight of each in-between row in frame order, relative to its segment's keyframes:
+        ``(c_k - c_a) / (c_b - c_a)`` (``inbetween.keyframes.Span.weights``).
 
         A schedule 0 -> 1.5 (an alpha sweep) gives the same weights as 0 -> 1: the endpoint rows are
         what the weights interpolate between.
         """
-        first, last = self.coefficients[0], self.coefficients[-1]
-        return tuple((c - first) / (last - first) for c in self.coefficients[1:-1])
+        return tuple(w for span in self.spans for w in span.weights)
 
     def chunk_is_active(self, kind: int) -> bool:
         return kind == POSITIVE or (kind == NEGATIVE and self.apply_to_uncond)

@@ -8,8 +8,9 @@ The layers receive a :class:`CallPlan` of plain Python values (and one cached co
 
 A batch holds ``[chunk][frame]`` rows, row ``c * frames + j`` is frame j of chunk c
 (``cond_or_uncond`` lists the chunks). A :class:`Segment` is a run of in-between rows with the two
-endpoints they attend to: a row of the same batch, or a :class:`KeptEndpoint` whose keys and values an
-earlier part of the same model call kept.
+endpoints they attend to (the keyframes of their span of the schedule: A and B for two endpoints): a row
+of the same batch, or a :class:`KeptEndpoint` whose keys and values an earlier part of the same model call
+kept.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ PLAN_KEY = "inbetween_aid_plan"
 
 
 class KeptEndpoint(NamedTuple):
-    """Endpoint A (``end`` 0) or B (1) of chunk ``chunk``, computed by an earlier part of the same model call;
-    its keys and values wait in :attr:`CallPlan.kept`, one entry per AID layer."""
+    """Keyframe ``keyframe`` (A is 0 and B 1 for two endpoints) of chunk ``chunk``, computed by an earlier part of
+    the same model call; its keys and values wait in :attr:`CallPlan.kept`, one entry per AID layer."""
 
     chunk: int
-    end: int
+    keyframe: int
 
 
 # Where a segment's endpoint comes from: a row of this call's batch, or kept from an earlier part.
@@ -97,7 +98,7 @@ def with_plan(transformer_options: dict, plan: CallPlan) -> dict:
     return {**transformer_options, PLAN_KEY: plan}
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def weights_on(weights: tuple[float, ...], device: torch.device) -> torch.Tensor:
     """One tensor per (schedule, device), made once: never a host-to-device copy per call.
 
@@ -118,16 +119,17 @@ def whole_call(config: AIDConfig, chunk_kinds: list[int], step: int | None, step
     active = [c for c, kind in enumerate(chunk_kinds) if config.chunk_is_active(kind)]
     if not active:
         return IDLE
-    t = weights_on(config.weights, device)
-    segments = tuple(Segment(first=c * frames + 1, stop=(c + 1) * frames - 1, a=c * frames, b=(c + 1) * frames - 1,
-                             t=t) for c in active)
+    segments = tuple(Segment(first=c * frames + span.inbetweens.start, stop=c * frames + span.inbetweens.stop,
+                             a=c * frames + span.a_frame, b=c * frames + span.b_frame,
+                             t=weights_on(span.weights, device))
+                     for c in active for span in config.spans)
     return CallPlan(segments=segments, batch=len(chunk_kinds) * frames, mode=config.mode, fused=config.fused,
                     host_rows=_complement(segments, len(chunk_kinds) * frames), endpoint_bits=True,
                     cuda_capability=cuda_capability, text_tokens=text_tokens)
 
 
 def _complement(segments: tuple[Segment, ...], batch: int) -> tuple[slice, ...]:
-    """The rows of a batch of ``batch`` that no segment covers, as contiguous runs."""
+    """The rows of a batch of ``batch`` that no segment covers, as contiguous runs (segments in row order)."""
     rows, start = [], 0
     for segment in segments:
         if segment.first > start:
@@ -138,28 +140,39 @@ def _complement(segments: tuple[Segment, ...], batch: int) -> tuple[slice, ...]:
 
 @dataclass(frozen=True)
 class Part:
-    """One smaller model call: frames ``frames`` (a range) of each chunk in ``chunks``, in that order."""
+    """One smaller model call: frames ``frames`` (increasing) of each chunk in ``chunks``, in that order."""
 
     chunks: tuple[int, ...]
-    frames: range
+    frames: tuple[int, ...]
+
+    @property
+    def runs(self) -> list[range]:
+        """The part's frames as runs of consecutive frames."""
+        runs, start = [], 0
+        for i in range(1, len(self.frames) + 1):
+            if i == len(self.frames) or self.frames[i] != self.frames[i - 1] + 1:
+                runs.append(range(self.frames[start], self.frames[i - 1] + 1))
+                start = i
+        return runs
 
     def rows(self, frames: int) -> list[slice]:
         """The rows of the sampler's batch this part holds, chunk by chunk."""
-        return [slice(c * frames + self.frames.start, c * frames + self.frames.stop) for c in self.chunks]
+        return [slice(c * frames + run.start, c * frames + run.stop) for c in self.chunks for run in self.runs]
 
 
-def parts(chunks: int, frames: int, max_rows: int) -> list[Part]:
-    """The parts of a model call on ``chunks`` chunks of ``frames`` frames, at most ``max_rows`` rows each.
+def parts(chunks: int, config: AIDConfig, max_rows: int) -> list[Part]:
+    """The parts of a model call on ``chunks`` chunks of the schedule's frames, at most ``max_rows`` rows each.
 
-    Endpoint A, endpoint B, then the in-betweens in order. The chunks stay together as ComfyUI batches
-    them (``[uncond, cond]``) when ``max_rows`` holds one row of each, else every chunk goes alone.
+    Every keyframe alone (A, then B, for two endpoints), then the in-betweens in frame order. The chunks stay
+    together as ComfyUI batches them (``[uncond, cond]``) when ``max_rows`` holds one row of each, else every
+    chunk goes alone.
     """
     groups = [tuple(range(chunks))] if max_rows >= chunks else [(c,) for c in range(chunks)]
     per_part = max_rows // len(groups[0])
-    result = [Part(group, range(0, 1)) for group in groups] + [Part(group, range(frames - 1, frames))
-                                                                 for group in groups]
-    for first in range(1, frames - 1, per_part):
-        result += [Part(group, range(first, min(first + per_part, frames - 1))) for group in groups]
+    result = [Part(group, (frame,)) for frame in config.keyframe_frames for group in groups]
+    inbetweens = [frame for span in config.spans for frame in span.inbetweens]
+    for first in range(0, len(inbetweens), per_part):
+        result += [Part(group, tuple(inbetweens[first : first + per_part])) for group in groups]
     return result
 
 
@@ -167,21 +180,29 @@ def part_plan(part: Part, config: AIDConfig, active: set[int], whole: CallPlan, 
               device: torch.device) -> CallPlan:
     """The plan of ``part`` when chunks ``active`` interpolate (``whole``: the plan of the whole call).
 
-    An endpoint part keeps its endpoints' keys/values in ``kept``; an in-between part reads them, and asks for
-    plain attention only on the rows of chunks that do not interpolate.
+    A keyframe's part keeps its keys/values in ``kept``; an in-between part reads them, and asks for plain
+    attention only on the rows of chunks that do not interpolate.
     """
     if not (active and whole.active):
         return whole
-    frames = config.frames
     held = [(i, c) for i, c in enumerate(part.chunks) if c in active]
     common = dict(mode=whole.mode, fused=whole.fused, kept=kept, cuda_capability=whole.cuda_capability,
                   text_tokens=whole.text_tokens)
-    if part.frames.start in (0, frames - 1):
-        end = 0 if part.frames.start == 0 else 1
-        return CallPlan(batch=len(part.chunks), captures=tuple((i, KeptEndpoint(c, end)) for i, c in held), **common)
+    keyframe_frames = config.keyframe_frames
+    if part.frames[0] in keyframe_frames:
+        keyframe = keyframe_frames.index(part.frames[0])
+        return CallPlan(batch=len(part.chunks), captures=tuple((i, KeptEndpoint(c, keyframe)) for i, c in held),
+                        **common)
     count = len(part.frames)
-    t = weights_on(config.weights[part.frames.start - 1 : part.frames.stop - 1], device)
-    segments = tuple(Segment(first=i * count, stop=(i + 1) * count, a=KeptEndpoint(c, 0), b=KeptEndpoint(c, 1), t=t)
-                     for i, c in held)
+    pieces = []  # (first row offset in a chunk, stop, span, first in-between position in the span)
+    for span in config.spans:
+        positions = [p for p, frame in enumerate(part.frames) if frame in span.inbetweens]
+        if positions:
+            offset = part.frames[positions[0]] - span.inbetweens.start
+            pieces.append((positions[0], positions[-1] + 1, span, offset))
+    segments = tuple(Segment(first=i * count + first, stop=i * count + stop, a=KeptEndpoint(c, span.a),
+                             b=KeptEndpoint(c, span.b),
+                             t=weights_on(span.weights[offset : offset + stop - first], device))
+                     for i, c in held for first, stop, span, offset in pieces)
     batch = len(part.chunks) * count
     return CallPlan(segments=segments, batch=batch, host_rows=_complement(segments, batch), **common)

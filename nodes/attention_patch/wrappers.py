@@ -2,8 +2,8 @@
 
 :class:`ModelCallWrapper` (``APPLY_MODEL``) reads the sampler's step, the chunks and the device on the host,
 builds the call's :class:`~.plan.CallPlan` and hands it to the layers in ``transformer_options``; with
-``max_rows`` it carries the call out in parts (endpoint A of every chunk, endpoint B, then the in-between
-frames, at most ``max_rows`` rows each). Every per-row input of the call is cut with the rows: ``x``, the
+``max_rows`` it carries the call out in parts (every keyframe alone: endpoint A of every chunk, endpoint B,
+for two endpoints; then the in-between frames, at most ``max_rows`` rows each). Every per-row input of the call is cut with the rows: ``x``, the
 timesteps, ``c_concat``, ``c_crossattn``, ControlNet residuals, and every tensor (or list of tensors) among the
 extra conditions (``y`` / pooled, guidance, attention masks, reference latents); anything whose first dimension
 is not the call's batch cannot be cut by rows and stops sampling with an error. Each endpoint part is exactly the
@@ -24,6 +24,7 @@ import comfy.model_management
 from comfy.patcher_extension import WrappersMP
 
 from ..errors import InbetweenInputError
+from ..schedule_type import CONDITIONING_KEY
 from . import plan
 from .config import NODE_NAME, AIDConfig, step_of
 from .schedule_parts import WHOLE_KEY
@@ -83,8 +84,8 @@ class ModelCallWrapper:
         sigmas = transformer_options.get("sigmas")
         active = {c for c, kind in enumerate(chunk_kinds) if self.config.chunk_is_active(kind)}
         kept: dict = {}
-        done: dict[tuple[int, int], torch.Tensor] = {}  # (chunk, first frame) -> that part's rows of the output
-        for index, part in enumerate(plan.parts(len(chunk_kinds), frames, self.config.max_rows)):
+        done: dict[tuple[int, int], torch.Tensor] = {}  # (chunk, first frame of a run) -> those rows of the output
+        for index, part in enumerate(plan.parts(len(chunk_kinds), self.config, self.config.max_rows)):
             if index:
                 comfy.model_management.throw_exception_if_processing_interrupted()
             rows = part.rows(frames)
@@ -94,14 +95,17 @@ class ModelCallWrapper:
             if isinstance(uuids, list) and len(uuids) == len(chunk_kinds):
                 options["uuids"] = [uuids[c] for c in part.chunks]
             if isinstance(sigmas, torch.Tensor) and sigmas.dim() == 1 and sigmas.shape[0] == frames:
-                options["sigmas"] = sigmas[part.frames.start : part.frames.stop]
+                options["sigmas"] = take_rows(sigmas, [slice(run.start, run.stop) for run in part.runs], frames,
+                                              "sigmas")
             out = executor(*(take_rows(value, rows, batch, name) for name, value in
                              (("x", x), ("timestep", t), ("c_concat", c_concat), ("c_crossattn", c_crossattn),
                               ("control", control))),
                            options, **{key: take_rows(value, rows, batch, key) for key, value in kwargs.items()})
-            count = len(part.frames)
-            for i, c in enumerate(part.chunks):
-                done[c, part.frames.start] = out[i * count : (i + 1) * count]
+            row = 0
+            for c in part.chunks:
+                for run in part.runs:
+                    done[c, run.start] = out[row : row + len(run)]
+                    row += len(run)
         return torch.cat([done[key] for key in sorted(done)])
 
 
@@ -126,7 +130,8 @@ class SamplingChecks:
     """``WrappersMP.OUTER_SAMPLE`` wrapper: checks, once per sampling, what the layers cannot see.
 
     A conditioning batch that is neither 1 nor the schedule's length would be tiled over the frames
-    by ComfyUI (rows ``[a, g, b, a, g]`` for 3 against 5): an error. Rows that do not share their
+    by ComfyUI (rows ``[a, g, b, a, g]`` for 3 against 5): an error; so is a conditioning made along a
+    schedule whose keyframes sit at other frames than the patch's. Rows that do not share their
     initial noise differ by more than their conditioning, which AID does not undo: a warning.
     Self-Attention Guidance keeps the attention of one whole model call for its guidance, which
     ``max_rows`` carries out in parts: an error rather than its shape error in the middle of sampling.
@@ -139,8 +144,16 @@ class SamplingChecks:
         frames = self.config.frames
         if noise.shape[0] != frames:
             raise _latent_mismatch(frames, noise.shape[0])
+        layout = self.config.layout
         for name, conds in executor.class_obj.conds.items():
             for cond in conds:
+                made_for = cond.get(CONDITIONING_KEY)
+                if made_for is not None and made_for != layout.signature:
+                    frames, keyframe_frames, loop = made_for
+                    raise InbetweenInputError(NODE_NAME, "schedule", f"has {layout.describe()}, but the {name} "
+                                              f"conditioning was made for {frames} frames with keyframes at frames "
+                                              f"{list(keyframe_frames)}{' (loop)' if loop else ''}; give both nodes "
+                                              "the same schedule")
                 for key in ("cross_attn", "pooled_output"):
                     value = cond.get(key)
                     if isinstance(value, torch.Tensor) and value.shape[0] not in (1, frames):

@@ -58,7 +58,9 @@ def softmax_attention(q, k, v, bias=None):
 
 def expected(call, weights, mode, fused, tokens, patch, layout=None, chosen=None):
     """The layer output recomputed from the paper's formulas on the captured joint q, k, v and mask (float64);
-    ``patch`` is the pack's attention_patch package, whose plan and layout say which rows interpolate.
+    ``patch`` is the pack's attention_patch package, whose plan says which chunks interpolate in this call and
+    whose layout how the sequence splits. ``weights``: a two-endpoint schedule's in-between weights, or for
+    keyframes ``{frame: (keyframe A's frame, keyframe B's frame, t)}`` for every in-between frame.
     ``layout``: the joint sequence's split as the test knows it, for a family whose blocks do not carry one;
     ``chosen``: the endpoint keys that join, where the test knows them without a layout (Wan's separate
     attentions: all of them)."""
@@ -78,11 +80,13 @@ def expected(call, weights, mode, fused, tokens, patch, layout=None, chosen=None
         chosen = slice(None)
     else:
         return out
-    for segment in plan.segments:
-        a, b = segment.a, segment.b
-        (ka, va, ba), (kb, vb, bb) = ((k[r][:, chosen], v[r][:, chosen], bias[r][..., chosen]) for r in (a, b))
-        for row in range(a + 1, b):
-            t = weights[row - a - 1]
+    frames = q.shape[0] // len(call["options"].get("cond_or_uncond") or [0])
+    inbetweens = weights if isinstance(weights, dict) else {
+        j + 1: (0, frames - 1, w) for j, w in enumerate(weights)}
+    for chunk in sorted({segment.first // frames for segment in plan.segments}):
+        for frame, (frame_a, frame_b, t) in inbetweens.items():
+            row, a, b = (chunk * frames + f for f in (frame, frame_a, frame_b))
+            (ka, va, ba), (kb, vb, bb) = ((k[r][:, chosen], v[r][:, chosen], bias[r][..., chosen]) for r in (a, b))
             own = (k[row], v[row], bias[row])
             if mode == "outer":
                 sets = [(ka, va, ba), (kb, vb, bb)]

@@ -1,11 +1,11 @@
 """AID Attention Patch inside ComfyUI's real sampler, on the tiny SD1.5-shaped UNet."""
 
-import math
-
 import pytest
 import torch
 
 from aid_support import FRAMES, patch, sample
+from unet_formulas import Recorder
+from unet_formulas import expected as _expected
 
 
 @pytest.mark.parametrize("cfg", [5.0, 1.0], ids=["cfg5-two-chunks", "cfg1-one-chunk"])
@@ -26,50 +26,6 @@ def test_input_model_is_not_modified(n, tiny_model, sequence):
     assert patched is not tiny_model
     assert tiny_model.model_options["transformer_options"] == before
     assert "patches_replace" in patched.model_options["transformer_options"]
-
-
-class Recorder:
-    """Stands in front of a replace patch and keeps what it was given and what it returned."""
-
-    def __init__(self, inner):
-        self.inner, self.calls = inner, []
-
-    def __call__(self, q, k, v, options):
-        out = self.inner(q, k, v, options)
-        self.calls.append(dict(q=q.clone(), k=k.clone(), v=v.clone(), out=out.clone(), heads=options["n_heads"],
-                               chunks=list(options.get("cond_or_uncond") or [0])))
-        return out
-
-
-def _softmax_attention(q, k, v):
-    """[T, H, D] x [S, H, D] -> [T, H, D], float64, straight from the definition."""
-    scores = torch.einsum("thd,shd->hts", q, k) / math.sqrt(q.shape[-1])
-    return torch.einsum("hts,shd->thd", torch.softmax(scores, dim=-1), v)
-
-
-def _expected(call, coefficients, mode, fused, uncond):
-    """The whole layer output recomputed from the paper's formulas on the captured q, k, v."""
-    heads, frames = call["heads"], len(coefficients)
-    q, k, v = (call[x].double().unflatten(-1, (heads, -1)) for x in ("q", "k", "v"))  # [B, T, H, D]
-    out = torch.stack([_softmax_attention(q[r], k[r], v[r]) for r in range(q.shape[0])])
-    for c, kind in enumerate(call["chunks"]):
-        if kind == 1 and not uncond:
-            continue
-        a, b = c * frames, (c + 1) * frames - 1
-        for row in range(a + 1, b):
-            t = coefficients[row - a]
-            if mode == "outer":
-                key_sets = [(k[a], v[a]), (k[b], v[b])]
-                if fused:
-                    key_sets = [(torch.cat([k[row], kk]), torch.cat([v[row], vv])) for kk, vv in key_sets]
-                (ka, va), (kb, vb) = key_sets
-                out[row] = (1 - t) * _softmax_attention(q[row], ka, va) + t * _softmax_attention(q[row], kb, vb)
-            else:
-                kt, vt = (1 - t) * k[a] + t * k[b], (1 - t) * v[a] + t * v[b]
-                if fused:
-                    kt, vt = torch.cat([k[row], kt]), torch.cat([v[row], vt])
-                out[row] = _softmax_attention(q[row], kt, vt)
-    return out.flatten(-2)
 
 
 @pytest.mark.parametrize("mode, fused", [("outer", True), ("outer", False), ("inner", True), ("inner", False)])

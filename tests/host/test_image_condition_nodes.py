@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+import comfy_host
 import tiny_models
 from aid_support import FRAMES
 from bad_input import assert_same, expect_input_error, untouched
@@ -66,7 +67,8 @@ def _schedule(n, frames=FRAMES):
 
 def _batch(n, conditioning, style_model, a, b, schedule, method="lerp", strength=1.0, strength_type="multiply"):
     return n.image_condition_nodes.ImageConditionInterpolationBatch.execute(
-        conditioning, style_model, a, b, schedule, method, strength, strength_type).args[0]
+        conditioning=conditioning, style_model=style_model, clip_vision_a=a, clip_vision_b=b, schedule=schedule,
+        method=method, strength=strength, strength_type=strength_type).args[0]
 
 
 def _apply(conditioning, style_model, output, strength=1.0, strength_type="multiply"):
@@ -76,9 +78,11 @@ def _apply(conditioning, style_model, output, strength=1.0, strength_type="multi
 
 
 def _row(conditioning, k):
-    """Row k of a batched conditioning as ComfyUI would use it alone: every per-row tensor sliced."""
+    """Row k of a batched conditioning as ComfyUI would use it alone: every per-row tensor sliced, the sequence's
+    schedule tag (which AID Attention Patch checks) left out."""
+    tag = comfy_host.load_pack().nodes.schedule_type.CONDITIONING_KEY
     return [[rows[k:k + 1], {key: value[k:k + 1] if isinstance(value, torch.Tensor) and value.shape[0] > 1 else value
-                             for key, value in options.items()}] for rows, options in conditioning]
+                             for key, value in options.items() if key != tag}] for rows, options in conditioning]
 
 
 def _prompts(n, schedule):

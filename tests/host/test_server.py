@@ -16,11 +16,13 @@ NOT_RUNNABLE_HERE = {"expression_qwen_image_edit.json": "test_qwen_workflow.py",
                      "expression_qwen_image_edit_aid.json": "test_qwen_workflow.py",
                      **{name: "test_transformer_workflows.py" for name in ("aid_flux.json", "aid_qwen_image.json",
                                                                          "aid_sd35.json",
-                                                                         "image_morph_flux_redux.json")}}
+                                                                         "image_morph_flux_redux.json",
+                                                                         "keyframes_flux.json")}}
 RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]
 # Overrides beyond the test checkpoint and 64x64, by workflow: fewer steps (schedule and sampler alike) where the
 # frames are many, so the suite stays short; the AID window still covers the first half of them.
-OVERRIDES = {"aid_long_sequence_sd15.json": {"steps": 8}}
+OVERRIDES = {"aid_long_sequence_sd15.json": {"steps": 8}, "keyframes_story_sd15.json": {"steps": 6},
+             "keyframes_pictures_sd15.json": {"steps": 6}}
 
 
 def test_workflows_are_shipped():

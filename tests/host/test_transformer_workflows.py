@@ -1,4 +1,4 @@
-"""aid_flux, aid_qwen_image, aid_sd35 and image_morph_flux_redux: their models (12-20B transformers, T5-XXL and
+"""aid_flux, aid_qwen_image, aid_sd35, image_morph_flux_redux and keyframes_flux: their models (12-20B transformers, T5-XXL and
 Qwen2.5-VL encoders, SigLIP and Redux) cannot be built small, so each workflow is validated against the real server's
 /object_info (node types, links, widget values; model and picture file names only have to be file names), and its
 sequence part (the schedule, conditioning batch and AID settings it carries) runs on the tiny random model of its
@@ -16,6 +16,7 @@ from ui_workflow import ui_to_api
 FAMILY = {"aid_flux.json": tiny_models.build_flux_model_patcher,
           "aid_qwen_image.json": tiny_models.build_qwen_image_model_patcher,
           "aid_sd35.json": lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True)}
+KEYFRAMED = {"keyframes_flux.json": tiny_models.build_flux_model_patcher}
 REDUX = "image_morph_flux_redux.json"
 UNLISTED_FILES = frozenset({"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name",
                             "style_model_name", "image"})
@@ -30,7 +31,7 @@ def _only(prompt, class_type):
     return node["inputs"]
 
 
-@pytest.mark.parametrize("name", [*sorted(FAMILY), REDUX])
+@pytest.mark.parametrize("name", [*sorted(FAMILY), *sorted(KEYFRAMED), REDUX])
 def test_workflow_is_valid_on_the_server(name, object_info):
     workflow = json.loads((WORKFLOWS / name).read_text())
     prompt = _prompt(name, object_info)
@@ -66,8 +67,31 @@ def test_workflow_sequence_runs_on_its_family(name, object_info, n):
     _assert_aid_keeps_end_frames(n, prompt, FAMILY[name](), schedule, positive, encode())
 
 
+@pytest.mark.parametrize("name", sorted(KEYFRAMED))
+def test_keyframe_workflow_runs_on_its_family(name, object_info, n):
+    """The workflow's Keyframe Schedule, keyframe conditioning and AID settings on the tiny model of its family (2
+    steps), one random conditioning per keyframe prompt line: every keyframe as plain sampling."""
+    import nodes as comfy_nodes
+
+    prompt = _prompt(name, object_info)
+    schedule = n.schedule_nodes.KeyframeSchedule.execute(**_only(prompt, "InbetweenKeyframeSchedule")).args[0]
+    g = torch.Generator().manual_seed(0)
+    encode = lambda: [[torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g),  # noqa: E731
+                       {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g)}]]
+    keyframes = None
+    for _ in _only(prompt, "InbetweenEncodeKeyframePrompts")["prompts"].splitlines():
+        keyframes = n.conditioning_nodes.AppendConditioningKeyframe.execute(encode(), "error", keyframes).args[0]
+    batch = _only(prompt, "InbetweenKeyframeConditioningBatch")
+    positive = n.conditioning_nodes.KeyframeConditioningBatch.execute(keyframes, schedule, batch["method"],
+                                                                      batch["token_alignment"]).args[0]
+    positive = comfy_nodes.node_helpers.conditioning_set_values(
+        positive, {"guidance": _only(prompt, "FluxGuidance")["guidance"]})
+    _assert_aid_keeps_end_frames(n, prompt, KEYFRAMED[name](), schedule, positive, encode())
+
+
 def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative):
-    """The workflow's AID settings and KSampler (2 steps) on ``model``: end frames as plain sampling, bit for bit."""
+    """The workflow's AID settings and KSampler (2 steps) on ``model``: end frames (every keyframe) as plain sampling,
+    bit for bit."""
     import nodes as comfy_nodes
 
     settings = {k: v for k, v in _only(prompt, "InbetweenAIDAttentionPatch").items() if k not in ("model", "schedule")}
@@ -75,13 +99,20 @@ def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative)
     sampler = _only(prompt, "KSampler")
     latent = {"samples": torch.zeros(len(schedule), 16, 16, 16), "batch_index": [0] * len(schedule)}
 
-    def run(target):
+    def run(target, conditioning=positive, rows=latent):
         return comfy_nodes.common_ksampler(target, sampler["seed"], 2, sampler["cfg"], sampler["sampler_name"],
-                                           sampler["scheduler"], positive, negative, latent)[0]["samples"]
+                                           sampler["scheduler"], conditioning, negative, rows)[0]["samples"]
 
     plain, frames = run(model), run(patched)
-    assert torch.equal(frames[0], plain[0]) and torch.equal(frames[-1], plain[-1])
-    assert not torch.allclose(frames[3], plain[3], atol=1e-4)
+    layout = schedule.layout
+    for frame in layout.keyframe_frames:
+        # With max_rows every keyframe runs alone, as plain sampling of its prompt alone does.
+        expected = plain[frame] if not settings["max_rows"] else run(
+            model, n.adaptive_render.conditioning_row(positive, frame),
+            {"samples": latent["samples"][:1], "batch_index": [0]})[0]
+        assert torch.equal(frames[frame], expected), f"keyframe at frame {frame} must be plain sampling's"
+    middle = layout.span_frames[0][len(layout.span_frames[0]) // 2]
+    assert not torch.allclose(frames[middle], plain[middle], atol=1e-4)
 
 
 @torch.no_grad()  # no autograd, as ComfyUI's executor (not inference mode: AID caches its weight tensor per schedule)

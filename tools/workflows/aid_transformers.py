@@ -172,11 +172,13 @@ themselves, see `image_morph_sd15` (img2img).
 {models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE, FLUX_REDUX, SIGCLIP_VISION)}
 
 **Change**: the two pictures, the prompt (short: Redux does most of the work), the seed, the number of frames.
-For a prompt per picture, feed *Conditioning Interpolation Batch* (same schedule) into the image node.
+For a prompt per picture, feed *Conditioning Interpolation Batch* (same schedule) into the image node. For more
+than two pictures, encode one picture per keyframe into `clip_vision_a`, leave `clip_vision_b` empty and use a
+*Keyframe Schedule* (see `keyframes_pictures_sd15`).
 
 **Settings that matter**
-- `strength` and `strength_type` work as in *Apply Style Model*. Keep `multiply`: `attn_bias` below 1 adds an
-  attention mask, and AID leaves masked attentions plain.
+- `strength` and `strength_type` work as in *Apply Style Model*; `attn_bias` weighs the attention towards the
+  image tokens through an attention mask, which AID carries to the end frames' keys as well.
 - `method`: `lerp` or `slerp` of the Redux tokens; the end frames are exact either way.
 - Keep the Beta schedule's `steps` equal to the KSampler's.
 
