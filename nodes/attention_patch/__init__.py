@@ -13,6 +13,10 @@ A model call's path (every hop a file of this package, the math in ``inbetween/a
      They receive each layer's q, k, v with the block's identity, and they are where IP-Adapter, Self- and
      Perturbed-Attention Guidance put their own patches: AID sits on those keys and carries what it finds
      there, in either order (:mod:`.stacking` for IPAdapter_plus's protocol, :mod:`.tiles` for HyperTile).
+   * :mod:`.wan` (Wan 2.1 / 2.2; a row is a clip): the same override; self- and cross-attention are separate
+     calls there, told apart by their order in the block, which a ``dit`` block wrapper counts.
+   * :mod:`.zimage` (Z-Image): the same override; a ``DIFFUSION_MODEL`` wrapper tells the joint sequence's
+     split and the model's own ``block_index`` the layer, since Lumina 2 has no ``dit`` block hook.
    * :mod:`.transformer` (Flux, Qwen-Image, SD3/SD3.5): transformers have no per-attention replace patches
      (``patches_replace["dit"]`` takes a whole block), but every attention passes ComfyUI's ``wrap_attn`` and
      its single-slot ``optimized_attention_override``, which AID takes, chaining the one that was set; a
@@ -28,7 +32,7 @@ sampling what the layers cannot see (batch sizes, shared noise, Self-Attention G
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
 
 from ..errors import InbetweenInputError
-from . import transformer
+from . import transformer, wan, zimage
 from .config import NODE_NAME, AIDConfig
 from .plan import plan_of, with_plan
 from .transformer import JointAttentionOverride, layout_of
@@ -51,6 +55,13 @@ def patch_model(model, config: AIDConfig, self_attention: bool, cross_attention:
         return patch_unet(model, diffusion_model, config, self_attention, cross_attention)
     if transformer.family_blocks(diffusion_model) is not None:
         return transformer.patch_transformer(model, diffusion_model, config, TOKENS[self_attention, cross_attention])
+    if wan.is_wan(diffusion_model):
+        return wan.patch_wan(model, diffusion_model, config, TOKENS[self_attention, cross_attention])
+    if zimage.is_z_image(diffusion_model):
+        return zimage.patch_z_image(model, diffusion_model, config, TOKENS[self_attention, cross_attention])
+    if zimage.is_lumina(diffusion_model):
+        raise InbetweenInputError(NODE_NAME, "model", "Lumina 2 (and NewBie) is not supported; of its architecture "
+                                                      "AID works on Z-Image and Z-Image Turbo")
     kind = type(diffusion_model)
     raise InbetweenInputError(NODE_NAME, "model", f"{kind.__name__} ({kind.__module__}) is not supported; AID works "
                                                   f"on SD1.x, SD2.x and SDXL UNets and on {transformer.SUPPORTED}")

@@ -55,7 +55,7 @@ def _sd3_blocks(model: OpenAISignatureMMDITWrapper) -> list[tuple[str, int, bool
 FAMILIES = {Flux: _flux_blocks, Chroma: _flux_blocks, ChromaRadiance: _flux_blocks,
             QwenImageTransformer2DModel: _qwen_blocks, OpenAISignatureMMDITWrapper: _sd3_blocks}
 SUPPORTED = ("Flux (dev, schnell, Kontext), Flux 2 (dev, Klein), Chroma, Chroma Radiance, Qwen-Image (and Edit), "
-             "SD3 / SD3.5")
+             "SD3 / SD3.5, Z-Image (and Turbo), Wan 2.1 (T2V, I2V), Wan 2.2 (TI2V 5B, A14B T2V / I2V)")
 
 
 def family_blocks(diffusion_model) -> list[tuple[str, int, bool]] | None:
@@ -71,11 +71,8 @@ def patch_transformer(model, diffusion_model, config: AIDConfig, tokens: str):
     blocks = family_blocks(diffusion_model)
     patched = model.clone()
     add_wrappers(patched, config)
-    options = patched.model_options.setdefault("transformer_options", {})
-    previous = options.get(OVERRIDE)
-    if isinstance(previous, JointAttentionOverride):
-        previous = previous.previous  # a second AID patch replaces the first instead of stacking on it
-    options[OVERRIDE] = JointAttentionOverride(tokens, previous)
+    install_override(patched, JointAttentionOverride, tokens)
+    options = patched.model_options["transformer_options"]
     existing = options.get("patches_replace", {}).get("dit", {})
     for name, index, joined in blocks:
         wrapped = existing.get((name, index))
@@ -83,6 +80,16 @@ def patch_transformer(model, diffusion_model, config: AIDConfig, tokens: str):
             wrapped = wrapped.previous
         patched.set_model_patch_replace(JointBlockLayout((name, index), joined, wrapped), "dit", name, index)
     return patched
+
+
+def install_override(patched, override_class, *settings) -> None:
+    """Put ``override_class(*settings, previous)`` in ``patched``'s (a fresh clone's) attention override slot,
+    chaining the override that was there; a second AID patch replaces the first instead of stacking on it."""
+    options = patched.model_options.setdefault("transformer_options", {})
+    previous = options.get(OVERRIDE)
+    if isinstance(previous, JointAttentionOverride):
+        previous = previous.previous
+    options[OVERRIDE] = override_class(*settings, previous)
 
 
 class Layout(NamedTuple):
@@ -138,6 +145,18 @@ class JointAttentionOverride:
         self.tokens = tokens
         self.previous = previous
 
+    def site(self, options: dict, q, k) -> tuple[tuple, slice] | None:
+        """Where this attention is, when AID applies to it: the layer's name among the model's (for endpoints kept
+        across a split call) and which endpoint tokens join; ``None`` keeps it plain. ``q``, ``k``: ``[B, H, T, D]``."""
+        layout = self.layout(options)
+        tokens = None if layout is None else self._endpoint_tokens(q.shape[2], layout)
+        # A block's attentions differ by their length (SD3.5's second attention holds the image alone).
+        return None if tokens is None else ((*layout.block, q.shape[2]), tokens)
+
+    def layout(self, options: dict) -> Layout | None:
+        """The layout of the attention's block (a family without ``dit`` block hooks tells it another way)."""
+        return layout_of(options)
+
     def _attend(self, func, *args, **kwargs):
         if self.previous is not None:
             return self.previous(func, *args, **kwargs)
@@ -145,13 +164,14 @@ class JointAttentionOverride:
 
     def __call__(self, func, *args, **kwargs):
         options = kwargs.get("transformer_options") or {}
-        plan, layout = plan_of(options), layout_of(options)
+        plan = plan_of(options)
         heads = args[3] if len(args) > 3 else kwargs["heads"]
         skip_reshape, skip_output = kwargs.get("skip_reshape", False), kwargs.get("skip_output_reshape", False)
         q, k, v = (x if skip_reshape else layer.heads_first(x, heads) for x in args[:3])  # [B, H, T, D]
-        endpoint_tokens = self._endpoint_tokens(q.shape[2], layout) if plan.active and layout else None
-        if endpoint_tokens is None:
+        site = self.site(options, q, k) if plan.active else None
+        if site is None:
             return self._attend(func, *args, **kwargs)
+        name, endpoint_tokens = site
         mask = args[4] if len(args) > 4 else kwargs.get("mask")
         bias = None if mask is None else additive_bias(mask, q.dtype)
         if layer.rows_apart(plan, func if self.previous is None else None, q.device):
@@ -161,9 +181,8 @@ class JointAttentionOverride:
         passed = {key: value for key, value in kwargs.items()
                   if key not in ("heads", "mask", "skip_reshape", "skip_output_reshape")}
         host = layer.host_attention(lambda *a, **kw: self._attend(func, *a, **kw), heads, **passed)
-        # A block's attentions differ by their length (SD3.5's second attention holds the image alone).
         pieces = [(rows, out if skip_output else layer.heads_last(out)) for rows, out
-                  in layer.interpolate(plan, (*layout.block, q.shape[2]), q, k, v, host, bias, endpoint_tokens)]
+                  in layer.interpolate(plan, name, q, k, v, host, bias, endpoint_tokens)]
         return layer.splice(pieces + host_pieces, base)
 
     def _attend_rows(self, func, args: tuple, kwargs: dict, rows: slice):

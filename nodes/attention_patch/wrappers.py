@@ -27,6 +27,7 @@ from ..errors import InbetweenInputError
 from ..schedule_type import CONDITIONING_KEY
 from . import plan
 from .config import NODE_NAME, AIDConfig, step_of
+from .schedule_parts import WHOLE_KEY
 
 WRAPPER_KEY = "inbetween_aid"
 
@@ -66,7 +67,7 @@ class ModelCallWrapper:
         frames = self.config.frames
         if x.shape[0] != len(chunk_kinds) * frames:
             raise _latent_mismatch(frames, x.shape[0] / len(chunk_kinds))
-        sample_sigmas = options.get("sample_sigmas")
+        sample_sigmas = options.get(WHOLE_KEY, options.get("sample_sigmas"))  # a part's whole: .schedule_parts
         step, steps = None, 0
         if sample_sigmas is not None and len(sample_sigmas) >= 2:
             schedule = sample_sigmas.tolist()

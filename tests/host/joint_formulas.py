@@ -28,8 +28,10 @@ class OverrideRecorder:
         mask = args[4] if len(args) > 4 else kwargs.get("mask")
         q, k, v = (heads_first(x, heads, kwargs.get("skip_reshape")) for x in args[:3])
         out_h = heads_first(out, heads, kwargs.get("skip_output_reshape"))
+        # The options as they are at this call: a model may set block_index in place for its next layer.
         self.calls.append(dict(q=q.clone(), k=k.clone(), v=v.clone(), out=out_h.clone(),
-                               mask=None if mask is None else mask.clone(), options=kwargs["transformer_options"]))
+                               mask=None if mask is None else mask.clone(),
+                               options=dict(kwargs["transformer_options"])))
         return out
 
 
@@ -54,20 +56,25 @@ def softmax_attention(q, k, v, bias=None):
     return torch.softmax(scores if bias is None else scores + bias, dim=-1) @ v
 
 
-def expected(call, weights, mode, fused, tokens, patch):
+def expected(call, weights, mode, fused, tokens, patch, layout=None, chosen=None):
     """The layer output recomputed from the paper's formulas on the captured joint q, k, v and mask (float64);
     ``patch`` is the pack's attention_patch package, whose plan says which chunks interpolate in this call and
     whose layout how the sequence splits. ``weights``: a two-endpoint schedule's in-between weights, or for
-    keyframes ``{frame: (keyframe A's frame, keyframe B's frame, t)}`` for every in-between frame."""
+    keyframes ``{frame: (keyframe A's frame, keyframe B's frame, t)}`` for every in-between frame.
+    ``layout``: the joint sequence's split as the test knows it, for a family whose blocks do not carry one;
+    ``chosen``: the endpoint keys that join, where the test knows them without a layout (Wan's separate
+    attentions: all of them)."""
     q, k, v = (call[x].double() for x in ("q", "k", "v"))
     bias = mask_as_bias(call["mask"], q.shape[0], q.shape[2], k.shape[2])
     out = torch.stack([softmax_attention(q[r], k[r], v[r], bias[r]) for r in range(q.shape[0])])
     plan = patch.plan_of(call["options"])
-    layout = patch.layout_of(call["options"])
+    layout = layout or patch.layout_of(call["options"])
     length = q.shape[2]
-    if layout is None:
+    if chosen is not None:
+        pass
+    elif layout is None:
         return out
-    if length == layout.text + layout.image:
+    elif length == layout.text + layout.image:
         chosen = {"all": slice(None), "image": slice(layout.text, None), "text": slice(0, layout.text)}[tokens]
     elif length == layout.image and tokens != "text":
         chosen = slice(None)

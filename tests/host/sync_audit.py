@@ -54,7 +54,10 @@ def capture_attention_calls(patched, run) -> tuple:
     override, captured = options["optimized_attention_override"], []
 
     def capture(func, *args, **kwargs):
-        captured.append((func, args, kwargs))
+        # The options as they are at this call: a model may change them in place between layers (block_index).
+        options_now = kwargs.get("transformer_options")
+        captured.append((func, args, {**kwargs, "transformer_options": dict(options_now)} if options_now is not None
+                         else kwargs))
         return override(func, *args, **kwargs)
 
     options["optimized_attention_override"] = capture

@@ -350,3 +350,53 @@ def build_chroma_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32
     return detected_model_patcher(keys, seed, dtype, hidden_size=hidden, num_heads=2, axes_dim=[8, 12, 12],
                                   mlp_ratio=2.0, context_in_dim=TINY_CONTEXT, out_dim=hidden, hidden_dim=32,
                                   n_layers=1)
+
+
+def shrunk_model_patcher(keys: dict[str, tuple], seed: int = 0, dtype: torch.dtype = torch.float32, **small):
+    """As :func:`detected_model_patcher`, but the config class is matched on the config detection writes for the
+    real keys, and only then shrunk: families told apart by their width (Z-Image is Lumina 2 at width 3840) keep
+    their class (sampling shift, dtypes) at test size."""
+    import comfy.model_detection
+
+    state_dict = {key: torch.empty(shape, device="meta") for key, shape in keys.items()}
+    unet_config = comfy.model_detection.detect_unet_config(state_dict, "")
+    model_config = comfy.model_detection.model_config_from_unet_config(unet_config, state_dict)
+    if model_config is None:
+        raise RuntimeError(f"ComfyUI's model detection matched no supported model for {unet_config}")
+    model_config.unet_config.update(small)
+    return model_patcher(model_config, seed, dtype)
+
+
+def build_z_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, layers: int = 2):
+    """A random-weight Z-Image (ComfyUI v0.12 on: ``comfy.supported_models.ZImage``, Lumina 2's NextDiT with Z-Image
+    modulation and pad tokens): ``layers`` main layers, one context and one noise refiner layer, 8 heads of 32
+    (width 256: Z-Image's modulation reads a 256-wide timestep embedding, so no narrower model builds).
+    Caption and image tokens are padded to multiples of 32, as in the real model."""
+    keys = {"cap_embedder.1.weight": (3840, TINY_CONTEXT), "cap_pad_token": (1, 3840),
+            **_blocks("layers", layers, "ffn_norm1.weight", (3840,))}
+    return shrunk_model_patcher(keys, seed, dtype, dim=256, n_heads=8, n_kv_heads=8, axes_dims=[8, 12, 12],
+                                n_refiner_layers=1, multiple_of=32)
+
+
+def wan_keys(hidden: int = 64, channels: int = 16, layers: int = 2, i2v: bool = False, extra: dict | None = None):
+    """The keys Wan's detection reads: ``channels``-channel latents in and out (Wan 2.2 TI2V 5B: 48), ``layers``
+    blocks; ``i2v``: the CLIP image projection of Wan 2.1 I2V (36 channels in: latent, mask, start image)."""
+    keys = {"head.modulation": (1, 2, hidden), "head.head.weight": (channels * 4, hidden),
+            "patch_embedding.weight": (hidden, 36 if i2v else channels, 1, 2, 2),
+            **_blocks("blocks", layers, "ffn.0.weight", (2 * hidden, hidden))}
+    if i2v:
+        keys["img_emb.proj.0.bias"] = (1280,)
+    return {**keys, **(extra or {})}
+
+
+def build_wan_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, **keys):
+    """A random-weight Wan model through detection (:func:`wan_keys`): width 64, 2 heads of 32, text tokens of
+    ``TINY_CONTEXT`` (real: umT5's 4096); I2V reads 1280-wide CLIP vision tokens as the real one does."""
+    return detected_model_patcher(wan_keys(**keys), seed, dtype, num_heads=2, text_dim=TINY_CONTEXT)
+
+
+def build_wan_clip_vision(config_path: Path, seed: int = 0):
+    """A CLIP vision model whose hidden states are 1280 wide (Wan I2V's CLIP-H width), 2 layers on 32 px pictures
+    in 8 px patches: 17 tokens."""
+    return build_clip_vision(config_path, seed, hidden_size=1280, intermediate_size=256, num_attention_heads=8,
+                             projection_dim=32)
