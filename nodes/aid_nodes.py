@@ -24,9 +24,9 @@ class AIDAttentionPatch(io.ComfyNode):
                 "to the keys and values of its segment's two keyframes (A and B): the sequence stays consistent."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="SD1.x, SD2.x, SDXL, Flux, Flux 2, Chroma, Qwen-Image(-Edit) or "
-                                                "SD3/SD3.5. LoRA, IP-Adapter patches and attention overrides are "
-                                                "kept."),
+                io.Model.Input("model", tooltip="SD1.x, SD2.x, SDXL, Flux, Flux 2, Chroma, Qwen-Image(-Edit), "
+                                                "SD3/SD3.5, Z-Image, Wan 2.1/2.2 (each frame a clip; A14B: patch both "
+                                                "models). LoRA, IP-Adapter patches and attention overrides are kept."),
                 ScheduleIO.Input("schedule", tooltip="The frames' coefficients, as for the conditioning batch. The ends "
                                                      "stay plain generations; weights are relative to them, so 0 -> "
                                                      "1.5 blends like 0 -> 1."),
@@ -37,9 +37,9 @@ class AIDAttentionPatch(io.ComfyNode):
                                  tooltip="Fused: the frame attends to its own keys/values as well as the endpoints' "
                                          "(the paper's fused interpolated attention). Off: endpoints only."),
                 io.Combo.Input("layers", options=list(LAYERS), default="self + cross",
-                               tooltip="Which attentions interpolate: self, cross or both (the paper). On a "
-                                       "transformer (joint text-image attention): which of the ends' tokens join, "
-                                       "image (self), text (cross) or all."),
+                               tooltip="Which attentions interpolate: self, cross or both (the paper). On a joint "
+                                       "text-image transformer: which of the ends' tokens join, image (self), text "
+                                       "(cross) or all. Wan: as on a UNet."),
                 io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Fraction of the sampling steps where AID starts: the first AID step is "
                                        "int(steps * start_percent), 0-based."),
