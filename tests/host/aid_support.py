@@ -1,5 +1,5 @@
 """What the AID host tests share: a cat -> dog sequence on the tiny UNet, random-conditioning sequences for the
-tiny transformers, patching and sampling."""
+tiny transformers, the three-keyframe sequences of the keyframe tests, patching and sampling."""
 
 FRAMES = 5
 
@@ -15,6 +15,67 @@ def make_sequence(n, clip, frames: int = FRAMES) -> dict:
         encode("a photo of a cat"), encode("a photo of a dog"), schedule, "lerp", "error").args[0]
     latent = n.latent_nodes.SharedNoiseLatent.execute(64, 64, 1, schedule).args[0]
     return dict(schedule=schedule, positive=batch, negative=encode("blurry"), latent=latent, encode=encode)
+
+
+# keyframes (tests/host/test_aid_keyframes.py draws the layout) ---------------------------------------------------
+
+OPEN = {1: (0, 3, 1 / 3), 2: (0, 3, 2 / 3), 4: (3, 5, 0.5)}
+LOOP = {**OPEN, 6: (5, 0, 0.5)}
+KEYFRAME_FRAMES = (0, 3, 5)
+# Frames of two runs at other batch sizes, relative to the frames' largest value: the tiny UNet's 1x1 convolutions
+# round differently per batch size on the CPU (tests/host/test_aid_long.py measured 2e-6).
+TOLERANCE = 1e-5
+
+
+def alone(n, model, seq, frame, cfg, steps):
+    """Plain sampling of one frame's conditioning alone: batch 1, the same seed and noise."""
+    latent = {"samples": seq["latent"]["samples"][:1], "batch_index": [0]}
+    one = n.adaptive_render.conditioning_row(seq["positive"], frame)
+    return sample(model, seq, cfg, steps=steps, positive=one, latent=latent)[0]
+
+
+def assert_close_frames(actual, expected):
+    """Frames of two runs at other batch sizes agree within :data:`TOLERANCE` of the largest value."""
+    import torch
+
+    torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE * expected.abs().max().item())
+
+
+def dit_sequence(n, loop):
+    """Three random keyframe conditionings for the tiny transformers along :func:`keyframe_schedule`."""
+    import torch
+
+    schedule = keyframe_schedule(n, loop)
+    keyframes = None
+    for seed in (1, 2, 3):
+        keyframes = n.conditioning_nodes.AppendConditioningKeyframe.execute(dit_conditioning(seed), "error",
+                                                                            keyframes).args[0]
+    positive = n.conditioning_nodes.KeyframeConditioningBatch.execute(keyframes, schedule, "lerp", "error").args[0]
+    frames = len(schedule)
+    return dict(schedule=schedule, positive=positive, negative=dit_conditioning(4), keyframes=keyframes,
+                latent={"samples": torch.zeros(frames, 16, 16, 16), "batch_index": [0] * frames})
+
+
+def keyframe_schedule(n, loop=False):
+    """Three keyframes, uniform, segments of 3 and 2 frames (and 2 back to the first with ``loop``): frames
+    K0 | 1/3 | 2/3 | K1 | 1/2 | K2 (| 1/2 back to K0)."""
+    return n.schedule_nodes.KeyframeSchedule.execute(
+        keyframes=3, frames_per_segment=2, loop=loop, preset="uniform", steps=20, alpha=2.0, beta=2.0,
+        segment_frames="3, 2, 2" if loop else "3, 2").args[0]
+
+
+def keyframe_sequence(n, clip, loop=False, guide=None) -> dict:
+    """Cat -> dog -> fox on the tiny UNet along :func:`keyframe_schedule`, with the keyframes' conditioning."""
+    import nodes as comfy_nodes
+
+    encode = lambda text: comfy_nodes.CLIPTextEncode().encode(clip, text)[0]  # noqa: E731
+    keyframes = n.prompt_pair_nodes.EncodeKeyframePrompts.execute(
+        clip, "a photo of a cat\na photo of a dog\na photo of a fox").args[0]
+    schedule = keyframe_schedule(n, loop)
+    positive = n.conditioning_nodes.KeyframeConditioningBatch.execute(keyframes, schedule, "lerp", "error",
+                                                                      guide).args[0]
+    latent = n.latent_nodes.SharedNoiseLatent.execute(64, 64, 1, schedule).args[0]
+    return dict(schedule=schedule, positive=positive, negative=encode("blurry"), latent=latent, keyframes=keyframes)
 
 
 def dit_conditioning(seed: int, tokens: int = 12) -> list:

@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from aid_support import patch, sample
+from aid_support import keyframe_sequence, patch, sample
 from sync_audit import SyncRecorder
 from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -78,6 +78,21 @@ def test_patched_attention_makes_no_device_sync(n, tiny_model, sequence, cfg, ad
     tensors through each kernel path: flash (fp16, sm90), memory-efficient (fp32) and joined keys (no
     capability known: the host's attention). With ``max_rows`` the endpoint parts keep keys/values and the
     in-between parts read them, replayed in order into a fresh dict per model call."""
+    parts = 1 if not max_rows else (5 if cfg > 1 else 4)  # A, B and the in-between parts of each model call
+    _audit_syncs(n, tiny_model, sequence, cfg, adapter, max_rows, parts)
+
+
+@pytest.mark.parametrize("cfg, max_rows", [(5.0, 0), (5.0, 2), (1.0, 2)], ids=["cfg5-one-batch", "cfg5-parts",
+                                                                           "cfg1-parts"])
+def test_keyframed_attention_makes_no_device_sync(n, tiny_model, tiny_clip, cfg, max_rows):
+    """The same audit on a looping three-keyframe sequence (7 frames, 4 in-betweens in three segments): with
+    ``max_rows`` 2 every keyframe is a part, then the in-betweens one (cfg 5) or two (cfg 1) frames a part."""
+    sequence = keyframe_sequence(n, tiny_clip, loop=True)
+    parts = 1 if not max_rows else (3 + 4 if cfg > 1 else 3 + 2)
+    _audit_syncs(n, tiny_model, sequence, cfg, False, max_rows, parts)
+
+
+def _audit_syncs(n, tiny_model, sequence, cfg, adapter, max_rows, parts):
     model = tiny_model.clone()
     if adapter:
         model.set_model_attn2_replace(AdapterStandIn(), "input", 1)
@@ -90,7 +105,6 @@ def test_patched_attention_makes_no_device_sync(n, tiny_model, sequence, cfg, ad
 
     plan_of = n.attention_patch.plan_of
     calls = [call for capture in captures.values() for call in capture.calls]
-    parts = 1 if not max_rows else (5 if cfg > 1 else 4)  # A, B and the in-between parts of each model call
     assert [plan_of(options).active for *_, options in calls] == ([True] * parts + [False] * parts) * 2
     for dtype, capability in ((torch.float16, (9, 0)), (torch.float32, (9, 0)), (torch.float16, None)):
         fresh, mode = {}, FakeTensorMode()  # the real run's kept dicts -> new ones for the fake keys/values

@@ -12,35 +12,12 @@ import torch
 
 import joint_formulas
 import tiny_models
-from aid_support import dit_conditioning, patch, sample
+from aid_support import (KEYFRAME_FRAMES, LOOP, OPEN, alone, assert_close_frames, dit_conditioning, dit_sequence,
+                          keyframe_sequence, patch, sample)
 from unet_formulas import Recorder
 from unet_formulas import expected as unet_expected
 
-OPEN = {1: (0, 3, 1 / 3), 2: (0, 3, 2 / 3), 4: (3, 5, 0.5)}
-LOOP = {**OPEN, 6: (5, 0, 0.5)}
-KEYFRAME_FRAMES = (0, 3, 5)
-# Frames of two runs at other batch sizes, relative to the frames' largest value: the tiny UNet's 1x1 convolutions
-# round differently per batch size on the CPU (tests/host/test_aid_long.py measured 2e-6).
-TOLERANCE = 1e-5
 
-
-def keyframe_schedule(n, loop=False):
-    return n.schedule_nodes.KeyframeSchedule.execute(
-        keyframes=3, frames_per_segment=2, loop=loop, preset="uniform", steps=20, alpha=2.0, beta=2.0,
-        segment_frames="3, 2, 2" if loop else "3, 2").args[0]
-
-
-def keyframe_sequence(n, clip, loop=False, guide=None):
-    import nodes as comfy_nodes
-
-    encode = lambda text: comfy_nodes.CLIPTextEncode().encode(clip, text)[0]  # noqa: E731
-    keyframes = n.prompt_pair_nodes.EncodeKeyframePrompts.execute(
-        clip, "a photo of a cat\na photo of a dog\na photo of a fox").args[0]
-    schedule = keyframe_schedule(n, loop)
-    positive = n.conditioning_nodes.KeyframeConditioningBatch.execute(keyframes, schedule, "lerp", "error",
-                                                                      guide).args[0]
-    latent = n.latent_nodes.SharedNoiseLatent.execute(64, 64, 1, schedule).args[0]
-    return dict(schedule=schedule, positive=positive, negative=encode("blurry"), latent=latent, keyframes=keyframes)
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["open", "loop"])
@@ -50,17 +27,6 @@ def keyframed(request, n, tiny_clip):
 
 def inbetweens(seq):
     return LOOP if seq["schedule"].keyframed.loop else OPEN
-
-
-def alone(n, model, seq, frame, cfg, steps):
-    """Plain sampling of one frame's conditioning alone: batch 1, the same seed and noise."""
-    latent = {"samples": seq["latent"]["samples"][:1], "batch_index": [0]}
-    one = n.adaptive_render.conditioning_row(seq["positive"], frame)
-    return sample(model, seq, cfg, steps=steps, positive=one, latent=latent)[0]
-
-
-def assert_close_frames(actual, expected):
-    torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE * expected.abs().max().item())
 
 
 def test_the_schedule_is_the_one_drawn_by_hand(keyframed):
@@ -191,18 +157,6 @@ TRANSFORMERS = {"flux": tiny_models.build_flux_model_patcher, "qwen_image": tiny
 @pytest.fixture(scope="module")
 def transformers():
     return {family: build(seed=0) for family, build in TRANSFORMERS.items()}
-
-
-def dit_sequence(n, loop):
-    schedule = keyframe_schedule(n, loop)
-    keyframes = None
-    for seed in (1, 2, 3):
-        keyframes = n.conditioning_nodes.AppendConditioningKeyframe.execute(dit_conditioning(seed), "error",
-                                                                            keyframes).args[0]
-    positive = n.conditioning_nodes.KeyframeConditioningBatch.execute(keyframes, schedule, "lerp", "error").args[0]
-    frames = len(schedule)
-    return dict(schedule=schedule, positive=positive, negative=dit_conditioning(4), keyframes=keyframes,
-                latent={"samples": torch.zeros(frames, 16, 16, 16), "batch_index": [0] * frames})
 
 
 @pytest.mark.parametrize("family, loop, layers, tokens", [

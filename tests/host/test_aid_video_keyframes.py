@@ -9,9 +9,8 @@ import torch
 
 import joint_formulas
 import tiny_models
-from aid_support import patch, sample
+from aid_support import KEYFRAME_FRAMES, LOOP, OPEN, alone, assert_close_frames, dit_sequence, patch, sample
 from joint_formulas import OverrideRecorder
-from test_aid_keyframes import KEYFRAME_FRAMES, LOOP, OPEN, alone, assert_close_frames, flux_sequence
 
 
 def _has_z_image() -> bool:
@@ -25,7 +24,7 @@ WAN_KEYS = {32: "self", 12: "cross"}  # key length -> attention, as in test_aid_
 
 
 def _sequence(n, loop, shape):
-    seq = flux_sequence(n, loop)
+    seq = dit_sequence(n, loop)
     frames = len(seq["schedule"])
     return {**seq, "latent": {"samples": torch.zeros(frames, *shape), "batch_index": [0] * frames}}
 
