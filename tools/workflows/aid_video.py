@@ -33,10 +33,16 @@ VIDEO_SETTINGS = """**Settings that matter**
 - `length` sets the frames of every clip; each clip is saved by its own *Latent From Batch* (`batch_index` 0 to 4),
   whatever the length."""
 
-VIDEO_MEMORY = """**Memory**: one batch keeps nothing extra: AID reads the end clips' keys and values where the batch
-already holds them, so the batch costs what sampling {clips} clips at once costs ({rows} rows with cfg). With
-`max_rows`, each end clip's keys and values are kept for the whole model call: with `self` {self_kept} per end clip,
-with `cross` {cross_kept}. On a 24 GB GPU keep one batch at this size, or use `max_rows` 2 with `cross`."""
+VIDEO_MEMORY = """**Memory** (fp16, estimated by `benchmarks/aid_overhead.py` from the model's size: weights plus one block's
+activations of every row; not yet measured on a GPU): in one batch AID keeps nothing, it reads the end clips' keys
+and values where the batch holds them, so {clips} clips cost what sampling {clips} clips at once costs ({rows} rows
+with cfg): {one_batch}. `max_rows` 2 samples one clip at a time but keeps both end clips' keys and values during
+every model call: {max_rows}. So: one batch while it fits; past that `max_rows` 2 with `layers` `cross`."""
+
+# Measured on the CPU benchmark's Wan workload (self-attention half of a plain step): AID's window against plain.
+WAN_TIME = """**Time**: about {clips} times one clip of ComfyUI's template at this size, and AID's window on top: on the
+benchmark's Wan workload (attention half of a step, CPU) sampling with AID (`self + cross`) took 1.24x plain
+sampling, with `cross` alone 1.00x."""
 
 
 def _wan_loaders(w: Workflow, col: Column, unet_model, vae_model) -> tuple[Node, Node, Node, Node]:
@@ -122,14 +128,16 @@ the latent's `batch_size` together; add a clip group per clip).
 
 {VIDEO_SETTINGS}
 
-{VIDEO_MEMORY.format(clips=CLIPS, rows=2 * CLIPS, self_kept="6 GB at 81 frames (14B: 27 GB)",
-                     cross_kept="0.1 GB (14B: 0.4 GB)")}
+{VIDEO_MEMORY.format(clips=CLIPS, rows=2 * CLIPS,
+                     one_batch="about 7 GB at 33 frames, 13 GB at 81 (14B at 81 frames: 51 GB)",
+                     max_rows="with `self` 9 GB at 33 frames, 17 GB at 81 (each end clip keeps 2.6 and 6 GB), with "
+                              "`cross` 4 and 5 GB")}
 
-**Time**: about {CLIPS} times one clip of the template, plus AID's share in the first half of the steps.
+{WAN_TIME.format(clips=CLIPS)}
 
 **Expect** in `output/inbetween/`: five MP4s (`aid_wan21_t2v_clip1` to `_clip5`, 16 fps) and a contact sheet,
 one row a clip.
-""", notes.next(1180))], color="#432")
+""", notes.next(1500))], color="#432")
     _, shift, clip, vae = _wan_loaders(w, load, WAN21_T2V_1_3B, WAN21_VAE)
     a, b, negative = _wan_prompts(w, prompts, clip["CLIP"])
     schedule = _clip_schedule(w, sequence, WAN21_STEPS)
@@ -170,14 +178,16 @@ every clip then starts from it.
 
 {VIDEO_SETTINGS}
 
-{VIDEO_MEMORY.format(clips=CLIPS, rows=2 * CLIPS, self_kept="10 GB at 121 frames",
-                     cross_kept="0.2 GB")}
+{VIDEO_MEMORY.format(clips=CLIPS, rows=2 * CLIPS,
+                     one_batch=f"about 16 GB at {WAN22_FRAMES} frames, 25 GB at the template's 121",
+                     max_rows="with `self` 20 GB at 49 frames, 33 GB at 121 (each end clip keeps 4 and 10 GB), with "
+                              "`cross` 12 and 13 GB")}
 
-**Time**: about {CLIPS} times one clip of the template at this length, plus AID's share in the first half of the steps.
+{WAN_TIME.format(clips=CLIPS)}
 
 **Expect** in `output/inbetween/`: five MP4s (`aid_wan22_ti2v_5b_clip1` to `_clip5`, 24 fps) and a contact sheet,
 one row a clip.
-""", notes.next(1180))], color="#432")
+""", notes.next(1500))], color="#432")
     _, shift, clip, vae = _wan_loaders(w, load, WAN22_TI2V_5B, WAN22_VAE)
     a, b, negative = _wan_prompts(w, prompts, clip["CLIP"])
     schedule = _clip_schedule(w, sequence, WAN22_STEPS)
@@ -223,11 +233,12 @@ moves far: if in-betweens look soft, try `end_percent` 0.375 (steps 0 to 2); if 
 {TRANSFORMER_SETTINGS}
 
 **Memory and time**: the seven frames sample in one batch of 7 rows (cfg 1: no negative pass), about seven times one
-picture at 1024x1024, plus AID on 4 of the 8 steps. Set `max_rows` to sample a few rows at a time when 7 do not
-fit: the two end frames' keys and values are then kept during each model call.
+picture at 1024x1024, and AID's window on top: on the benchmark's Z-Image workload (attention a sixth of a step, as
+at 1024x1024; CPU) sampling with AID took 1.20x plain sampling. Set `max_rows` to sample a few rows at a time when 7
+do not fit: the two end frames' keys and values are then kept during each model call.
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
-""", notes.next(1000))], color="#432")
+""", notes.next(1100))], color="#432")
     unet = w.node("UNETLoader", load.next(82), models=[Z_IMAGE_TURBO], unet_name=Z_IMAGE_TURBO.name,
                   weight_dtype="default")
     shift = w.node("ModelSamplingAuraFlow", load.next(58), model=unet["MODEL"], shift=3.0)
