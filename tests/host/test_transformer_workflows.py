@@ -191,7 +191,8 @@ def _video_latent(prompt, size: int) -> dict:
     Hunyuan Latent Video, or Wan 2.2's latent (no start image) and Repeat Latent Batch, then Latent Batch Seed
     Behavior."""
     import comfy_extras.nodes_hunyuan
-    import comfy_extras.nodes_post_processing  # noqa: F401  (first: v0.12.1's nodes_latent imports it, and it nodes_latent)
+    # First: in v0.12.1 nodes_latent and nodes_post_processing import each other.
+    import comfy_extras.nodes_post_processing  # noqa: F401
     import comfy_extras.nodes_latent
     import comfy_extras.nodes_wan
     import nodes as comfy_nodes

@@ -33,10 +33,10 @@ VIDEO_SETTINGS = """**Settings that matter**
 - `length` sets the frames of every clip; each clip is saved by its own *Latent From Batch* (`batch_index` 0 to 4),
   whatever the length."""
 
-VIDEO_MEMORY = """**Memory** (fp16, estimated by `benchmarks/aid_overhead.py` from the model's size: weights plus one block's
-activations of every row; not yet measured on a GPU): in one batch AID keeps nothing, it reads the end clips' keys
-and values where the batch holds them, so {clips} clips cost what sampling {clips} clips at once costs ({rows} rows
-with cfg): {one_batch}. `max_rows` 2 samples one clip at a time but keeps both end clips' keys and values during
+VIDEO_MEMORY = """**Memory** (fp16, estimated by `benchmarks/aid_overhead.py` from the model's size: weights plus one
+block's activations of every row; not yet measured on a GPU): in one batch AID keeps nothing, it reads the end clips'
+keys and values where the batch holds them, so {clips} clips cost what sampling {clips} clips at once costs ({rows}
+rows with cfg): {one_batch}. `max_rows` 2 samples one clip at a time but keeps both end clips' keys and values during
 every model call: {max_rows}. So: one batch while it fits; past that `max_rows` 2 with `layers` `cross`."""
 
 # Measured on the CPU benchmark's Wan workload (self-attention half of a plain step): AID's window against plain.
@@ -80,8 +80,8 @@ def _save_clips(w: Workflow, clip_cols: list[Column], sheet_col: Column, latent:
                       length=1)
         decode = w.node("VAEDecode", col.next(46), samples=pick["LATENT"], vae=vae)
         video = w.node("CreateVideo", col.next(78), images=decode["IMAGE"], fps=fps)
-        save = w.node("SaveVideo", col.next(250), video=video["VIDEO"], filename_prefix=f"inbetween/{prefix}_clip{index + 1}",
-                      format="mp4", codec="h264")
+        save = w.node("SaveVideo", col.next(250), video=video["VIDEO"],
+                      filename_prefix=f"inbetween/{prefix}_clip{index + 1}", format="mp4", codec="h264")
         w.group(f"Clip {index + 1}", [pick, decode, video, save], color=SAVE)
         images.append(decode["IMAGE"])
     sheet = []
@@ -90,8 +90,8 @@ def _save_clips(w: Workflow, clip_cols: list[Column], sheet_col: Column, latent:
         sheet.append(w.node("ImageBatch", sheet_col.next(46), image1=joined, image2=more))
         joined = sheet[-1]["IMAGE"]
     small = w.node("ImageScaleBy", sheet_col.next(82), image=joined, upscale_method="area", scale_by=sheet_scale)
-    grid = w.node("InbetweenImageGrid", sheet_col.next(110), title="Contact sheet (one row a clip)", images=small["IMAGE"],
-                  columns=frames, padding=4, pad_value=1.0)
+    grid = w.node("InbetweenImageGrid", sheet_col.next(110), title="Contact sheet (one row a clip)",
+                  images=small["IMAGE"], columns=frames, padding=4, pad_value=1.0)
     save = w.node("SaveImage", sheet_col.next(250), images=grid["IMAGE"], filename_prefix=f"inbetween/{prefix}_sheet")
     w.group("Contact sheet", sheet + [small, grid, save], color=SAVE)
 

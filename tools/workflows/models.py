@@ -1,7 +1,8 @@
 """The model files the workflows name, with the public download address ComfyUI's own templates give for each
 (comfyui-workflow-templates 0.1.95; Wan 2.1, Wan 2.2 TI2V 5B and Z-Image Turbo as comfyui-workflow-templates 0.8.31
-names them in text_to_video_wan, video_wan2_2_5B_ti2v and image_z_image_turbo; Qwen-Image-Edit-2511 as ComfyUI's repository of it names it; the PixelSmile
-LoRA from its authors'), so the front end can offer the download of a missing one."""
+names them in text_to_video_wan, video_wan2_2_5B_ti2v and image_z_image_turbo; Qwen-Image-Edit-2511 as ComfyUI's
+repository of it names it; the PixelSmile LoRA from its authors'), so the front end can offer the download of a
+missing one."""
 
 from dataclasses import dataclass
 
