@@ -35,8 +35,17 @@ Flux-shaped workloads (``*_flux`` and ``*_flux_proportions`` figures): a random 
 2 (joint attention dominates a step), and hidden 512 with MLP ratio 4 (the share of attention in real Flux
 at 1024x1024). The joint attention op is timed alone on its real shapes (5 in-between rows x 1088 tokens).
 
+Video and Z-Image workloads (issue 23; ``*_wan``, ``*_wan_cross`` and ``*_zimage`` figures): a tiny Wan 2.1-type
+model and a tiny Z-Image through ComfyUI's own model detection, each sized so that attention takes the share of a
+step it takes in the real model (see ``WAN`` and ``ZIMAGE`` below: multiply-adds per token and block, self-attention
+``2 x tokens x width`` against the linear layers), sampled plain and with AID (fused outer, first half of the steps;
+on Wan also ``layers`` cross), interleaved, in one run with the attention op alone on the workload's shapes. Then
+the memory of AID on the real Wan models, computed from their published sizes (``wan_memory_figures``), with the
+kept keys/values of the formula checked against what the tiny Wan keeps in a ``max_rows`` call.
+
 Prints ``name=value`` lines, ratios last. Needs a ComfyUI checkout: ``COMFYUI_PATH=... python
-benchmarks/aid_overhead.py``.
+benchmarks/aid_overhead.py`` (``--only-video`` for the Wan and Z-Image figures alone; ``--threads 1`` on a shared
+machine).
 """
 
 import argparse
@@ -265,18 +274,240 @@ def measure_flux(repeats: int, hidden: int, mlp_ratio: float, suffix: str) -> di
             f"attn_outer_{suffix}_ms": timed(lambda: aid.interpolated_attention(q, k, v, t), max(repeats, 10)) * 1e3}
 
 
+# Wan workload. Real Wan 2.1 1.3B at 832x480: width 1536 (12 heads of 128), FFN 8960, 512 text tokens, 14,040 video
+# tokens at 33 frames, 32,760 at 81. Per token and block its linear layers cost 6 x width^2 (self q, k, v, o; cross q,
+# o) + 2 x width x FFN multiply-adds, its self-attention 2 x tokens x width: attention is 50 % of the work at 33 frames
+# and 70 % at 81 (14B at 832x480x81 and 5B at 1280x704x121: about 53 %). The tiny one keeps Wan's head of 128 and
+# FFN / width (width 128, one head, FFN 768: 6, as 8960 / 1536), and its tokens are chosen so that self-attention
+# takes half of a plain step as *measured* here (attn_share_of_plain_wan): this CPU runs attention less efficiently
+# than the linear layers, so 1,152 tokens (the 33-frame proportion by work) measured 28 %; 2,688 tokens (21 latent
+# frames of 8 x 16 patches: an 81-frame clip) measure about half. 42 text tokens (512 x 2,688 / 32,760); 2 blocks,
+# 5 clips, 6 euler steps at cfg 5.
+WAN = dict(width=128, ffn=768, frames=21, height=16, width_latent=32, text=42, clips=5, cfg=5.0)
+# Z-Image workload. Real Z-Image at 1024x1024: 4,096 image tokens and a caption padded to a multiple of 32 (about 128
+# tokens), width 3840 (30 heads of 128), SwiGLU FFN 10,240: linear layers 4 x width^2 + 3 x width x FFN (12 x
+# width^2) per token and layer, attention 2 x tokens x width: attention is about 15 % of the work. The tiny one: width
+# 256 (2 heads of 128; no narrower Z-Image builds), FFN 704 (8/3 of the width, rounded to 32), 32 caption tokens and
+# 400 image tokens (a 40 x 40 latent), chosen as for Wan so that attention measures about 15 % of a plain step here
+# (288 tokens, the real tokens / width, measured 11 %); 6 main layers and one context and one noise refiner layer;
+# 7 frames, 6 euler steps at cfg 1 (Turbo's).
+ZIMAGE = dict(layers=6, latent=40, text=32, frames=7)
+
+
+def _pinned_sdpa(model):
+    """SDPA for every attention of ``model`` (the transformers bound the host's CPU default at import)."""
+    import comfy.ldm.modules.attention as attention
+
+    model.model_options["transformer_options"]["optimized_attention_override"] = \
+        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
+    return model
+
+
+def wan_workload(pack):
+    """The tiny Wan (through detection), its conditioning batch, negative and shared-noise latent of ``WAN["clips"]``
+    clips."""
+    import torch
+
+    import tiny_models
+
+    width, blocks = WAN["width"], 2
+    keys = tiny_models.wan_keys(hidden=width, layers=blocks,
+                                extra={f"blocks.{i}.ffn.0.weight": (WAN["ffn"], width) for i in range(blocks)})
+    model = _pinned_sdpa(tiny_models.detected_model_patcher(keys, 0, torch.float32, num_heads=width // 128,
+                                                            text_dim=tiny_models.TINY_CONTEXT))
+    schedule, positive, negative = _two_prompts(pack, WAN["clips"], WAN["text"])
+    latent = {"samples": torch.zeros(WAN["clips"], 16, WAN["frames"], WAN["height"], WAN["width_latent"]),
+              "batch_index": [0] * WAN["clips"]}
+    return model, schedule, positive, negative, latent
+
+
+def zimage_workload(pack):
+    import torch
+
+    import tiny_models
+
+    keys = {"cap_embedder.1.weight": (3840, tiny_models.TINY_CONTEXT), "cap_pad_token": (1, 3840),
+            **{f"layers.{i}.ffn_norm1.weight": (3840,) for i in range(ZIMAGE["layers"])}}
+    model = _pinned_sdpa(tiny_models.shrunk_model_patcher(keys, 0, torch.float32, dim=256, n_heads=2, n_kv_heads=2,
+                                                          axes_dims=[32, 48, 48], n_refiner_layers=1,
+                                                          multiple_of=32))
+    schedule, positive, negative = _two_prompts(pack, ZIMAGE["frames"], ZIMAGE["text"])
+    latent = {"samples": torch.zeros(ZIMAGE["frames"], 16, ZIMAGE["latent"], ZIMAGE["latent"]),
+              "batch_index": [0] * ZIMAGE["frames"]}
+    return model, schedule, positive, negative, latent
+
+
+def _two_prompts(pack, frames: int, tokens: int):
+    import torch
+
+    import tiny_models
+
+    generator = torch.Generator().manual_seed(1)
+    a, b, negative = ([[torch.randn(1, tokens, tiny_models.TINY_CONTEXT, generator=generator), {}]] for _ in range(3))
+    schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=frames, preset="classic (alpha = beta = steps)", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+    ).args[0]
+    positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(a, b, schedule, "lerp",
+                                                                                     "error").args[0]
+    return schedule, positive, negative
+
+
+def measure_video(repeats: int) -> dict:
+    """Plain vs AID sampling (fused outer, first half of the steps) of the Wan workload (``self + cross`` and
+    ``cross``) and the Z-Image workload, interleaved; each one's self/joint attention op alone on its shapes."""
+    import torch
+
+    pack = setup()
+    import nodes as comfy_nodes
+
+    aid = pack.inbetween.aid
+    results = {}
+    for suffix, build, cfg in (("wan", wan_workload, WAN["cfg"]), ("zimage", zimage_workload, 1.0)):
+        model, schedule, positive, negative, latent = build(pack)
+
+        def patched(layers):
+            return pack.nodes.aid_nodes.AIDAttentionPatch.execute(model, schedule, "outer", True, layers, 0.0, 0.5,
+                                                                  False).args[0]
+
+        def run(target):
+            return lambda: comfy_nodes.common_ksampler(target, SEED, STEPS, cfg, "euler", "simple", positive,
+                                                       negative, latent)
+
+        runs = {"plain": run(model), "outer_window": run(patched("self + cross"))}
+        if suffix == "wan":
+            runs["outer_window_cross"] = run(patched("cross"))
+        times = interleaved(runs, repeats)
+        for name, value in times.items():
+            results[f"time_{name}_{suffix}_s"] = value
+        if suffix == "wan":  # one head of 128 over a clip's video tokens
+            heads, tokens, dim = WAN["width"] // 128, WAN["frames"] * WAN["height"] * WAN["width_latent"] // 4, 128
+        else:  # two heads of 128 over [caption; image]
+            heads, tokens, dim = 2, ZIMAGE["text"] + ZIMAGE["latent"] ** 2 // 4, 128
+        rows = len(schedule)
+        generator = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(rows, heads, tokens, dim, generator=generator) for _ in range(3))
+        t = torch.linspace(0, 1, rows)[1:-1]
+        sdpa = torch.nn.functional.scaled_dot_product_attention
+        results[f"attn_plain_{suffix}_ms"] = timed(lambda: sdpa(q[1:-1], k[1:-1], v[1:-1]), max(repeats, 10)) * 1e3
+        results[f"attn_outer_{suffix}_ms"] = timed(lambda: aid.interpolated_attention(q, k, v, t),
+                                                   max(repeats, 10)) * 1e3
+        # The share of a plain step its self (Wan) or main-layer joint (Z-Image) attention takes, from the op's time
+        # per row: rows a model call (2 a frame with cfg), attention layers, steps.
+        calls = (2 if cfg > 1 else 1) * rows * (2 if suffix == "wan" else ZIMAGE["layers"]) * STEPS
+        results[f"attn_share_of_plain_{suffix}"] = (results[f"attn_plain_{suffix}_ms"] / 1e3 / (rows - 2) * calls
+                                                    / results[f"time_plain_{suffix}_s"])
+    return results
+
+
+# Real Wan models (published configs, as ComfyUI's detection reads them): blocks, width, FFN width, parameters.
+WAN_MODELS = {"wan21_1.3b": dict(blocks=30, width=1536, ffn=8960, params=1.42e9, downscale=8),
+              "wan21_14b": dict(blocks=40, width=5120, ffn=13824, params=14.3e9, downscale=8),
+              "wan22_5b": dict(blocks=30, width=3072, ffn=14336, params=5.0e9, downscale=16)}
+# (model, width, height, frames): the sizes of ComfyUI's templates and of issue 23.
+WAN_SIZES = (("wan21_1.3b", 832, 480, 33), ("wan21_1.3b", 832, 480, 81), ("wan21_14b", 832, 480, 81),
+             ("wan21_14b", 1280, 720, 81), ("wan22_5b", 1280, 704, 49), ("wan22_5b", 1280, 704, 121))
+WAN_TEXT_TOKENS, HALF, GB = 512, 2, 1e9
+
+
+def wan_tokens(downscale: int, width: int, height: int, frames: int) -> int:
+    """Video tokens of a clip: the VAE's 4x temporal and ``downscale`` spatial compression, then 1x2x2 patches."""
+    return ((frames - 1) // 4 + 1) * (height // (2 * downscale)) * (width // (2 * downscale))
+
+
+def kept_bytes(blocks: int, width: int, tokens: int, text: int, element: int = HALF) -> dict:
+    """Keys and values one end clip brings to every block under ``max_rows``, by ``layers``: self (its video tokens),
+    cross (its text tokens)."""
+    return {"self": blocks * 2 * tokens * width * element, "cross": blocks * 2 * text * width * element}
+
+
+def wan_memory_figures() -> dict:
+    """GB (10^9 bytes), fp16/bf16, per real Wan model and size: weights; one clip row's activations in a block
+    (tokens x (FFN + 4 x width) x 2 bytes: the FFN's hidden layer and the attention's q, k, v and output); one batch
+    [A, in-between, B] with cfg (6 rows: nothing kept, AID reads the end clips in the batch) and of five clips (10
+    rows, the workflows' batch); ``max_rows`` 2 (one
+    clip's 2 rows a call, both end clips' keys/values kept, positive pass) with ``self`` and with ``cross``."""
+    figures = {}
+    for name, width_px, height_px, frames in WAN_SIZES:
+        model = WAN_MODELS[name]
+        tokens = wan_tokens(model["downscale"], width_px, height_px, frames)
+        kept = kept_bytes(model["blocks"], model["width"], tokens, WAN_TEXT_TOKENS)
+        weights = model["params"] * HALF
+        row = tokens * (model["ffn"] + 4 * model["width"]) * HALF
+        key = f"{name}_{width_px}x{height_px}x{frames}"
+        figures[f"tokens_{key}"] = tokens
+        figures[f"weights_{key}_gb"] = weights / GB
+        figures[f"kept_self_per_end_clip_{key}_gb"] = kept["self"] / GB
+        figures[f"kept_cross_per_end_clip_{key}_gb"] = kept["cross"] / GB
+        figures[f"one_batch_3_clips_{key}_gb"] = (weights + 6 * row) / GB
+        figures[f"one_batch_5_clips_{key}_gb"] = (weights + 10 * row) / GB
+        figures[f"max_rows2_self_{key}_gb"] = (weights + 2 * row + 2 * (kept["self"] + kept["cross"])) / GB
+        figures[f"max_rows2_cross_{key}_gb"] = (weights + 2 * row + 2 * kept["cross"]) / GB
+    return figures
+
+
+def measure_wan_kept() -> dict:
+    """What the tiny Wan keeps per end clip in a ``max_rows`` 2 call (``self + cross``), summed over the kept
+    tensors, against :func:`kept_bytes` for its sizes (float32)."""
+    from keyframes import _watch_kept
+
+    pack = setup()
+    import nodes as comfy_nodes
+
+    model, schedule, positive, negative, latent = wan_workload(pack)
+    patched = pack.nodes.aid_nodes.AIDAttentionPatch.execute(model, schedule, "outer", True, "self + cross", 0.0, 0.5,
+                                                             False, max_rows=2).args[0]
+    sizes: list = []
+    plan = pack.nodes.attention_patch.plan
+    original = plan.part_plan
+    _watch_kept(plan, sizes)
+    try:
+        comfy_nodes.common_ksampler(patched, SEED, 2, WAN["cfg"], "euler", "simple", positive, negative, latent)
+    finally:
+        plan.part_plan = original  # the later measurements run the pack's own
+    tokens = WAN["frames"] * WAN["height"] * WAN["width_latent"] // 4
+    formula = kept_bytes(2, WAN["width"], tokens, WAN["text"], element=4)
+    return {"kept_per_end_clip_wan_measured_mib": max(total for _, total in sizes) / 2 / 2**20,
+            "kept_per_end_clip_wan_formula_mib": (formula["self"] + formula["cross"]) / 2**20}
+
+
+def print_video(repeats: int) -> None:
+    """The Wan and Z-Image figures, the kept keys/values check and the real Wan models' memory, ratios last."""
+    video = measure_video(repeats)
+    for name, value in {**video, **measure_wan_kept()}.items():
+        print(f"{name}={value:.3f}")
+    for name, value in wan_memory_figures().items():
+        print(f"{name}={value:g}" if isinstance(value, int) else f"{name}={value:.2f}")
+    for suffix in ("wan", "zimage"):
+        print(f"attn_ratio_outer_vs_plain_{suffix}="
+              f"{video[f'attn_outer_{suffix}_ms'] / video[f'attn_plain_{suffix}_ms']:.3f}")
+        print(f"ratio_outer_window_vs_plain_{suffix}="
+              f"{video[f'time_outer_window_{suffix}_s'] / video[f'time_plain_{suffix}_s']:.3f}")
+    print(f"ratio_outer_window_cross_vs_plain_wan="
+          f"{video['time_outer_window_cross_wan_s'] / video['time_plain_wan_s']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled-vs-eager timing")
     parser.add_argument("--only-flux", action="store_true", help="only the Flux-shaped workload")
+    parser.add_argument("--only-video", action="store_true", help="only the Wan and Z-Image workloads and the Wan "
+                                                                   "memory figures")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.variant:
         print(harness.peak_memory(_sampler(setup(), args.variant)))
         return
 
     print(harness.machine_line())
+    if args.only_video:
+        print_video(args.repeats)
+        return
     for suffix, hidden, mlp_ratio in FLUX_WORKLOADS:
         flux = measure_flux(args.repeats, hidden, mlp_ratio, suffix)
         for name, value in flux.items():
@@ -287,6 +518,7 @@ def main() -> None:
               f"{flux[f'time_outer_window_{suffix}_s'] / flux[f'time_plain_{suffix}_s']:.3f}")
     if args.only_flux:
         return
+    print_video(args.repeats)
     op = measure_attention_op(max(args.repeats, 10))
     for name, value in op.items():
         print(f"{name}={value:.3f}")

@@ -17,7 +17,9 @@ NOT_RUNNABLE_HERE = {"expression_qwen_image_edit.json": "test_qwen_workflow.py",
                      **{name: "test_transformer_workflows.py" for name in ("aid_flux.json", "aid_qwen_image.json",
                                                                          "aid_sd35.json",
                                                                          "image_morph_flux_redux.json",
-                                                                         "keyframes_flux.json")}}
+                                                                         "keyframes_flux.json",
+                                                                         "aid_wan21_t2v.json", "aid_wan22_ti2v_5b.json",
+                                                                         "aid_z_image.json")}}
 RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]
 # Overrides beyond the test checkpoint and 64x64, by workflow: fewer steps (schedule and sampler alike) where the
 # frames are many, so the suite stays short; the AID window still covers the first half of them.

@@ -1,8 +1,14 @@
-"""aid_flux, aid_qwen_image, aid_sd35, image_morph_flux_redux and keyframes_flux: their models (12-20B transformers, T5-XXL and
-Qwen2.5-VL encoders, SigLIP and Redux) cannot be built small, so each workflow is validated against the real server's
-/object_info (node types, links, widget values; model and picture file names only have to be file names), and its
-sequence part (the schedule, conditioning batch and AID settings it carries) runs on the tiny random model of its
-family, where frames 1 and 7 must equal plain sampling."""
+"""aid_flux, aid_qwen_image, aid_sd35, image_morph_flux_redux, keyframes_flux, aid_wan21_t2v, aid_wan22_ti2v_5b and
+aid_z_image: their models (5-20B transformers, T5-XXL, umT5, Qwen2.5-VL and Qwen3 encoders, SigLIP and Redux, video
+VAEs) cannot be built small, so each workflow is validated against the real server's /object_info (node types, links,
+widget values; model and picture file names only have to be file names), and its sequence part (the schedule,
+conditioning batch and AID settings it carries) runs on the tiny random model of its family, where the end frames
+(the end clips, on video) must equal plain sampling.
+
+The video workflows and Z-Image run with their own sampler settings, steps included (Wan 2.1: 30, Wan 2.2 5B: 20,
+Z-Image Turbo: 8 at cfg 1), and with their own latent nodes at test size, so the shared noise of the clips is the
+workflow's own. Z-Image exists from ComfyUI v0.12 on: its run is skipped by name on older hosts (its nodes are core
+loaders and latents, so the workflow itself loads and validates on both)."""
 
 import json
 
@@ -18,6 +24,19 @@ FAMILY = {"aid_flux.json": tiny_models.build_flux_model_patcher,
           "aid_sd35.json": lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True)}
 KEYFRAMED = {"keyframes_flux.json": tiny_models.build_flux_model_patcher}
 REDUX = "image_morph_flux_redux.json"
+# Video workflows: (tiny builder, latent channels, test width and height of the workflow's latent node).
+VIDEO = {"aid_wan21_t2v.json": (tiny_models.build_wan_model_patcher, 64),
+         "aid_wan22_ti2v_5b.json": (lambda: tiny_models.build_wan_model_patcher(channels=48), 128)}
+Z_IMAGE = "aid_z_image.json"
+
+
+def _has_z_image() -> bool:
+    import comfy.supported_models
+
+    return hasattr(comfy.supported_models, "ZImage")
+
+
+NEEDS_Z_IMAGE = pytest.mark.skipif("not _has_z_image()", reason="Z-Image exists from ComfyUI v0.12 on")
 UNLISTED_FILES = frozenset({"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name",
                             "style_model_name", "image"})
 
@@ -31,7 +50,7 @@ def _only(prompt, class_type):
     return node["inputs"]
 
 
-@pytest.mark.parametrize("name", [*sorted(FAMILY), *sorted(KEYFRAMED), REDUX])
+@pytest.mark.parametrize("name", [*sorted(FAMILY), *sorted(KEYFRAMED), REDUX, *sorted(VIDEO), Z_IMAGE])
 def test_workflow_is_valid_on_the_server(name, object_info):
     workflow = json.loads((WORKFLOWS / name).read_text())
     prompt = _prompt(name, object_info)
@@ -89,18 +108,18 @@ def test_keyframe_workflow_runs_on_its_family(name, object_info, n):
     _assert_aid_keeps_end_frames(n, prompt, KEYFRAMED[name](), schedule, positive, encode())
 
 
-def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative):
-    """The workflow's AID settings and KSampler (2 steps) on ``model``: end frames (every keyframe) as plain sampling,
-    bit for bit."""
+def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative, latent=None, steps=2):
+    """The workflow's AID settings and KSampler (``steps`` steps) on ``model``: end frames (every keyframe) as plain
+    sampling, bit for bit. ``latent``: by default one 16x16 image latent a frame, shared noise."""
     import nodes as comfy_nodes
 
     settings = {k: v for k, v in _only(prompt, "InbetweenAIDAttentionPatch").items() if k not in ("model", "schedule")}
     patched = n.aid_nodes.AIDAttentionPatch.execute(model=model, schedule=schedule, **settings).args[0]
     sampler = _only(prompt, "KSampler")
-    latent = {"samples": torch.zeros(len(schedule), 16, 16, 16), "batch_index": [0] * len(schedule)}
+    latent = latent or {"samples": torch.zeros(len(schedule), 16, 16, 16), "batch_index": [0] * len(schedule)}
 
     def run(target, conditioning=positive, rows=latent):
-        return comfy_nodes.common_ksampler(target, sampler["seed"], 2, sampler["cfg"], sampler["sampler_name"],
+        return comfy_nodes.common_ksampler(target, sampler["seed"], steps, sampler["cfg"], sampler["sampler_name"],
                                            sampler["scheduler"], conditioning, negative, rows)[0]["samples"]
 
     plain, frames = run(model), run(patched)
@@ -109,7 +128,7 @@ def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative)
         # With max_rows every keyframe runs alone, as plain sampling of its prompt alone does.
         expected = plain[frame] if not settings["max_rows"] else run(
             model, n.adaptive_render.conditioning_row(positive, frame),
-            {"samples": latent["samples"][:1], "batch_index": [0]})[0]
+            {**latent, "samples": latent["samples"][:1], "batch_index": [0]})[0]
         assert torch.equal(frames[frame], expected), f"keyframe at frame {frame} must be plain sampling's"
     middle = layout.span_frames[0][len(layout.span_frames[0]) // 2]
     assert not torch.allclose(frames[middle], plain[middle], atol=1e-4)
@@ -146,3 +165,76 @@ def test_image_morph_runs_on_tiny_flux(object_info, n, tmp_path):
     positive = comfy_nodes.node_helpers.conditioning_set_values(
         batch, {"guidance": _only(prompt, "FluxGuidance")["guidance"]})
     _assert_aid_keeps_end_frames(n, prompt, tiny_models.build_flux_model_patcher(), schedule, positive, text)
+
+
+def _run_node(cls, **inputs):
+    """A core node's first output, whether the host defines it in the V1 or the V3 node API."""
+    if hasattr(cls, "define_schema"):
+        return cls.execute(**inputs).args[0]
+    return getattr(cls(), cls.FUNCTION)(**inputs)[0]
+
+
+def _sequence_inputs(n, prompt):
+    """The workflow's schedule and its conditioning batch of two random prompts (and a random negative)."""
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(**_only(prompt, "InbetweenBetaCoefficientSchedule")
+                                                               ).args[0]
+    g = torch.Generator().manual_seed(0)
+    encode = lambda: [[torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g), {}]]  # noqa: E731
+    batch = _only(prompt, "InbetweenConditioningInterpolationBatch")
+    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        encode(), encode(), schedule, batch["method"], batch["token_alignment"]).args[0]
+    return schedule, positive, encode()
+
+
+def _video_latent(prompt, size: int) -> dict:
+    """The workflow's own latent chain at ``size`` x ``size`` and 5 frames a clip (2 latent frames): Wan 2.1's Empty
+    Hunyuan Latent Video, or Wan 2.2's latent (no start image) and Repeat Latent Batch, then Latent Batch Seed
+    Behavior."""
+    import comfy_extras.nodes_hunyuan
+    # First: in v0.12.1 nodes_latent and nodes_post_processing import each other.
+    import comfy_extras.nodes_post_processing  # noqa: F401
+    import comfy_extras.nodes_latent
+    import comfy_extras.nodes_wan
+    import nodes as comfy_nodes
+
+    small = {"width": size, "height": size, "length": 5}
+    if any(node["class_type"] == "EmptyHunyuanLatentVideo" for node in prompt.values()):
+        settings = {**_only(prompt, "EmptyHunyuanLatentVideo"), **small}
+        latent = _run_node(comfy_extras.nodes_hunyuan.EmptyHunyuanLatentVideo, **settings)
+    else:
+        settings = {k: v for k, v in _only(prompt, "Wan22ImageToVideoLatent").items() if k != "vae"}
+        latent = _run_node(comfy_extras.nodes_wan.Wan22ImageToVideoLatent, vae=None, **{**settings, **small})
+        latent = _run_node(comfy_nodes.RepeatLatentBatch, samples=latent,
+                           amount=_only(prompt, "RepeatLatentBatch")["amount"])
+    behavior = _only(prompt, "LatentBatchSeedBehavior")["seed_behavior"]
+    return _run_node(comfy_extras.nodes_latent.LatentBatchSeedBehavior, samples=latent, seed_behavior=behavior)
+
+
+@pytest.mark.parametrize("name", sorted(VIDEO))
+def test_video_workflow_runs_on_tiny_wan(name, object_info, n):
+    """The workflow's schedule, AID and KSampler settings (its own steps and cfg) on the tiny Wan of its family, with
+    its own latent nodes: one row a clip, every clip from the same noise, the end clips as plain sampling."""
+    import comfy.sample
+
+    build, size = VIDEO[name]
+    prompt = _prompt(name, object_info)
+    schedule, positive, negative = _sequence_inputs(n, prompt)
+    latent = _video_latent(prompt, size)
+    assert latent["samples"].shape[0] == len(schedule) and latent["batch_index"] == [0] * len(schedule)
+    noise = comfy.sample.prepare_noise(latent["samples"], _only(prompt, "KSampler")["seed"], latent["batch_index"])
+    assert all(torch.equal(noise[k], noise[0]) for k in range(len(schedule))), "every clip starts from one noise"
+    _assert_aid_keeps_end_frames(n, prompt, build(), schedule, positive, negative, latent,
+                                 steps=_only(prompt, "KSampler")["steps"])
+
+
+@NEEDS_Z_IMAGE
+def test_z_image_workflow_runs_on_tiny_z_image(object_info, n):
+    """aid_z_image's schedule, AID and KSampler settings (8 steps, cfg 1, res_multistep) on the tiny Z-Image, with
+    its Shared Noise Latent at 128x96: the end frames as plain sampling, the default window on steps 0 to 3."""
+    prompt = _prompt(Z_IMAGE, object_info)
+    sampler = _only(prompt, "KSampler")
+    assert (sampler["steps"], sampler["cfg"]) == (8, 1.0)
+    schedule, positive, negative = _sequence_inputs(n, prompt)
+    latent = n.latent_nodes.SharedNoiseLatent.execute(128, 96, 1, schedule).args[0]
+    _assert_aid_keeps_end_frames(n, prompt, tiny_models.build_z_image_model_patcher(), schedule, positive, negative,
+                                 latent, steps=sampler["steps"])

@@ -35,9 +35,10 @@ def _aid_sequence(w: Workflow, col, model: Output, steps: int, size: int, batch:
 
 
 def _sample_and_save(w: Workflow, sample_col, save_col, model: Output, positive: Output, negative: Output,
-                     latent: Output, vae: Output, steps: int, cfg: float, prefix: str) -> None:
+                     latent: Output, vae: Output, steps: int, cfg: float, prefix: str,
+                     sampler_name: str = "euler") -> None:
     sampler = w.node("KSampler", sample_col.next(262), model=model, seed=42, steps=steps, cfg=cfg,
-                     sampler_name="euler", scheduler="simple", positive=positive, negative=negative,
+                     sampler_name=sampler_name, scheduler="simple", positive=positive, negative=negative,
                      latent_image=latent, denoise=1.0)
     decode = w.node("VAEDecode", sample_col.next(46), samples=sampler["LATENT"], vae=vae)
     w.group("Sample", [sampler, decode], color=SAMPLE)

@@ -1,6 +1,8 @@
 """The model files the workflows name, with the public download address ComfyUI's own templates give for each
-(comfyui-workflow-templates 0.1.95; Qwen-Image-Edit-2511 as ComfyUI's repository of it names it; the PixelSmile
-LoRA from its authors'), so the front end can offer the download of a missing one."""
+(comfyui-workflow-templates 0.1.95; Wan 2.1, Wan 2.2 TI2V 5B and Z-Image Turbo as comfyui-workflow-templates 0.8.31
+names them in text_to_video_wan, video_wan2_2_5B_ti2v and image_z_image_turbo; Qwen-Image-Edit-2511 as ComfyUI's
+repository of it names it; the PixelSmile LoRA from its authors'), so the front end can offer the download of a
+missing one."""
 
 from dataclasses import dataclass
 
@@ -71,3 +73,22 @@ SIGCLIP_VISION = Model(
     "sigclip_vision_patch14_384.safetensors",
     "https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors",
     "clip_vision")
+
+WAN21_REPACK = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
+WAN22_REPACK = "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files"
+WAN21_T2V_1_3B = Model("wan2.1_t2v_1.3B_fp16.safetensors",
+                       f"{WAN21_REPACK}/diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models")
+WAN_UMT5 = Model("umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                 f"{WAN21_REPACK}/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors", "text_encoders")
+WAN21_VAE = Model("wan_2.1_vae.safetensors", f"{WAN21_REPACK}/vae/wan_2.1_vae.safetensors", "vae")
+WAN22_TI2V_5B = Model("wan2.2_ti2v_5B_fp16.safetensors",
+                      f"{WAN22_REPACK}/diffusion_models/wan2.2_ti2v_5B_fp16.safetensors", "diffusion_models")
+WAN22_VAE = Model("wan2.2_vae.safetensors", f"{WAN22_REPACK}/vae/wan2.2_vae.safetensors", "vae")
+Z_IMAGE_TURBO = Model(
+    "z_image_turbo_bf16.safetensors",
+    "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/diffusion_models/z_image_turbo_bf16.safetensors",
+    "diffusion_models")
+QWEN3_4B = Model("qwen_3_4b.safetensors",
+                 "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/text_encoders/qwen_3_4b.safetensors",
+                 "text_encoders")
+# Z-Image decodes with Flux's VAE: the file FLUX_VAE names (ae.safetensors), which Comfy-Org also ships with Z-Image.
