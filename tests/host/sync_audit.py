@@ -103,3 +103,32 @@ def replay_on_fake_cuda(override, captured: list, patch, dtype: torch.dtype, cap
         assert out.device.type == "cuda" and out.shape[0] == args[0].shape[0]
         events.append(recorder.events)
     return events
+
+
+def with_pytorch_attention(model):
+    """A clone of ``model`` (a ModelPatcher) whose attention override is ComfyUI's PyTorch attention (SDPA), the
+    attention dynamo traces as on a GPU; AID's patch then chains it."""
+    import comfy.ldm.modules.attention as attention
+
+    base = model.clone()
+    base.model_options["transformer_options"]["optimized_attention_override"] = \
+        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
+    return base
+
+
+def assert_one_graph_per_model_call(n, body, run) -> None:
+    """``run()`` samples two steps, the first inside AID's window and the second after it; every call it makes to
+    ``body`` (the diffusion model) traces under dynamo as one graph without breaks."""
+    calls = []
+    hook = body.register_forward_pre_hook(lambda module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
+    try:
+        run()
+    finally:
+        hook.remove()
+    assert [n.attention_patch.plan_of(kwargs["transformer_options"]).active for _, kwargs in calls] == [True, False]
+    for args, kwargs in calls:
+        torch._dynamo.reset()
+        explained = torch._dynamo.explain(body)(*args, **kwargs)
+        assert (explained.graph_count, explained.graph_break_count) == (1, 0), \
+            [b.reason[:300] for b in explained.break_reasons]
+    torch._dynamo.reset()

@@ -13,7 +13,8 @@ import tiny_models
 import joint_formulas
 from aid_support import FRAMES, dit_conditioning, make_dit_sequence
 from joint_formulas import OverrideRecorder
-from sync_audit import capture_attention_calls, replay_on_fake_cuda
+from sync_audit import (assert_one_graph_per_model_call, capture_attention_calls, replay_on_fake_cuda,
+                        with_pytorch_attention)
 
 FAMILIES = {
     "flux": (tiny_models.build_flux_model_patcher, 1.0),  # Flux dev samples at cfg 1 with guidance
@@ -153,26 +154,10 @@ def test_patched_joint_attention_makes_no_device_sync(n, models, dit_sequence):
 def test_patched_transformer_is_one_graph(n, models, dit_sequence, family):
     """With PyTorch attention (an override, as ``--use-pytorch-cross-attention`` gives on CPU), the patched
     transformer body is one graph without breaks, window on and off."""
-    import comfy.ldm.modules.attention as attention
-
-    model = models[family].clone()
-    model.model_options["transformer_options"]["optimized_attention_override"] = \
-        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
-    patched = dit_patch(n, model, dit_sequence["schedule"], end=0.5)
-    body = model.get_model_object("diffusion_model")
-    calls = []
-    hook = body.register_forward_pre_hook(lambda module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
-    try:
-        dit_sample(patched, dit_sequence, cfg=4.0, steps=2)
-    finally:
-        hook.remove()
-    assert [n.attention_patch.plan_of(kwargs["transformer_options"]).active for _, kwargs in calls] == [True, False]
-    for args, kwargs in calls:
-        torch._dynamo.reset()
-        explained = torch._dynamo.explain(body)(*args, **kwargs)
-        assert (explained.graph_count, explained.graph_break_count) == (1, 0), \
-            [b.reason[:300] for b in explained.break_reasons]
-    torch._dynamo.reset()
+    base = with_pytorch_attention(models[family])
+    patched = dit_patch(n, base, dit_sequence["schedule"], end=0.5)
+    assert_one_graph_per_model_call(n, base.get_model_object("diffusion_model"),
+                                    lambda: dit_sample(patched, dit_sequence, cfg=4.0, steps=2))
 
 
 def test_flux_kontext_reference_image_tokens(n, models, dit_sequence):

@@ -14,7 +14,8 @@ import joint_formulas
 import tiny_models
 from aid_support import FRAMES, make_dit_sequence, patch
 from joint_formulas import OverrideRecorder
-from sync_audit import capture_attention_calls, replay_on_fake_cuda
+from sync_audit import (assert_one_graph_per_model_call, capture_attention_calls, replay_on_fake_cuda,
+                        with_pytorch_attention)
 
 VIDEO, TEXT, CLIP = 32, 12, 17
 ROLE_OF_KEYS = {VIDEO: "self", TEXT: "cross", CLIP: "image_cross"}
@@ -165,26 +166,10 @@ def _fresh_blocks(n, captured):
 @pytest.mark.parametrize("family", ["wan21_t2v", "wan21_i2v"])
 def test_patched_model_is_one_graph(n, models, sequences, family):
     """With PyTorch attention, the patched Wan body is one graph without breaks, window on and off."""
-    import comfy.ldm.modules.attention as attention
-
-    base = models[family].clone()
-    base.model_options["transformer_options"]["optimized_attention_override"] = \
-        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
+    base = with_pytorch_attention(models[family])
     patched = patch(n, base, sequences[family]["schedule"], end=0.5)
-    body = base.get_model_object("diffusion_model")
-    calls = []
-    hook = body.register_forward_pre_hook(lambda module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
-    try:
-        _sample(patched, sequences[family], cfg=4.0, steps=2)
-    finally:
-        hook.remove()
-    assert [n.attention_patch.plan_of(kwargs["transformer_options"]).active for _, kwargs in calls] == [True, False]
-    for args, kwargs in calls:
-        torch._dynamo.reset()
-        explained = torch._dynamo.explain(body)(*args, **kwargs)
-        assert (explained.graph_count, explained.graph_break_count) == (1, 0), \
-            [b.reason[:300] for b in explained.break_reasons]
-    torch._dynamo.reset()
+    assert_one_graph_per_model_call(n, base.get_model_object("diffusion_model"),
+                                    lambda: _sample(patched, sequences[family], cfg=4.0, steps=2))
 
 
 @pytest.mark.parametrize("extra, name", [

@@ -13,7 +13,8 @@ import joint_formulas
 import tiny_models
 from aid_support import FRAMES, make_dit_sequence, patch
 from joint_formulas import OverrideRecorder
-from sync_audit import capture_attention_calls, replay_on_fake_cuda
+from sync_audit import (assert_one_graph_per_model_call, capture_attention_calls, replay_on_fake_cuda,
+                        with_pytorch_attention)
 
 
 def _has_z_image() -> bool:
@@ -144,26 +145,10 @@ def test_patched_attention_makes_no_device_sync(n, model, sequence):
 def test_patched_model_is_one_graph(n, model, sequence):
     """With PyTorch attention, the patched Z-Image body (its split wrapper included) is one graph, window on and
     off."""
-    import comfy.ldm.modules.attention as attention
-
-    base = model.clone()
-    base.model_options["transformer_options"]["optimized_attention_override"] = \
-        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
+    base = with_pytorch_attention(model)
     patched = patch(n, base, sequence["schedule"], end=0.5)
-    body = base.get_model_object("diffusion_model")
-    calls = []
-    hook = body.register_forward_pre_hook(lambda module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
-    try:
-        _sample(patched, sequence, cfg=4.0, steps=2)
-    finally:
-        hook.remove()
-    assert [n.attention_patch.plan_of(kwargs["transformer_options"]).active for _, kwargs in calls] == [True, False]
-    for args, kwargs in calls:
-        torch._dynamo.reset()
-        explained = torch._dynamo.explain(body)(*args, **kwargs)
-        assert (explained.graph_count, explained.graph_break_count) == (1, 0), \
-            [b.reason[:300] for b in explained.break_reasons]
-    torch._dynamo.reset()
+    assert_one_graph_per_model_call(n, base.get_model_object("diffusion_model"),
+                                    lambda: _sample(patched, sequence, cfg=4.0, steps=2))
 
 
 def test_reference_latents_are_refused_by_name(n, model, sequence):
