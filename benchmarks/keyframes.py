@@ -13,9 +13,10 @@ half of the steps, ``max_rows`` 4, 31 frames, in three structures:
   does): 33 frames for the 31 of the story, the two inner keyframes computed twice.
 
 Times: one warm-up of each, then the structures timed in turn, round after round, medians of ``--repeats`` rounds.
-Kept keys/values: what a keyframe's keys and values weigh while a model call runs (summed over the kept tensors of
-one model call of ``keyframes``, per keyframe), and what they weigh for real models at their usual size, computed
-from the published architectures (fp16, the positive chunk; ``apply_to_uncond`` doubles it).
+Kept keys/values: what a keyframe's keys and values weigh while a model call runs (the kept tensors at each
+in-between part of ``keyframes``, per keyframe kept), how many keyframes are kept at once at most, and what a
+keyframe's weigh for real models at their usual size, computed from the published architectures (fp16, the positive
+chunk; ``apply_to_uncond`` doubles it).
 
 Target: time per frame of ``keyframes`` within 1.1x of ``two_endpoints``. Prints ``name=value`` lines, ratios last.
 Needs a ComfyUI checkout: ``COMFYUI_PATH=... python benchmarks/keyframes.py`` (``--threads 1`` on a shared machine).
@@ -76,27 +77,30 @@ def keyframe_sampler(pack, model, keyframes: int, segment_frames: int, kept_size
     latent = n.latent_nodes.SharedNoiseLatent.execute(harness.LATENT * 8, harness.LATENT * 8, 1, schedule).args[0]
     patched = n.aid_nodes.AIDAttentionPatch.execute(model, schedule, "outer", True, "self + cross", 0.0, 0.5, False,
                                                     max_rows=MAX_ROWS).args[0]
-    if kept_sizes is not None:
-        _watch_kept(n.attention_patch.plan, kept_sizes)
-
     def run():
-        return comfy_nodes.common_ksampler(patched, harness.SEED, harness.STEPS, harness.CFG, "euler", "normal",
-                                           positive, negative, latent)[0]["samples"]
+        original = None if kept_sizes is None else _watch_kept(n.attention_patch.plan, kept_sizes)
+        try:
+            return comfy_nodes.common_ksampler(patched, harness.SEED, harness.STEPS, harness.CFG, "euler", "normal",
+                                               positive, negative, latent)[0]["samples"]
+        finally:
+            if original is not None:
+                n.attention_patch.plan.part_plan = original
     return run
 
 
-def _watch_kept(plan_module, sizes: list) -> None:
-    """Record the bytes in each model call's kept dict once its first in-between part starts (every keyframe kept).
-    Wraps this pack's own ``part_plan`` for the measurement run only (a separate process)."""
+def _watch_kept(plan_module, sizes: list):
+    """Record, at each in-between part, the keyframes kept and their bytes: ``(keyframes, bytes)``. Wraps this
+    pack's own ``part_plan`` for the measurement run only (undone by the caller)."""
     original = plan_module.part_plan
 
     def part_plan(part, config, active, whole, kept, device):
-        if part.frames[0] not in config.keyframe_frames and kept and not any(s[0] is kept for s in sizes):
+        if part.frames[0] not in config.keyframe_frames and kept:
             total = sum(x.numel() * x.element_size() for keyset in kept.values() for x in keyset if x is not None)
-            sizes.append((kept, total))
+            sizes.append((len({end.keyframe for _, end in kept}), total))
         return original(part, config, active, whole, kept, device)
 
     plan_module.part_plan = part_plan
+    return original
 
 
 def two_endpoint_sampler(pack, model, frames: int):
@@ -128,8 +132,9 @@ def main() -> None:
 
     sizes: list = []
     keyframe_sampler(pack, model, KEYFRAMES, SEGMENT_FRAMES, sizes)()
-    kept = max(total for _, total in sizes) / KEYFRAMES / 2**20
-    print(f"kept_keys_values_per_keyframe_workload_mib={kept:.2f}")
+    print(f"kept_keys_values_per_keyframe_workload_mib={max(total / count for count, total in sizes) / 2**20:.2f}")
+    print(f"kept_keyframes_at_once_max={max(count for count, _ in sizes)}")
+    print(f"kept_keys_values_at_once_max_workload_mib={max(total for _, total in sizes) / 2**20:.2f}")
     for name, mib in kept_mib_per_keyframe().items():
         print(f"kept_keys_values_per_keyframe_{name}_mib={mib:.0f}")
 

@@ -160,20 +160,34 @@ class Part:
         return [slice(c * frames + run.start, c * frames + run.stop) for c in self.chunks for run in self.runs]
 
 
-def parts(chunks: int, config: AIDConfig, max_rows: int) -> list[Part]:
-    """The parts of a model call on ``chunks`` chunks of the schedule's frames, at most ``max_rows`` rows each.
+def parts(chunks: int, config: AIDConfig, max_rows: int) -> tuple[list[Part], dict[int, tuple[int, ...]]]:
+    """The parts of a model call on ``chunks`` chunks of the schedule's frames, at most ``max_rows`` rows each, and
+    when each keyframe's kept keys/values can go: ``{part index: keyframes no later part needs}``.
 
-    Every keyframe alone (A, then B, for two endpoints), then the in-betweens in frame order. The chunks stay
-    together as ComfyUI batches them (``[uncond, cond]``) when ``max_rows`` holds one row of each, else every
+    The in-betweens in frame order, at most ``max_rows`` rows a part; every keyframe alone, just before the first
+    part that needs it (A, then B, first of all for two endpoints). A keyframe is kept until the last part of its
+    segments, so a long story keeps two or three keyframes at a time (and the first, in a loop), not all. The chunks
+    stay together as ComfyUI batches them (``[uncond, cond]``) when ``max_rows`` holds one row of each, else every
     chunk goes alone.
     """
     groups = [tuple(range(chunks))] if max_rows >= chunks else [(c,) for c in range(chunks)]
     per_part = max_rows // len(groups[0])
-    result = [Part(group, (frame,)) for frame in config.keyframe_frames for group in groups]
-    inbetweens = [frame for span in config.spans for frame in span.inbetweens]
+    keyframe_frames = config.keyframe_frames
+    span_of = {frame: span for span in config.spans for frame in span.inbetweens}
+    inbetweens = sorted(span_of)
+    result, last_use, done = [], {}, set()
     for first in range(0, len(inbetweens), per_part):
-        result += [Part(group, tuple(inbetweens[first : first + per_part])) for group in groups]
-    return result
+        frames = tuple(inbetweens[first : first + per_part])
+        needed = sorted({end for frame in frames for end in (span_of[frame].a, span_of[frame].b)})
+        for keyframe in (k for k in needed if k not in done):
+            result += [Part(group, (keyframe_frames[keyframe],)) for group in groups]
+            done.add(keyframe)
+        result += [Part(group, frames) for group in groups]
+        last_use.update({keyframe: len(result) - 1 for keyframe in needed})
+    releases: dict[int, tuple[int, ...]] = {}
+    for keyframe, index in sorted(last_use.items()):
+        releases[index] = releases.get(index, ()) + (keyframe,)
+    return result, releases
 
 
 def part_plan(part: Part, config: AIDConfig, active: set[int], whole: CallPlan, kept: dict,

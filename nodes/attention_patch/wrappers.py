@@ -2,8 +2,9 @@
 
 :class:`ModelCallWrapper` (``APPLY_MODEL``) reads the sampler's step, the chunks and the device on the host,
 builds the call's :class:`~.plan.CallPlan` and hands it to the layers in ``transformer_options``; with
-``max_rows`` it carries the call out in parts (every keyframe alone: endpoint A of every chunk, endpoint B,
-for two endpoints; then the in-between frames, at most ``max_rows`` rows each). Every per-row input of the call is cut with the rows: ``x``, the
+``max_rows`` it carries the call out in parts (the in-between frames, at most ``max_rows`` rows each, and every
+keyframe alone just before the first part that needs it: endpoint A of every chunk, then endpoint B, first, for
+two endpoints; a keyframe's kept keys/values go after the last part of its segments). Every per-row input of the call is cut with the rows: ``x``, the
 timesteps, ``c_concat``, ``c_crossattn``, ControlNet residuals, and every tensor (or list of tensors) among the
 extra conditions (``y`` / pooled, guidance, attention masks, reference latents); anything whose first dimension
 is not the call's batch cannot be cut by rows and stops sampling with an error. Each endpoint part is exactly the
@@ -85,7 +86,8 @@ class ModelCallWrapper:
         active = {c for c, kind in enumerate(chunk_kinds) if self.config.chunk_is_active(kind)}
         kept: dict = {}
         done: dict[tuple[int, int], torch.Tensor] = {}  # (chunk, first frame of a run) -> those rows of the output
-        for index, part in enumerate(plan.parts(len(chunk_kinds), self.config, self.config.max_rows)):
+        call_parts, releases = plan.parts(len(chunk_kinds), self.config, self.config.max_rows)
+        for index, part in enumerate(call_parts):
             if index:
                 comfy.model_management.throw_exception_if_processing_interrupted()
             rows = part.rows(frames)
@@ -106,6 +108,8 @@ class ModelCallWrapper:
                 for run in part.runs:
                     done[c, run.start] = out[row : row + len(run)]
                     row += len(run)
+            for key in [key for key in kept if key[1].keyframe in releases.get(index, ())]:
+                del kept[key]  # no later part of this call attends to that keyframe
         return torch.cat([done[key] for key in sorted(done)])
 
 

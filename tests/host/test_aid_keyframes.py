@@ -87,22 +87,54 @@ def test_max_rows_computes_every_keyframe_once_alone(n, tiny_model, keyframed, m
 
 
 def test_max_rows_runs_each_keyframe_once_per_model_call(n, tiny_model, keyframed):
-    """Counted on a layer: per model call, one call per keyframe and ceil(in-betweens / max_rows) others."""
+    """Counted on a layer, per model call: each keyframe alone just before the first part that needs it, the
+    in-betweens two frames a part: K0, K1, frames 1-2, K2, frame 4 (and 6, back to K0, in the loop)."""
     patched = patch(n, tiny_model, keyframed["schedule"], max_rows=2)
     key = ("input", 1, 0)
     recorder = Recorder(patched.model_options["transformer_options"]["patches_replace"]["attn1"][key])
     patched.set_model_patch_replace(recorder, "attn1", *key)
     sample(patched, keyframed, cfg=1.0, steps=1)
-    count = len(inbetweens(keyframed))
-    assert [call["q"].shape[0] for call in recorder.calls] == [1, 1, 1] + [2] * (count // 2) + [1] * (count % 2)
+    assert [call["q"].shape[0] for call in recorder.calls] == [1, 1, 2, 1, 2 if keyframed["schedule"].keyframed.loop
+                                                                else 1]
 
 
-def two_endpoint_sequence(n, seq, frames):
-    """The two-endpoint AID sequence of one segment: its two keyframes' conditioning rows and its coefficients."""
-    schedule = n.schedule_type.InterpSchedule(tuple(seq["schedule"].coefficients[f] for f in frames[:-1]) + (1.0,),
-                                              "one segment")
-    rows = [n.adaptive_render.conditioning_row(seq["keyframes"], j) for j in (0, 1)]
-    return schedule, rows
+class KeptRecorder:
+    """Stands in front of an AID replace patch and notes, at each in-between part, which keyframes are kept."""
+
+    def __init__(self, inner, plan_of):
+        self.inner, self.plan_of, self.kept = inner, plan_of, []
+
+    def __call__(self, q, k, v, options):
+        plan = self.plan_of(options)
+        if plan.segments:
+            self.kept.append(sorted({end.keyframe for _, end in plan.kept}))
+        return self.inner(q, k, v, options)
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["open", "loop"])
+def test_max_rows_keeps_only_the_keyframes_still_needed(n, tiny_model, tiny_clip, loop):
+    """Four keyframes, segments of a keyframe and two in-betweens, max_rows 2 at cfg 1: each in-between part finds
+    its own segment's two keyframes kept, the earlier ones gone (a loop keeps the first for its last segment); the
+    frames equal the one batch's."""
+    import nodes as comfy_nodes
+
+    keyframes = n.prompt_pair_nodes.EncodeKeyframePrompts.execute(
+        tiny_clip, "a photo of a cat\na photo of a dog\na photo of a fox\na photo of a bird").args[0]
+    schedule = n.schedule_nodes.KeyframeSchedule.execute(keyframes=4, frames_per_segment=3, loop=loop,
+                                                         preset="uniform", steps=20, alpha=2.0, beta=2.0).args[0]
+    seq = dict(schedule=schedule, negative=comfy_nodes.CLIPTextEncode().encode(tiny_clip, "blurry")[0],
+               positive=n.conditioning_nodes.KeyframeConditioningBatch.execute(keyframes, schedule, "lerp",
+                                                                               "error").args[0],
+               latent=n.latent_nodes.SharedNoiseLatent.execute(64, 64, 1, schedule).args[0])
+    patched = patch(n, tiny_model, schedule, max_rows=2)
+    key = ("input", 1, 0)
+    recorder = KeptRecorder(patched.model_options["transformer_options"]["patches_replace"]["attn1"][key],
+                            n.attention_patch.plan_of)
+    patched.set_model_patch_replace(recorder, "attn1", *key)
+    split = sample(patched, seq, cfg=1.0, steps=1)
+    # In a loop the first keyframe waits for the last segment, which leads back to it.
+    assert recorder.kept == ([[0, 1], [0, 1, 2], [0, 2, 3], [0, 3]] if loop else [[0, 1], [1, 2], [2, 3]])
+    assert_close_frames(split, sample(patch(n, tiny_model, schedule), seq, cfg=1.0, steps=1))
 
 
 @pytest.mark.parametrize("segment", [0, 1, 2])

@@ -205,16 +205,33 @@ def test_wan22_5b_image_to_video(n, models, sequences, max_rows):
         torch.testing.assert_close(split, clips, rtol=0, atol=1e-5 * clips.abs().max().item())
 
 
+class KeptValues:
+    """Stands in front of the AID override and counts, at each attention of an in-between part, the values kept
+    (the store is emptied once no later part needs it, so it is read while the parts run)."""
+
+    def __init__(self, inner, plan_of):
+        self.inner, self.plan_of, self.stores, self.values, self.biased = inner, plan_of, set(), [], 0
+
+    def __call__(self, func, *args, **kwargs):
+        plan = self.plan_of(kwargs["transformer_options"])
+        if plan.segments:
+            self.stores.add(id(plan.kept))
+            self.values.append(sum(x.numel() for keys in plan.kept.values() for x in (keys.keys, keys.values)))
+            self.biased += sum(keys.bias is not None for keys in plan.kept.values())
+        return self.inner(func, *args, **kwargs)
+
+
 @pytest.mark.parametrize("layers, tokens", [("self + cross", VIDEO + TEXT), ("self", VIDEO), ("cross", TEXT)])
 def test_max_rows_keeps_what_the_memory_table_counts(n, models, sequences, layers, tokens):
     """Under max_rows a model call keeps, per end clip and block, the keys and values of the attentions ``layers``
     names: ``2 x tokens x width`` values (the node page's memory table), and nothing else."""
     seq = sequences["wan21_t2v"]
-    _, calls = _recorded(n, models["wan21_t2v"], seq, cfg=1.0, steps=1, layers=layers, max_rows=1)
-    kept = {id(plan.kept): plan.kept for plan in (n.attention_patch.plan_of(call["options"]) for call in calls)}
-    assert len(kept) == 1, "one model call, one store of kept endpoints"
-    store = next(iter(kept.values()))
-    values = sum(x.numel() for keys in store.values() for x in (keys.keys, keys.values))
+    patched = patch(n, models["wan21_t2v"], seq["schedule"], layers=layers, max_rows=1)
+    options = patched.model_options["transformer_options"]
+    watch = KeptValues(options["optimized_attention_override"], n.attention_patch.plan_of)
+    options["optimized_attention_override"] = watch
+    _sample(patched, seq, cfg=1.0, steps=1)
     width, blocks, ends = 64, 2, 2
-    assert values == ends * blocks * 2 * tokens * width
-    assert all(keys.bias is None for keys in store.values())
+    assert len(watch.stores) == 1, "one model call, one store of kept endpoints"
+    assert set(watch.values) == {ends * blocks * 2 * tokens * width}, "every in-between part finds both ends kept"
+    assert watch.biased == 0
