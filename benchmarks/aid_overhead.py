@@ -129,8 +129,8 @@ def measure_patched_layer(repeats: int) -> dict:
                                                             for x in (k, v)))
             for end, row in ((0, 0), (1, FRAMES - 1))}
     part = plan.part_plan(plan.Part((0,), tuple(range(1, FRAMES - 1))), config, {0}, plan.whole_call(
-        config, [0], None, 0, q.device), kept, q.device)
-    whole = plan.whole_call(config, [0], None, 0, q.device)
+        config, [0], "fused", q.device), kept, q.device)
+    whole = plan.whole_call(config, [0], "fused", q.device)
     sdpa = torch.nn.functional.scaled_dot_product_attention
     rows = slice(1, FRAMES - 1)
     plain = timed(lambda: sdpa(*(patch.layer.heads_first(x[rows], heads) for x in (q, k, v))), repeats)

@@ -14,6 +14,7 @@ from .image_nodes import ImageGrid
 from .latent_nodes import KeyframeLatentBatch, LatentSlide, SharedNoiseLatent, SlerpLatent
 from .metrics_nodes import InterpolationMetrics
 from .noise_nodes import InterpolatedNoise
+from .picture_morph_nodes import InvertLatent, KeepPictureEnds, PictureMorphAttention, PictureMorphLatents
 from .prompt_pair_nodes import EncodeKeyframePrompts, EncodePromptPair
 from .schedule_nodes import BetaCoefficientSchedule, KeyframeSchedule
 
@@ -40,6 +41,10 @@ NODES: list[type[io.ComfyNode]] = [
     AppendConditioningKeyframe,
     KeyframeConditioningBatch,
     KeyframeLatentBatch,
+    InvertLatent,
+    PictureMorphLatents,
+    PictureMorphAttention,
+    KeepPictureEnds,
 ]
 
 

@@ -177,6 +177,18 @@ def empty_latent(node: str, rows_input: str, rows: int, width: int, height: int)
     return {"samples": torch.zeros(shape, device=device), "downscale_ratio_spacial": EMPTY_LATENT_RATIO}
 
 
+def latent_like(latent: dict, samples: torch.Tensor, noise_mask: torch.Tensor | None,
+                 batch_index: list[int] | None = None) -> dict:
+    """A new LATENT: ``latent``'s other keys carried, its samples, mask and batch_index replaced (None: none)."""
+    out = {key: value for key, value in latent.items() if key not in ("samples", "batch_index", "noise_mask")}
+    out["samples"] = samples
+    if noise_mask is not None:
+        out["noise_mask"] = noise_mask
+    if batch_index is not None:
+        out["batch_index"] = batch_index
+    return out
+
+
 def check_schedule_batch(node: str, frames: int, latent: Latent, single_ok: bool) -> None:
     """A latent meeting a schedule of ``frames`` coefficients has one row per frame (or one row, if ``single_ok``)."""
     allowed = (1, frames) if single_ok else (frames,)

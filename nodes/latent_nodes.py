@@ -6,8 +6,8 @@ from comfy_api.latest import io
 
 from ..inbetween import interpolation, translation
 from ..inbetween.keyframes import interpolate_keyframes
-from .comfy_values import (Latent, check_latent_pair, check_schedule_batch, empty_latent, finite, read_latent,
-                           sampler_masks)
+from .comfy_values import (Latent, check_latent_pair, check_schedule_batch, empty_latent, finite, latent_like,
+                           read_latent, sampler_masks)
 from .errors import InbetweenInputError, engine_errors
 from .schedule_type import InterpSchedule, ScheduleIO, keyframes_of, sweep_coefficients
 
@@ -72,7 +72,7 @@ class SlerpLatent(io.ComfyNode):
             masks = sampler_masks(a, b)
             # Masks blend like the samples (by lerp: a mask is a weight, not noise) and stay in [0, 1].
             mask = None if masks is None else interpolation.lerp(*masks, t).clamp(0.0, 1.0)
-        return io.NodeOutput(_latent_like(latent_a, samples, mask, _batch_index(samples, shared_noise)))
+        return io.NodeOutput(latent_like(latent_a, samples, mask, _batch_index(samples, shared_noise)))
 
 
 def _batch_index(samples: torch.Tensor, shared_noise: bool) -> list[int] | None:
@@ -97,19 +97,7 @@ def _keyframe_latent(node: str, template: dict, latents: list[Latent], schedule:
                                 for m, latent in zip(masks, latents)]).to(rows)
             # Masks blend like the samples (by lerp: a mask is a weight, not noise) and stay in [0, 1].
             mask = interpolate_keyframes(joined, layout, "lerp").clamp(0.0, 1.0)
-    return _latent_like(template, rows, mask, _batch_index(rows, shared_noise))
-
-
-def _latent_like(latent: dict, samples: torch.Tensor, noise_mask: torch.Tensor | None,
-                 batch_index: list[int] | None = None) -> dict:
-    """A new LATENT: ``latent``'s other keys carried, its samples, mask and batch_index replaced (None: none)."""
-    out = {key: value for key, value in latent.items() if key not in ("samples", "batch_index", "noise_mask")}
-    out["samples"] = samples
-    if noise_mask is not None:
-        out["noise_mask"] = noise_mask
-    if batch_index is not None:
-        out["batch_index"] = batch_index
-    return out
+    return latent_like(template, rows, mask, _batch_index(rows, shared_noise))
 
 
 class SharedNoiseLatent(io.ComfyNode):
@@ -188,7 +176,7 @@ class LatentSlide(io.ComfyNode):
             samples = translation.translate(a.samples, b.samples.to(a.samples), offsets, mode)
             masks = sampler_masks(a, b)
             mask = None if masks is None else translation.translate(*masks, offsets, mode)
-        return io.NodeOutput(_latent_like(latent_a, samples, mask))
+        return io.NodeOutput(latent_like(latent_a, samples, mask))
 
 
 class KeyframeLatentBatch(io.ComfyNode):

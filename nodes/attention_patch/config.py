@@ -13,6 +13,26 @@ from ..errors import InbetweenInputError
 NODE_NAME = "AID Attention Patch"
 POSITIVE, NEGATIVE = 0, 1
 
+# What the AID layers do with a model call's rows (see .plan): "fused" and "pure" interpolate the in-betweens
+# (AID, the frame's own keys joined or not); a picture morph's inversion also gives every row, endpoints included,
+# the rows' mean attention output ("rows_mean") or the mean of its attention to the first and to the last row
+# ("ends_mean").
+FUSED, PURE, ROWS_MEAN, ENDS_MEAN = "fused", "pure", "rows_mean", "ends_mean"
+BEHAVIOURS = (FUSED, PURE, ROWS_MEAN, ENDS_MEAN)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Sampling steps ``int(steps * start_percent) <= i < int(steps * end_percent)`` (0-based, the reference's
+    warmup count) run ``behaviour``."""
+
+    start_percent: float
+    end_percent: float
+    behaviour: str
+
+    def steps(self, steps: int) -> range:
+        return range(int(steps * self.start_percent), int(steps * self.end_percent))
+
 
 @dataclass(frozen=True)
 class SpanRows:
@@ -40,6 +60,7 @@ class AIDConfig:
     apply_to_uncond: bool = False
     max_rows: int = 0
     keyframed: KeyframeLayout | None = None
+    phases: tuple[Phase, ...] = ()
 
     def __post_init__(self):
         coefficients = tuple(float(c) for c in self.coefficients)
@@ -73,6 +94,13 @@ class AIDConfig:
         if not self.start_percent < self.end_percent:
             raise InbetweenInputError(NODE_NAME, "end_percent", f"must be greater than start_percent ({self.start_percent}), "
                                                         f"got {self.end_percent}")
+        if not self.phases:
+            object.__setattr__(self, "phases", (Phase(self.start_percent, self.end_percent,
+                                                      FUSED if self.fused else PURE),))
+        for phase in self.phases:
+            if phase.behaviour not in (FUSED, PURE) or not 0.0 <= phase.start_percent < phase.end_percent <= 1.0:
+                raise InbetweenInputError(NODE_NAME, "phases", f"each phase needs 0 <= start < end <= 1 and fused "
+                                                               f"or pure attention, got {phase}")
 
     @property
     def frames(self) -> int:
@@ -107,13 +135,34 @@ class AIDConfig:
     def chunk_is_active(self, kind: int) -> bool:
         return kind == POSITIVE or (kind == NEGATIVE and self.apply_to_uncond)
 
-    def active_steps(self, steps: int) -> range:
-        """0-based steps with interpolated attention, counted as the reference counts its warmup:
-        ``int(steps * start_percent) <= i < int(steps * end_percent)``."""
-        return range(int(steps * self.start_percent), int(steps * self.end_percent))
+    def behaviour_at(self, step: int | None, steps: int) -> str | None:
+        """What the layers do at 0-based sampler ``step`` of ``steps``: the first phase holding the step, ``None``
+        (plain attention) outside every phase. An unknown step (outside ComfyUI's samplers) counts as the first
+        phase's."""
+        if step is None:
+            return self.phases[0].behaviour
+        return next((phase.behaviour for phase in self.phases if step in phase.steps(steps)), None)
 
 
 def step_of(sigma: float, sample_sigmas: list[float]) -> int:
     """0-based step of ``sigma`` in the sampler's sigmas; a sigma between two steps (multi-stage
     samplers such as Heun or DPM++ 2S) belongs to the earlier one."""
     return max(sum(1 for s in sample_sigmas[:-1] if s >= sigma * (1 - 1e-5)) - 1, 0)
+
+
+@dataclass(frozen=True)
+class InversionPhases:
+    """FreeMorph's attention while a picture morph is inverted, by inversion step ``i`` (0 at the clean end) of a
+    schedule of ``steps`` steps, with ``m = int(steps * mean_from)`` and ``e = int(steps * ends_from)``: plain for
+    ``i <= m``, the rows' mean (``rows_mean``) for ``m < i < e``, plain at ``i = e``, then each row's mean attention
+    to the first and the last row (``ends_mean``) for ``i > e``. These are FreeMorph's loop bounds: the step at
+    each mark stays plain."""
+
+    mean_from: float = 0.3
+    ends_from: float = 0.6
+
+    def behaviour_at(self, step: int, steps: int) -> str | None:
+        mean_mark, ends_mark = int(steps * self.mean_from), int(steps * self.ends_from)
+        if mean_mark < step < ends_mark:
+            return ROWS_MEAN
+        return ENDS_MEAN if step > ends_mark else None

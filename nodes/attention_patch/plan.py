@@ -21,9 +21,12 @@ from typing import NamedTuple, Union
 
 import torch
 
-from .config import AIDConfig
+from .config import ENDS_MEAN, FUSED, ROWS_MEAN, AIDConfig
 
 PLAN_KEY = "inbetween_aid_plan"
+# Set by a caller that decides the layers' behaviour per model call itself (a picture morph's inversion walks the
+# sigmas upward, which the sampler's step count does not describe): a behaviour of .config.BEHAVIOURS, or None.
+BEHAVIOUR_KEY = "inbetween_aid_behaviour"
 
 
 class KeptEndpoint(NamedTuple):
@@ -58,7 +61,9 @@ class Segment:
 class CallPlan:
     """What the AID layers do in one model call of ``batch`` rows.
 
-    ``segments``: the in-between rows that interpolate (none outside the step window). ``captures``: rows
+    ``segments``: the in-between rows that interpolate (none outside the step window); in a picture morph's
+    inversion, a segment may cover every row of a chunk, endpoints too. ``means``: runs of rows that each get
+    the run's mean attention output (a picture morph's inversion). ``captures``: rows
     that are endpoints of in-between rows a later part computes; each layer keeps their keys, values and
     mask in ``kept``, a dict made for one model call and dropped with it. ``host_rows``: the rows whose plain
     attention is needed (the others are all in ``segments``), so a layer need not compute and discard the rest;
@@ -70,6 +75,7 @@ class CallPlan:
     """
 
     segments: tuple[Segment, ...] = ()
+    means: tuple[slice, ...] = ()
     batch: int = 0
     mode: str = "outer"
     fused: bool = True
@@ -82,7 +88,7 @@ class CallPlan:
 
     @property
     def active(self) -> bool:
-        return bool(self.segments or self.captures)
+        return bool(self.segments or self.captures or self.means)
 
 
 IDLE = CallPlan()
@@ -109,35 +115,47 @@ def weights_on(weights: tuple[float, ...], device: torch.device) -> torch.Tensor
         return torch.tensor(weights, dtype=torch.float32, device=device)
 
 
-def whole_call(config: AIDConfig, chunk_kinds: list[int], step: int | None, steps: int, device: torch.device,
+def whole_call(config: AIDConfig, chunk_kinds: list[int], behaviour: str | None, device: torch.device,
                cuda_capability: tuple[int, int] | None = None, text_tokens: int = 0) -> CallPlan:
-    """The plan of a model call on every frame of ``chunk_kinds`` (0 positive, 1 negative) at sampler step ``step``
-    of ``steps`` (``None``: unknown, as outside ComfyUI's samplers, counts as inside the window)."""
-    if step is not None and step not in config.active_steps(steps):
-        return IDLE
+    """The plan of a model call on every frame of ``chunk_kinds`` (0 positive, 1 negative) when the layers run
+    ``behaviour`` (:data:`.config.BEHAVIOURS`; ``None``: plain attention).
+
+    fused, pure: each in-between row interpolates its span's keyframes. ends_mean: every row of the chunk, ends
+    included, gets ``(Attn(Q_i, K_first, V_first) + Attn(Q_i, K_last, V_last)) / 2``, pure outer AID at ``t = 1/2``.
+    rows_mean: every row gets the mean of the chunk's rows' attention outputs.
+    """
     frames = config.frames
     active = [c for c, kind in enumerate(chunk_kinds) if config.chunk_is_active(kind)]
-    if not active:
+    if behaviour is None or not active:
         return IDLE
+    batch = len(chunk_kinds) * frames
+    common = dict(batch=batch, mode=config.mode, endpoint_bits=True, cuda_capability=cuda_capability,
+                  text_tokens=text_tokens)
+    if behaviour == ROWS_MEAN:
+        means = tuple(slice(c * frames, (c + 1) * frames) for c in active)
+        return CallPlan(means=means, host_rows=_complement(means, batch), fused=False, **common)
+    if behaviour == ENDS_MEAN:
+        segments = tuple(Segment(first=c * frames, stop=(c + 1) * frames, a=c * frames, b=(c + 1) * frames - 1,
+                                 t=weights_on((0.5,) * frames, device)) for c in active)
+        return CallPlan(segments=segments, host_rows=_complement(segments, batch), **{**common, "mode": "outer"},
+                        fused=False)
     segments = tuple(Segment(first=c * frames + span.inbetweens.start, stop=c * frames + span.inbetweens.stop,
                              a=c * frames + span.a_frame, b=c * frames + span.b_frame,
                              t=weights_on(span.weights, device))
                      for c in active for span in config.spans)
-    return CallPlan(segments=segments, batch=len(chunk_kinds) * frames, mode=config.mode, fused=config.fused,
-                    host_rows=_complement(segments, len(chunk_kinds) * frames), endpoint_bits=True,
-                    cuda_capability=cuda_capability, text_tokens=text_tokens)
+    return CallPlan(segments=segments, fused=behaviour == FUSED, host_rows=_complement(segments, batch), **common)
 
 
-def _complement(segments: tuple[Segment, ...], batch: int) -> tuple[slice, ...]:
-    """The rows of a batch of ``batch`` that no segment covers, as contiguous runs (segments in row order)."""
+def _complement(runs: tuple[Segment | slice, ...], batch: int) -> tuple[slice, ...]:
+    """The rows of a batch of ``batch`` that no run (a segment or a slice) covers, as contiguous runs (in row
+    order)."""
     rows, start = [], 0
-    for segment in segments:
-        if segment.first > start:
-            rows.append(slice(start, segment.first))
-        start = segment.stop
+    for run in runs:
+        first, stop = (run.start, run.stop) if isinstance(run, slice) else (run.first, run.stop)
+        if first > start:
+            rows.append(slice(start, first))
+        start = stop
     return tuple(rows + ([slice(start, batch)] if start < batch else []))
-
-
 @dataclass(frozen=True)
 class Part:
     """One smaller model call: frames ``frames`` (increasing) of each chunk in ``chunks``, in that order."""

@@ -68,13 +68,21 @@ class ModelCallWrapper:
         frames = self.config.frames
         if x.shape[0] != len(chunk_kinds) * frames:
             raise _latent_mismatch(frames, x.shape[0] / len(chunk_kinds))
+        text_tokens = context.shape[1] if context is not None and context.dim() == 3 else 0
+        return plan.whole_call(self.config, chunk_kinds, self.behaviour(sigma, options), x.device,
+                               _cuda_capability(x.device), text_tokens)
+
+    def behaviour(self, sigma: torch.Tensor, options: dict) -> str | None:
+        """What the layers do in this call: as its caller says (:data:`.plan.BEHAVIOUR_KEY`), else the phase of the
+        sampler's step (one host read of ``sigma``)."""
+        if plan.BEHAVIOUR_KEY in options:
+            return options[plan.BEHAVIOUR_KEY]
         sample_sigmas = options.get(WHOLE_KEY, options.get("sample_sigmas"))  # a part's whole: .schedule_parts
         step, steps = None, 0
         if sample_sigmas is not None and len(sample_sigmas) >= 2:
             schedule = sample_sigmas.tolist()
             step, steps = step_of(float(sigma.max()), schedule), len(schedule) - 1
-        text_tokens = context.shape[1] if context is not None and context.dim() == 3 else 0
-        return plan.whole_call(self.config, chunk_kinds, step, steps, x.device, _cuda_capability(x.device), text_tokens)
+        return self.config.behaviour_at(step, steps)
 
     def _in_parts(self, executor, whole: plan.CallPlan, x, t, c_concat, c_crossattn, control, transformer_options: dict,
                   kwargs: dict) -> torch.Tensor:
