@@ -54,3 +54,18 @@ def expected(call, coefficients, mode, fused, uncond):
                     kt, vt = torch.cat([k[row], kt]), torch.cat([v[row], vt])
                 out[row] = _softmax_attention(q[row], kt, vt)
     return out.flatten(-2)
+
+
+def expected_inversion(call, behaviour):
+    """A picture morph's inversion layer from FreeMorph's definitions on the captured q, k, v (one chunk): every row,
+    ends included, gets the rows' mean attention output (``rows_mean``) or the mean of its attention to the first and
+    to the last row (``ends_mean``)."""
+    heads = call["heads"]
+    q, k, v = (call[x].double().unflatten(-1, (heads, -1)) for x in ("q", "k", "v"))  # [B, T, H, D]
+    rows = q.shape[0]
+    if behaviour == "rows_mean":
+        mean = torch.stack([_softmax_attention(q[r], k[r], v[r]) for r in range(rows)]).mean(dim=0)
+        return mean.expand(rows, *mean.shape).flatten(-2)
+    last = rows - 1
+    return torch.stack([(_softmax_attention(q[r], k[0], v[0]) + _softmax_attention(q[r], k[last], v[last])) / 2
+                        for r in range(rows)]).flatten(-2)
