@@ -37,8 +37,9 @@ import tiny_models
 
 PREDICTIONS = {"eps": "epsilon", "v": "v_prediction"}  # the twin's name -> diffusers' prediction_type
 
-SD21_SCHEDULER_CONFIG = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                             clip_sample=False, set_alpha_to_one=False, steps_offset=1, timestep_spacing="leading")
+SD21_SCHEDULER_CONFIG = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
+                             beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False, steps_offset=1,
+                             timestep_spacing="leading")
 
 
 @dataclass

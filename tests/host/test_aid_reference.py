@@ -1,5 +1,5 @@
-"""AID Attention Patch against AID's own code (QY-H00/attention-interpolation-diffusion at dfa4e13, run from its archive,
-never copied here): one model call of the diffusers twin of the tiny SD2 UNet with the reference's attention
+"""AID Attention Patch against AID's own code (QY-H00/attention-interpolation-diffusion at dfa4e13, run from its
+archive, never copied here): one model call of the diffusers twin of the tiny SD2 UNet with the reference's attention
 processors, and the same call of ComfyUI's model with the pack's patch, same weights, inputs and coefficients.
 
 How the reference is run, from its ``pipeline_interpolated_sd.py``: ``load_aid`` puts its processor on every

@@ -47,6 +47,10 @@ def test_sigmas_are_the_schedulers(twin):
     scheduler.set_timesteps(50)
     timesteps = torch.cat([scheduler.timesteps, torch.tensor([0, 999])])
     assert scheduler.timesteps[[0, -1]].tolist() == [981, 1]  # "leading" spacing, steps_offset 1
+    inverse = twin.inverse_scheduler()
+    assert scheduler.config.prediction_type == inverse.config.prediction_type == {"eps": "epsilon",
+                                                                                  "v": "v_prediction"}[twin.prediction]
+    torch.testing.assert_close(inverse.alphas_cumprod, scheduler.alphas_cumprod, rtol=0, atol=0)
     sigma = sigma_at(twin.comfy, timesteps)
     ab = scheduler.alphas_cumprod[timesteps].double()
     # The scheduler keeps alpha-bar in float32: near t = 0, 1 - ab (8.5e-4) carries its rounding 1e3 times over
