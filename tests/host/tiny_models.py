@@ -67,6 +67,31 @@ def build_sd15_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, 
     return model_patcher(comfy.supported_models.SD15(sd15_unet_config(**config)), seed, dtype)
 
 
+def sd2_unet_config(model_channels: int = 64, channel_mult=(1, 2, 2), context_dim: int = 1024) -> dict:
+    """An SD2.x-shaped UNet config (as ComfyUI's model detection writes it): linear transformer projections, one res
+    block per level, transformers on every level but the last (SD 2.x: on 3 of 4), a middle transformer, and SD 2.x's
+    1024-wide context. ``comfy.supported_models.SD20`` adds heads of 64 channels, so 64 and 128 channels give 1 and
+    2 heads."""
+    levels = len(channel_mult)
+    return {**sd15_unet_config(model_channels, channel_mult, context_dim),
+            "transformer_depth": [1] * (levels - 1) + [0],
+            "transformer_depth_output": [1] * (2 * (levels - 1)) + [0, 0],
+            "use_linear_in_transformer": True}
+
+
+def build_sd2_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, v_prediction: bool = False,
+                            **config):
+    """A random-weight SD2.x-type model (``comfy.supported_models.SD20``) in a real ModelPatcher, eps- or
+    v-prediction as asked: SD20 guesses the type from a real checkpoint's weights, which a random model has not."""
+    import comfy.model_base
+    import comfy.supported_models
+
+    model_config = comfy.supported_models.SD20(sd2_unet_config(**config))
+    model_type = comfy.model_base.ModelType.V_PREDICTION if v_prediction else comfy.model_base.ModelType.EPS
+    model_config.model_type = lambda state_dict, prefix="": model_type
+    return model_patcher(model_config, seed, dtype)
+
+
 def build_sd1_clip(seed: int = 0, layers: int | None = 2):
     """A real ``comfy.sd.CLIP`` (SD1 tokenizer bundled with ComfyUI, CLIP-L text model classes).
 
