@@ -11,11 +11,14 @@ solving the step above for ``x_i``, an implicit equation (``x_i`` appears on bot
 
     ``x_i = x_{i+1} + (s_i - s_{i+1}) * eps(x_i, s_i)``.
 
-It is solved by fixed-point iteration from the guess ``x_i^0 = x_{i+1}`` (FreeMorph's and ReNoise's inversion):
-``x_i^{m+1} = x_{i+1} + (s_i - s_{i+1}) * eps(x_i^m, s_i)``. One iteration is plain DDIM inversion (the
-denoiser read at the start latent); where the iteration converges, its limit is exactly the latent the sampler's
-step maps back to ``x_{i+1}``, so sampling the inverted latent with the same sigmas regenerates the input, up to how
-far the iterations got.
+It is solved by fixed-point iteration (FreeMorph's and ReNoise's inversion),
+``x_i^{m+1} = x_{i+1} + (s_i - s_{i+1}) * eps(x_i^m, s_i)``, from the guess that leaves the model's input as it is:
+a model reads ``c(s) x`` at sigma ``s`` (``c(s) = 1 / sqrt(1 + s^2)`` for eps and v models, whose latents grow with
+the noise; 1 for rectified flow), so ``x_i^0 = x_{i+1} c(s_{i+1}) / c(s_i)``, which is FreeMorph's guess (diffusers'
+latent of the step's start, unchanged). One iteration is then plain DDIM inversion as diffusers does it (the
+denoiser read at the start latent); where the iteration converges, its limit is exactly the latent the sampler's step
+maps back to ``x_{i+1}``, whatever the guess, so sampling the inverted latent with the same sigmas regenerates the
+input, up to how far the iterations got.
 
 Nothing here knows a model: ``denoise(x, sigma, step)`` is any callable.
 """
@@ -53,14 +56,16 @@ def sampled_steps(steps: int, strength: float) -> int:
 
 
 def invert(x: torch.Tensor, sigmas: Sequence[float], denoise: Denoise, iterations: int,
-           on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+           on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+           input_scale: Callable[[float], float] | None = None) -> torch.Tensor:
     """The latent at ``sigmas[-1]`` that the sampler's steps from ``sigmas[-1]`` down to ``sigmas[0]`` take to ``x``.
 
     ``sigmas`` increasing (``sigmas[0]``: the level ``x`` is at, 0 for a clean latent), as Python floats;
     ``iterations`` fixed-point iterations a step (module docstring; 1 is plain DDIM inversion). Step ``i`` goes from
     ``sigmas[i]`` to ``sigmas[i + 1]`` and calls ``denoise(guess, sigmas[i + 1], i)`` once per iteration; a step
     between equal sigmas leaves the latent as it is. ``on_step(i, latent, denoised)`` follows each step (progress,
-    previews, interruption). Returns a new tensor; ``x`` is not modified.
+    previews, interruption). ``input_scale``: the model's ``c(s)`` (module docstring; ``None``: 1). Returns a new
+    tensor; ``x`` is not modified.
     """
     where = "invert"
     iterations = check_integer(iterations, "iterations", where, 1)
@@ -71,8 +76,9 @@ def invert(x: torch.Tensor, sigmas: Sequence[float], denoise: Denoise, iteration
         if not 0.0 <= low <= high or high == 0.0:
             raise ArgumentError(where, "sigmas", f"must rise from >= 0 to > 0 (inversion walks the schedule up), "
                                                  f"got {low!r} then {high!r}", index=i + 1)
+    scale = input_scale or (lambda sigma: 1.0)
     for i, (low, high) in enumerate(zip(levels, levels[1:])):
-        guess = x
+        guess = x * (scale(low) / scale(high))
         for _ in range(iterations):
             denoised = denoise(guess, high, i)
             guess = x + (high - low) / high * (guess - denoised)

@@ -91,4 +91,9 @@ def _sample_inversion(model, x, sigmas, extra_args=None, callback=None, disable=
             callback({"x": latent, "i": step, "sigma": sigmas[step + 1], "sigma_hat": sigmas[step + 1],
                       "denoised": denoised})
 
-    return inversion.invert(x, sigmas.tolist(), denoise, iterations, on_step)
+    model_sampling = model.inner_model.inner_model.model_sampling
+
+    def input_scale(sigma: float) -> float:
+        return float(model_sampling.calculate_input(torch.tensor([sigma]), torch.ones(1)))
+
+    return inversion.invert(x, sigmas.tolist(), denoise, iterations, on_step, input_scale)

@@ -162,10 +162,12 @@ class PictureMorphLatents(io.ComfyNode):
         patched = _morph_patch(node, model, schedule, ())
         inverted = invert_latent(node, patched, positive, start, sampled, iterations,
                                  lambda step: phases.behaviour_at(step, steps))
+        base = patched.model
+        inverted = base.process_latent_in(inverted)  # the noise and its filter live in the model's latent space
         noise = _shared_noise(patched, inverted, sampled[0], noise_seed)
         with engine_errors(node, keep="low_frequencies"):
             inbetweens = frequency.replace_high_frequencies(inverted[1:-1], noise, low_frequencies)
-        samples = torch.cat([inverted[:1], inbetweens, inverted[-1:]])
+        samples = base.process_latent_out(torch.cat([inverted[:1], inbetweens, inverted[-1:]]))
         return io.NodeOutput(latent_like(latent_a, samples, None), sampled)
 
 

@@ -31,6 +31,14 @@ def test_one_iteration_is_ddim_inversion_hand_worked():
     torch.testing.assert_close(out, 1.5 * x, rtol=0, atol=0)
 
 
+def test_first_guess_keeps_the_models_input():
+    # c(s) = 1 / sqrt(1 + s^2): the guess at s = 1 is x * c(0) / c(1) = sqrt(2) x; D = y / 2 at sigma 1:
+    # x_1 = x + 1 * (sqrt(2) x) / 2.
+    x = torch.tensor([2.0, -4.0], dtype=torch.float64)
+    out = invert(x, [0.0, 1.0], lambda y, s, i: y / 2, 1, input_scale=lambda s: 1 / math.sqrt(1 + s * s))
+    torch.testing.assert_close(out, x * (1 + math.sqrt(2) / 2), rtol=1e-15, atol=0)
+
+
 def test_fixed_point_of_a_linear_denoiser_is_the_closed_form():
     # x_b = x_a + (s_b - s_a) * c x_b with c = (1 - 1/(1 + k s_b^2)) / s_b  =>  x_b = x_a / (1 - (s_b - s_a) c).
     k, s_a, s_b = 0.5, 0.3, 0.8
@@ -49,7 +57,8 @@ def test_inverting_then_sampling_gives_the_latent_back(increments, scale):
     q = max((b - a) * scale * b / (1 + scale * b * b) for a, b in zip(sigmas, sigmas[1:]))
     iterations = max(1, math.ceil(math.log(1e-14) / math.log(q)))
     x = torch.randn(2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    inverted = invert(x, sigmas, linear_denoiser(scale), iterations=iterations)
+    inverted = invert(x, sigmas, linear_denoiser(scale), iterations=iterations,
+                      input_scale=lambda s: 1 / math.sqrt(1 + s * s))
     back = euler_sample(inverted, sigmas[::-1], linear_denoiser(scale))
     torch.testing.assert_close(back, x, rtol=1e-9, atol=1e-9)
 

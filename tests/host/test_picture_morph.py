@@ -189,15 +189,17 @@ def test_inversion_layers_compute_freemorphs_definitions(n, tiny_model, morph, b
 
 
 def test_inbetweens_get_the_shared_noise_high_frequencies(n, tiny_model, morph):
-    """The same inversion with every frequency kept, then FreeMorph's filter by hand with the noise drawn from the
-    seed as ComfyUI draws noise (CPU generator), at the scale of a pure-noise latent at the first sampled sigma:
-    sqrt(1 + sigma^2) n on this eps model."""
+    """The same inversion with every frequency kept, then FreeMorph's filter by hand in the model's latent space (the
+    LATENT is the VAE's; SD scales it by 0.18215), with the noise drawn from the seed as ComfyUI draws noise (CPU
+    generator), at the scale of a pure-noise latent at the first sampled sigma: sqrt(1 + sigma^2) n on this eps model."""
     kept, sampled = _morph_latents(n, tiny_model, morph, low_frequencies=1.0)
     mixed, _ = _morph_latents(n, tiny_model, morph, low_frequencies=0.5)
+    scale = tiny_model.model.latent_format.process_in
     noise = torch.randn((1, 4, 8, 8), generator=torch.Generator().manual_seed(3)) * torch.sqrt(1 + sampled[0] ** 2)
     assert torch.equal(mixed["samples"][[0, -1]], kept["samples"][[0, -1]])
-    torch.testing.assert_close(mixed["samples"][1:-1],
-                               n.picture_morph_nodes.frequency.replace_high_frequencies(kept["samples"][1:-1], noise, 0.5),
+    torch.testing.assert_close(scale(mixed["samples"][1:-1]),
+                               n.picture_morph_nodes.frequency.replace_high_frequencies(scale(kept["samples"][1:-1]),
+                                                                                        noise, 0.5),
                                rtol=0, atol=1e-5)
     assert not torch.allclose(mixed["samples"][1:-1], kept["samples"][1:-1], atol=1e-2)
 
