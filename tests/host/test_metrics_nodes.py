@@ -4,6 +4,7 @@ where it can and cannot run; LPIPS-VGG with AID's normalisation on random VGG16 
 steps)."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,9 +183,9 @@ def test_lpips_vgg_without_vgg_weights_names_the_missing_file(node, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def random_vgg16_hub(tmp_path_factory):
+def random_vgg16_weights(tmp_path_factory):
     """A torch hub cache holding random VGG16 weights under torchvision's file name, so LPIPS-VGG runs here with real
-    code and no download (528 MB written once per module)."""
+    code and no download (528 MB written once per module); the folder and LPIPS-VGG loaded from it."""
     lpips = pytest.importorskip("lpips", reason="the 'lpips' package is not installed here")
     import torchvision
 
@@ -196,9 +197,19 @@ def random_vgg16_hub(tmp_path_factory):
     previous = torch.hub.get_dir()
     torch.hub.set_dir(str(hub))
     try:
-        yield lpips.LPIPS(net="vgg", verbose=False).eval()  # loads those weights from the cache, as the node does
+        return hub, lpips.LPIPS(net="vgg", verbose=False).eval()  # loads those weights from the cache, as the node does
     finally:
         torch.hub.set_dir(previous)
+
+
+@pytest.fixture
+def random_vgg16_hub(random_vgg16_weights):
+    """LPIPS-VGG on the random weights, with torch's hub cache pointing at them for this test only."""
+    hub, model = random_vgg16_weights
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(hub))
+    yield model
+    torch.hub.set_dir(previous)
 
 
 def aid_reference_lpips(images, model):
@@ -235,6 +246,26 @@ def test_lpips_vgg_feeds_lpips_its_documented_range(node, random_vgg16_hub):
     assert "distance: LPIPS (VGG)" in summary
     aid = run(node, images, "lpips_vgg_aid")[5]
     assert abs(aid - total) > 1e-4 * total, "AID's normalisation gives other numbers than LPIPS's documented range"
+
+
+def test_an_lpips_install_without_its_own_weights_names_the_file(node, random_vgg16_hub, tmp_path, monkeypatch):
+    """The lpips package ships its learned layers in lpips/weights/; a copy of the package without them, imported as
+    'lpips', is what a stripped install looks like."""
+    import importlib.util
+    import shutil
+
+    import lpips
+
+    stripped = tmp_path / "lpips"
+    shutil.copytree(Path(lpips.__file__).parent, stripped, ignore=shutil.ignore_patterns("weights", "__pycache__"))
+    spec = importlib.util.spec_from_file_location("lpips", stripped / "__init__.py",
+                                                  submodule_search_locations=[str(stripped)])
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "lpips", module)
+    spec.loader.exec_module(module)
+    with pytest.raises(ValueError, match=rf"input 'distance': lpips_vgg needs the lpips package's own weights at "
+                                         rf"{stripped}/weights/v0.1/vgg.pth, which are missing; reinstall"):
+        run(node, frames_at([0.0, 1.0]), "lpips_vgg")
 
 
 def test_lpips_where_available_gives_zero_for_identical_frames(node, pack):
