@@ -119,8 +119,9 @@ def distance_sum(d: Distances) -> float:
     """The length of the path through the frames, ``sum(d)``: the morphing papers' total distance.
 
     With LPIPS distances this is FreeMorph's LPIPS_sum of one sequence (its table adds the sums of every pair of a
-    data set) and what DiffMorpher's table calls PPL. Lower means a more direct path; it grows with the number of
-    frames only as far as the frames wander off the direct path.
+    data set) and what DiffMorpher's table calls PPL. Lower means a more direct path. With a true metric (pixel
+    RMS) it is at least the distance between the ends; LPIPS grows about as the square of small steps, so its sum
+    shrinks as frames are added: compare sequences of the same frame count (FreeMorph: 7).
     """
     return math.fsum(_distances("distance_sum", d).tolist())
 
@@ -132,8 +133,7 @@ def perceptual_distance_variance(d: Distances) -> float:
     same size, lower means a more even speed. Its square root is the standard deviation of the steps. DiffMorpher
     averages it over the sequences of a data set. Not scale-invariant, unlike the Gini coefficient.
     """
-    values = _distances("perceptual_distance_variance", d)
-    return float((values - values.mean()).pow(2).mean())
+    return _variance(_distances("perceptual_distance_variance", d))
 
 
 def perceptual_path_length(d: Distances, epsilon: float = FREEMORPH_PPL_EPSILON) -> float:
@@ -165,7 +165,7 @@ def sequence_metrics(d: Distances, ppl_epsilon: float = FREEMORPH_PPL_EPSILON) -
         "consistency": float(values.mean()),
         "max_distance": float(values.max()),
         "distance_sum": total,
-        "pdv": float((values - values.mean()).pow(2).mean()),
+        "pdv": _variance(values),
         "ppl": total / step**2,
         "distances": values.tolist(),
     }
@@ -198,6 +198,10 @@ def _channels_first(where: str, images: torch.Tensor) -> torch.Tensor:
         raise ArgumentError(where, "images", f"must be [N, H, W, C] with C >= 3, got shape {tuple(images.shape)}")
     pixels = images[..., :3].movedim(-1, 1)
     return pixels if pixels.dtype == torch.float64 else pixels.float()
+
+
+def _variance(values: torch.Tensor) -> float:
+    return float((values - values.mean()).pow(2).mean())
 
 
 def _gini(values: torch.Tensor) -> float:
