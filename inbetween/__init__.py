@@ -15,7 +15,8 @@ It knows tensors, not ComfyUI. Every public name of these modules is importable 
 - ``translation``: a window sliding from one latent into another.
 - ``grid``: a contact sheet of a frame batch.
 - ``metrics``: the AID paper's smoothness (1 - Gini of adjacent distances), consistency (mean
-  distance) and largest jump of a finished sequence.
+  distance) and largest jump of a finished sequence; the morphing papers' distance sum, perceptual
+  distance variance and perceptual path length; LPIPS's and AID's input normalisations.
 - ``adaptive``: the paper's dynamic selection of coefficients from what a renderer produces
   (Beta-median splits, a least-squares Beta fit by ``scipy.optimize``, the most even choice).
 - ``validation`` and ``errors``: the argument checks, and :class:`ArgumentError`, the
@@ -62,11 +63,19 @@ from .keyframes import (
 )
 from .metrics import (
     DISTANCES,
+    FREEMORPH_PPL_EPSILON,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     Distance,
     Distances,
     adjacent_distances,
     consistency,
+    distance_sum,
     gini,
+    imagenet_normalized,
+    lpips_inputs,
+    perceptual_distance_variance,
+    perceptual_path_length,
     pixel_distance,
     sequence_metrics,
     smoothness,
@@ -98,6 +107,9 @@ __all__ = [
     "Distance",
     "Distances",
     "Exploration",
+    "FREEMORPH_PPL_EPSILON",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "INTERPOLATION_METHODS",
     "KeyframeLayout",
     "PARAMETER_RANGE",
@@ -133,19 +145,24 @@ __all__ = [
     "consistency",
     "cumulative_fractions",
     "describe",
+    "distance_sum",
     "embedding_delta",
     "explore",
     "fit_beta",
     "gini",
     "image_grid",
+    "imagenet_normalized",
     "interpolate",
     "interpolate_keyframes",
     "interpolate_sequence",
     "keyframe_layout",
     "lerp",
+    "lpips_inputs",
     "normalized_lerp",
     "offsets_from_coefficients",
     "pairwise_distances",
+    "perceptual_distance_variance",
+    "perceptual_path_length",
     "pixel_distance",
     "select_even",
     "sequence_metrics",

@@ -1,5 +1,6 @@
 """Tests of inbetween.metrics: hand-worked cases, the pairwise definition of the Gini coefficient, NumPy references
-and properties. Gini and friends are float64; tolerances are stated per test."""
+and properties (the morphing papers' sum, PDV and PPL included, and the two LPIPS input normalisations). Gini and
+friends are float64; tolerances are stated per test."""
 
 import math
 import re
@@ -13,11 +14,17 @@ from torch.testing import assert_close
 
 from inbetween import (
     DISTANCES,
+    FREEMORPH_PPL_EPSILON,
     adjacent_distances,
     beta_schedule,
     consistency,
+    distance_sum,
     gini,
+    imagenet_normalized,
     lerp,
+    lpips_inputs,
+    perceptual_distance_variance,
+    perceptual_path_length,
     sequence_metrics,
     smoothness,
     uniform_schedule,
@@ -181,11 +188,15 @@ def test_tensor_and_list_inputs_agree():
 
 def test_sequence_metrics_hand_case():
     metrics = sequence_metrics(torch.tensor([1.0, 2.0, 3.0]))
-    assert set(metrics) == {"smoothness", "consistency", "max_distance", "distances"}
-    assert all(isinstance(metrics[key], float) for key in ("smoothness", "consistency", "max_distance"))
+    assert set(metrics) == {"smoothness", "consistency", "max_distance", "distance_sum", "pdv", "ppl", "distances"}
+    assert all(isinstance(metrics[key], float) for key in set(metrics) - {"distances"})
     assert_close(metrics["smoothness"], 1 - 8 / 36, rtol=1e-15, atol=0)
     assert metrics["consistency"] == 2.0
     assert metrics["max_distance"] == 3.0
+    assert metrics["distance_sum"] == 6.0
+    assert_close(metrics["pdv"], 2 / 3, rtol=1e-15, atol=0)  # ((1 - 2)^2 + 0 + (3 - 2)^2) / 3
+    assert_close(metrics["ppl"], 6 * 25.0, rtol=1e-15, atol=0)  # epsilon 1/5 by default
+    assert_close(sequence_metrics([1.0, 2.0, 3.0], ppl_epsilon=0.5)["ppl"], 24.0, rtol=1e-15, atol=0)
     assert metrics["distances"] == [1.0, 2.0, 3.0]
 
 
@@ -197,7 +208,11 @@ def test_distances_are_not_modified():
     assert torch.equal(d, before)
 
 
-@pytest.mark.parametrize("function", [gini, smoothness, consistency, sequence_metrics])
+DISTANCE_FUNCTIONS = [gini, smoothness, consistency, sequence_metrics, distance_sum, perceptual_distance_variance,
+                      perceptual_path_length]
+
+
+@pytest.mark.parametrize("function", DISTANCE_FUNCTIONS)
 @pytest.mark.parametrize(
     "d,message",
     [
@@ -212,7 +227,7 @@ def test_metrics_wrong_types(function, d, message):
         function(d)
 
 
-@pytest.mark.parametrize("function", [gini, smoothness, consistency, sequence_metrics])
+@pytest.mark.parametrize("function", DISTANCE_FUNCTIONS)
 @pytest.mark.parametrize(
     "d,index,detail",
     [
@@ -257,3 +272,132 @@ def test_beta_schedule_is_less_smooth_in_a_linear_space():
     metrics = sequence_metrics(adjacent_distances(lerp(a, b, schedule)))
     assert metrics["smoothness"] < 0.9
     assert_close(metrics["max_distance"], schedule[1].item(), rtol=1e-12, atol=0)
+
+
+# --- loops ------------------------------------------------------------------------------------------------------
+
+
+def test_a_loop_adds_the_closing_step_last_to_first():
+    frames = torch.tensor([[0.0], [1.0], [3.0]])
+    assert_close(adjacent_distances(frames, loop=True), torch.tensor([1.0, 2.0, 3.0]), rtol=0, atol=0)
+    assert_close(adjacent_distances(frames, loop=False), torch.tensor([1.0, 2.0]), rtol=0, atol=0)
+
+
+def test_a_loop_hands_the_callable_every_frame_and_its_successor():
+    frames = torch.arange(4.0).reshape(4, 1)
+    seen = {}
+
+    def record(x, y):
+        seen["pairs"] = (x.flatten().tolist(), y.flatten().tolist())
+        return (y - x).abs().flatten()
+
+    before = frames.clone()
+    out = adjacent_distances(frames, record, loop=True)
+    assert seen["pairs"] == ([0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 0.0])
+    assert_close(out, torch.tensor([1.0, 1.0, 1.0, 3.0]), rtol=0, atol=0)
+    assert torch.equal(frames, before)
+
+
+def test_a_two_frame_loop_goes_there_and_back():
+    frames = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    assert_close(adjacent_distances(frames, loop=True), torch.full((2,), math.sqrt(12.5)), rtol=1e-6, atol=0)
+
+
+def test_loop_errors(argument_error):
+    with pytest.raises(TypeError, match=re.escape("adjacent_distances: loop must be a bool, got int 1")):
+        adjacent_distances(torch.zeros(3, 2), loop=1)
+    with argument_error("adjacent_distances", "distance", "must return 3 values for 3 frames in a loop, "
+                                                          "got shape (2,)"):
+        adjacent_distances(torch.zeros(3, 2), lambda x, y: torch.zeros(2), loop=True)
+
+
+# --- the morphing papers: distance sum, PDV, PPL ------------------------------------------------------------
+
+
+@FAST
+@given(d=st.lists(st.floats(0.0, 1e3), min_size=1, max_size=30), epsilon=st.floats(1e-3, 1.0))
+def test_sum_variance_and_path_length_match_numpy(d, epsilon):
+    values = np.asarray(d, dtype=np.float64)
+    assert_close(distance_sum(d), float(values.sum()), rtol=1e-12, atol=1e-9)
+    assert_close(perceptual_distance_variance(d), float(np.var(values)), rtol=1e-9, atol=1e-9)
+    assert_close(perceptual_path_length(d, epsilon), float(values.sum() / epsilon**2), rtol=1e-12, atol=1e-9)
+    metrics = sequence_metrics(d, ppl_epsilon=epsilon)
+    assert (metrics["distance_sum"], metrics["pdv"], metrics["ppl"]) == (
+        distance_sum(d), perceptual_distance_variance(d), perceptual_path_length(d, epsilon))
+
+
+def test_pdv_hand_cases():
+    assert perceptual_distance_variance([0.25] * 6) == 0.0, "even steps"
+    assert perceptual_distance_variance([0.7]) == 0.0, "one step"
+    # [0, 0, 0, 4]: mean 1, squared deviations 1, 1, 1, 9 -> 12 / 4 = 3 (population variance, not 12 / 3)
+    assert_close(perceptual_distance_variance([0.0, 0.0, 0.0, 4.0]), 3.0, rtol=1e-15, atol=0)
+
+
+@FAST
+@given(d=distance_lists, scale=st.floats(1e-3, 1e3))
+def test_pdv_scales_with_the_square_and_the_sums_linearly(d, scale):
+    scaled = [scale * v for v in d]
+    assert_close(perceptual_distance_variance(scaled), scale**2 * perceptual_distance_variance(d), rtol=1e-9,
+                 atol=1e-12)
+    assert_close(distance_sum(scaled), scale * distance_sum(d), rtol=1e-12, atol=0)
+
+
+def test_ppl_reproduces_freemorphs_ratio_of_25():
+    # FreeMorph's Table 1: PPL_sum / LPIPS_sum = 3263.03 / 130.52 (IMPUS on MorphBench), 2122.80 / 84.91 (FreeMorph).
+    assert FREEMORPH_PPL_EPSILON == 0.2
+    for lpips_sum, ppl_sum in ((130.52, 3263.03), (90.57, 2264.20), (119.77, 2994.35), (84.91, 2122.80)):
+        assert_close(perceptual_path_length([lpips_sum / 2, lpips_sum / 2]), ppl_sum, rtol=5e-5, atol=0)
+
+
+def test_ppl_of_evenly_spaced_frames_on_a_straight_path():
+    # 7 frames of a lerp, pixel distance: every step is |b - a| / 6; with epsilon = 1/6 each quotient is 6 |b - a|.
+    a, b = torch.zeros(1, 8, dtype=torch.float64), torch.full((1, 8), 0.6, dtype=torch.float64)
+    d = adjacent_distances(lerp(a, b, uniform_schedule(7)))
+    assert_close(perceptual_path_length(d, 1 / 6), 6 * 6 * 0.6, rtol=1e-12, atol=0)
+    assert_close(distance_sum(d), 0.6, rtol=1e-12, atol=0)
+    assert perceptual_distance_variance(d) < 1e-30
+
+
+@pytest.mark.parametrize("epsilon", [0.0, -0.2, math.inf])
+def test_ppl_epsilon_must_be_positive(argument_error, epsilon):
+    with argument_error("perceptual_path_length", "epsilon"):
+        perceptual_path_length([0.1], epsilon)
+    with argument_error("sequence_metrics", "ppl_epsilon"):
+        sequence_metrics([0.1], ppl_epsilon=epsilon)
+
+
+# --- LPIPS inputs -----------------------------------------------------------------------------------------------
+
+
+def test_lpips_inputs_hand_case():
+    images = torch.tensor([[[[0.0, 0.5, 1.0, 0.3]]]])  # [1, 1, 1, 4]: RGB plus an alpha channel
+    before = images.clone()
+    out = lpips_inputs(images)
+    assert out.shape == (1, 3, 1, 1) and out.dtype == torch.float32
+    assert_close(out.flatten(), torch.tensor([-1.0, 0.0, 1.0]), rtol=0, atol=0)
+    assert torch.equal(images, before)
+
+
+def test_imagenet_normalized_matches_numpy():
+    images = torch.rand(3, 5, 6, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    before = images.clone()
+    pixels = images.numpy().transpose(0, 3, 1, 2)
+    mean = np.array([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
+    std = np.array([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1)
+    out = imagenet_normalized(images)
+    assert out.dtype == torch.float64
+    assert_close(out, torch.from_numpy((pixels - mean) / std), rtol=1e-15, atol=1e-15)
+    assert torch.equal(images, before)
+    # The mean colour maps to 0 in every channel; white to (1 - m) / s.
+    mean_colour = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 1, 1, 3)
+    assert_close(imagenet_normalized(mean_colour).flatten(), torch.zeros(3), rtol=0, atol=1e-7)
+    assert_close(imagenet_normalized(torch.ones(1, 1, 1, 3)).flatten(),
+                 torch.tensor([0.515 / 0.229, 0.544 / 0.224, 0.594 / 0.225]), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("function", [lpips_inputs, imagenet_normalized])
+def test_normalisations_want_comfy_images(argument_error, function):
+    with argument_error(function.__name__, "images", "must be [N, H, W, C] with C >= 3, got shape (2, 4, 4)"):
+        function(torch.zeros(2, 4, 4))
+    with argument_error(function.__name__, "images", "must be [N, H, W, C] with C >= 3, got shape (1, 4, 4, 1)"):
+        function(torch.zeros(1, 4, 4, 1))

@@ -67,6 +67,6 @@ def test_metrics_of_one_frame_and_of_a_still_sequence(n):
     expect_input_error(lambda: n.metrics_nodes.InterpolationMetrics.execute(torch.rand(1, 4, 4, 3), "pixel"),
                        METRICS, "images", r"expected at least 2 frames, got 1")
     # Documented: identical frames have distance 0 everywhere; smoothness is 1 (every step the same size).
-    smoothness, consistency, largest, _, _ = n.metrics_nodes.InterpolationMetrics.execute(
+    smoothness, consistency, largest, _, _, total, pdv, ppl, closing = n.metrics_nodes.InterpolationMetrics.execute(
         torch.zeros(3, 4, 4, 3), "pixel").args
-    assert (smoothness, consistency, largest) == (1.0, 0.0, 0.0)
+    assert (smoothness, consistency, largest, total, pdv, ppl, closing) == (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)

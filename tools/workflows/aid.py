@@ -195,7 +195,7 @@ coefficients, fitted Beta, chosen frames) and the metrics summary. The `schedule
     adaptive_report = w.node("PreviewAny", explore.next(300), title="Adaptive report", source=adaptive["report"])
     w.group("Explore and sample", [adaptive, adaptive_report], color=SEQUENCE)
     w.group("Save", save_sequence(w, save, adaptive["images"], "aid_adaptive"), color=SAVE)
-    metrics = w.node("InbetweenInterpolationMetrics", report.next(150), images=adaptive["images"], distance="pixel")
+    metrics = w.node("InbetweenInterpolationMetrics", report.next(280), images=adaptive["images"], distance="pixel")
     summary = w.node("PreviewAny", report.next(200), title="Metrics summary", source=metrics["summary"])
     chart = w.node("SaveImage", report.next(300), images=metrics["chart"], filename_prefix="inbetween/aid_adaptive_metrics")
     w.group("Metrics", [metrics, summary, chart], color=SAMPLE)

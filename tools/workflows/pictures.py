@@ -88,7 +88,7 @@ def node_pictures() -> None:
     t = torch.tensor(schedule.coefficients, dtype=torch.float32)
     first, last = torch.tensor([0.85, 0.55, 0.2]), torch.tensor([0.2, 0.45, 0.8])
     frames = (first + t[:, None] * (last - first))[:, None, None, :].expand(len(t), 64, 64, 3).contiguous()
-    chart = n.metrics_nodes.InterpolationMetrics.execute(frames, "pixel").args[-1]
+    chart = n.metrics_nodes.InterpolationMetrics.execute(frames, "pixel").args[4]
     for image, name in ((curve, "beta_schedule_curve.png"), (chart, "metrics_chart.png")):
         pixels = (image[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
         Image.fromarray(pixels).save(DOCS_DIR / name, optimize=True)
