@@ -88,13 +88,13 @@ def _save_picture_ends(prompt: dict) -> None:
 def _assert_picture_ends(entry: dict, files: list[Path]) -> None:
     """A picture morph (Keep Picture Ends, ends "pictures") begins and ends with the pictures as encoded, pixel for
     pixel, and its in-betweens are neither."""
+    ends = [node["inputs"]["ends"] for node in entry["prompt"][2].values()
+            if node["class_type"] == "InbetweenKeepPictureEnds"]
+    if not ends:
+        return
+    assert ends == ["pictures"]
     saved = {part: sorted(f for f in files if f.name.startswith(f"{Path(ENDS_PREFIX).name}_{part}_"))
              for part in ("frames", "picture_a", "picture_b")}
-    if not saved["frames"]:
-        return
-    ends = {node["inputs"]["ends"] for node in entry["prompt"][2].values()
-            if node["class_type"] == "InbetweenKeepPictureEnds"}
-    assert ends == {"pictures"}
     read = lambda path: np.asarray(Image.open(path))  # noqa: E731
     frames = [read(path) for path in saved["frames"]]
     picture_a, picture_b = read(saved["picture_a"][0]), read(saved["picture_b"][0])

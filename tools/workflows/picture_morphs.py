@@ -31,12 +31,12 @@ MEAN_FROM, ENDS_FROM, LOW_FREQUENCIES, PURE_UNTIL, FUSED_UNTIL = 0.3, 0.6, 0.875
 @dataclass(frozen=True)
 class Setting:
     title: str         # the model, as the note's heading names it
-    models: tuple[Model, ...]
     size: int
     steps: int
     scheduler: str
     sampler: str
     cfg: float
+    values: str        # whose settings these are, for the note
     guidance: float | None = None  # FluxGuidance on the caption batch (cfg 1)
 
     @property
@@ -48,15 +48,16 @@ class Setting:
         return round(STRENGTH * self.steps)
 
 
-SD21 = Setting("SD 2.1 768, FreeMorph's own setting", (SD21_768,), 768, 50, "ddim_uniform", "ddim", 7.5)
-SDXL_SETTING = Setting("SDXL", (SDXL,), 1024, 50, "ddim_uniform", "ddim", 7.5)
-FLUX = Setting("Flux dev", (FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE), 1024, 30, "simple", "euler", 1.0, 3.5)
+SD21 = Setting("SD 2.1 768, FreeMorph's own setting", 768, 50, "ddim_uniform", "ddim", 7.5,
+               "FreeMorph's values")
+SDXL_SETTING = Setting("SDXL", 1024, 50, "ddim_uniform", "ddim", 7.5, "FreeMorph's values")
+FLUX = Setting("Flux dev", 1024, 30, "simple", "euler", 1.0, "FreeMorph's values but the steps and cfg", 3.5)
 
 
 def _note(setting: Setting, model_text: str) -> str:
     s = setting
-    cfg = (f"cfg 1 with *FluxGuidance* {s.guidance} on the caption batch (inversion and sampling both read it; the "
-           "negative prompt is unused at cfg 1)" if s.guidance else
+    cfg = (f"cfg 1 with *FluxGuidance* {s.guidance} on the caption batch\n  (inversion and sampling both read it; "
+           "the negative prompt is unused at cfg 1)" if s.guidance else
            f"cfg {s.cfg} for sampling (the inversion runs at cfg 1, as FreeMorph's)")
     below_one = " Keep it below 1 on rectified flow." if s.guidance else ""
     return f"""
@@ -75,21 +76,21 @@ then plainly. *Keep Picture Ends* puts the scaled photos back as frame 1 and fra
 
 {model_text}
 
-**Settings that matter** (FreeMorph's values)
+**Settings that matter** ({s.values})
 - *BasicScheduler*: {s.steps} steps, `{s.scheduler}`; *KSamplerSelect* `{s.sampler}`; {cfg}.
 - `strength` {STRENGTH}: the last {s.sampled_steps} of the {s.steps} steps are inverted, then sampled. Higher: freer
   in-betweens, further from the photos; lower: closer to a cross-fade.{below_one}
-- `iterations` {ITERATIONS}: fixed-point iterations per inverted step (1: plain DDIM inversion, faster, looser).
-- `mean_from` {MEAN_FROM}, `ends_from` {ENDS_FROM}: inversion steps after these fractions give every frame the frames'
-  mean attention, then each frame the mean of its attention to both photos.
+- `iterations` {ITERATIONS}: fixed-point iterations per inverted step (1: plain inversion, faster, looser).
+- `mean_from` {MEAN_FROM}, `ends_from` {ENDS_FROM}: inversion steps after these fractions give every frame the
+  frames' mean attention, then each frame the mean of its attention to both photos.
 - `low_frequencies` {LOW_FREQUENCIES}: the share of each in-between's spectrum kept; the rest comes from one noise
   (`noise_seed`) shared by all frames.
-- *Picture Morph Attention*: Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}) coefficients, `pure_until` {PURE_UNTIL},
-  `fused_until` {FUSED_UNTIL}.
+- *Picture Morph Attention*: Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}) coefficients, `pure_until`
+  {PURE_UNTIL}, `fused_until` {FUSED_UNTIL}.
 
-**Cost**: inversion costs about iterations x strength model calls per step: {ITERATIONS} x {STRENGTH} x {s.steps} =
-{s.inversion_calls} calls on the batch of {FRAMES} before sampling's {s.sampled_steps} steps. Lower `iterations` or
-the steps for a quick draft.
+**Cost**: inversion costs about iterations x strength model calls per step: {ITERATIONS} x {STRENGTH} x
+{s.steps} = {s.inversion_calls} calls on the batch of {FRAMES} before sampling's {s.sampled_steps} steps. Lower
+`iterations` or the steps for a quick draft.
 
 **Change**: load your photos in *Photo A* and *Photo B* (any sizes: both are brought to {s.size}x{s.size}); describe
 each in its caption; `noise_seed`; `frames` in both schedules (they must match).
@@ -174,6 +175,6 @@ def photo_morph_sdxl(w: Workflow):
 
 @workflow
 def photo_morph_flux(w: Workflow):
-    _photo_morph(w, FLUX, f"""**Models** (FreeMorph's method on Flux's rectified flow, this pack's extension of the
-paper; 30 steps of the `simple` schedule, Euler):
+    _photo_morph(w, FLUX, f"""**Models** (FreeMorph's method on Flux's rectified flow: this pack's extension of
+the paper):
 {models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}""", _flux_loaders, "photo_morph_flux")
