@@ -75,6 +75,23 @@ def test_shipped_workflow_executes(run_workflow, name):
             assert image.info.get("loop") == 0, (path, image.info)
 
 
+def test_sd21_test_checkpoint_loads_as_sd21_v(test_sd21_checkpoint):
+    """What CheckpointLoaderSimple calls: photo_morph_sd21 really runs on an SD 2.x v-prediction model with OpenCLIP-H."""
+    import comfy.model_base
+    import comfy.sd
+    import comfy.supported_models
+    import comfy.text_encoders.sd2_clip
+
+    import nodes as comfy_nodes
+
+    model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(str(test_sd21_checkpoint), output_vae=True,
+                                                                output_clip=True)
+    assert type(model.model.model_config) is comfy.supported_models.SD20
+    assert model.model.model_type == comfy.model_base.ModelType.V_PREDICTION
+    assert isinstance(clip.cond_stage_model, comfy.text_encoders.sd2_clip.SD2ClipModel) and vae is not None
+    assert comfy_nodes.CLIPTextEncode().encode(clip, "a cat")[0][0][0].shape == (1, 77, 1024)
+
+
 def _save_picture_ends(prompt: dict) -> None:
     """A Save Image of Keep Picture Ends' frames and of the two pictures it was given (a workflow has at most one)."""
     for node in [node for node in prompt.values() if node["class_type"] == "InbetweenKeepPictureEnds"]:
