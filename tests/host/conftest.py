@@ -129,9 +129,19 @@ def test_sdxl_checkpoint():
 
 
 @pytest.fixture(scope="session")
-def test_checkpoints(test_checkpoint, test_sdxl_checkpoint):
+def test_sd21_checkpoint():
+    """A random-weight SD 2.1 768 (v-prediction) checkpoint file (reduced UNet, real OpenCLIP-H text encoder)."""
+    import tiny_models
+
+    return _artifact(tiny_models.TEST_SD21_CHECKPOINT_NAME,
+                     lambda path: tiny_models.write_test_sd21_checkpoint(path, seed=0))
+
+
+@pytest.fixture(scope="session")
+def test_checkpoints(test_checkpoint, test_sdxl_checkpoint, test_sd21_checkpoint):
     """Checkpoint names the shipped workflows use -> the test checkpoint of the same model family."""
-    return {"v1-5-pruned-emaonly-fp16.safetensors": test_checkpoint, "sd_xl_base_1.0.safetensors": test_sdxl_checkpoint}
+    return {"v1-5-pruned-emaonly-fp16.safetensors": test_checkpoint, "sd_xl_base_1.0.safetensors": test_sdxl_checkpoint,
+            "v2-1_768-ema-pruned.safetensors": test_sd21_checkpoint}
 
 
 def _test_checkpoint_for(workflow: dict, test_checkpoints: dict) -> str | None:
@@ -168,16 +178,19 @@ def object_info(comfy_server):
 @pytest.fixture(scope="session")
 def run_workflow(comfy_server, object_info, test_checkpoints):
     """Run a shipped UI-format workflow as a user would, with the test checkpoint of the workflow's model family
-    (SD1.5 or SDXL) and small images."""
+    (SD1.5, SD 2.1 768 or SDXL) and small images."""
     from ui_workflow import ui_to_api
 
     import assets
 
-    def run(name: str, overrides: dict | None = None, timeout: float = 900.0):
+    def run(name: str, overrides: dict | None = None, timeout: float = 900.0, edit=None):
+        """``edit(prompt)`` may change the API prompt in place before it is posted (e.g. add save nodes)."""
         workflow = json.loads((WORKFLOWS / name).read_text())
         test_overrides = {"ckpt_name": _test_checkpoint_for(workflow, test_checkpoints), "width": 64, "height": 64,
                           "control_net_name": assets.TEST_CONTROLNET_NAME, **(overrides or {})}
         prompt = ui_to_api(workflow, object_info, overrides=test_overrides)
+        if edit is not None:
+            edit(prompt)
         entry = comfy_server.run_prompt(prompt, timeout=timeout)
         return entry, comfy_server.output_files(entry)
 

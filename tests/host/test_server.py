@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,6 +18,7 @@ NOT_RUNNABLE_HERE = {"expression_qwen_image_edit.json": "test_qwen_workflow.py",
                      **{name: "test_transformer_workflows.py" for name in ("aid_flux.json", "aid_qwen_image.json",
                                                                          "aid_sd35.json",
                                                                          "image_morph_flux_redux.json",
+                                                                         "photo_morph_flux.json",
                                                                          "keyframes_flux.json",
                                                                          "aid_wan21_t2v.json", "aid_wan22_ti2v_5b.json",
                                                                          "aid_z_image.json")}}
@@ -24,7 +26,10 @@ RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]
 # Overrides beyond the test checkpoint and 64x64, by workflow: fewer steps (schedule and sampler alike) where the
 # frames are many, so the suite stays short; the AID window still covers the first half of them.
 OVERRIDES = {"aid_long_sequence_sd15.json": {"steps": 8}, "keyframes_story_sd15.json": {"steps": 6},
-             "keyframes_pictures_sd15.json": {"steps": 6}}
+             "keyframes_pictures_sd15.json": {"steps": 6},
+             # FreeMorph's 50 steps x 0.8 x 5 iterations: 6 steps (5 inverted, 25 inversion calls) keep it short.
+             **{name: {"steps": 6} for name in ("photo_morph_sd21.json", "photo_morph_sdxl.json")}}
+ENDS_PREFIX = "inbetween_tests/picture_ends"
 
 
 def test_workflows_are_shipped():
@@ -47,8 +52,9 @@ def test_not_runnable_workflows_are_shipped_and_have_their_own_test():
 
 @pytest.mark.parametrize("name", RUNNABLE)
 def test_shipped_workflow_executes(run_workflow, name):
-    entry, files = run_workflow(name, OVERRIDES.get(name))
+    entry, files = run_workflow(name, OVERRIDES.get(name), edit=_save_picture_ends)
     assert entry["status"]["status_str"] == "success"
+    _assert_picture_ends(entry, files)
     images = [f for f in files if f.suffix.lower() in (".png", ".webp")]
     assert images, f"{name} wrote no image; outputs: {json.dumps(entry['outputs'])[:2000]}"
     for path in images:
@@ -67,6 +73,51 @@ def test_shipped_workflow_executes(run_workflow, name):
     for path in (f for f in files if f.suffix.lower() == ".webp"):
         with Image.open(path) as image:
             assert image.info.get("loop") == 0, (path, image.info)
+
+
+def test_sd21_test_checkpoint_loads_as_sd21_v(test_sd21_checkpoint):
+    """What CheckpointLoaderSimple calls: photo_morph_sd21 really runs on an SD 2.x v-prediction model with OpenCLIP-H."""
+    import comfy.model_base
+    import comfy.sd
+    import comfy.supported_models
+    import comfy.text_encoders.sd2_clip
+
+    import nodes as comfy_nodes
+
+    model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(str(test_sd21_checkpoint), output_vae=True,
+                                                                output_clip=True)
+    assert type(model.model.model_config) is comfy.supported_models.SD20
+    assert model.model.model_type == comfy.model_base.ModelType.V_PREDICTION
+    assert isinstance(clip.cond_stage_model, comfy.text_encoders.sd2_clip.SD2ClipModel) and vae is not None
+    assert comfy_nodes.CLIPTextEncode().encode(clip, "a cat")[0][0][0].shape == (1, 77, 1024)
+
+
+def _save_picture_ends(prompt: dict) -> None:
+    """A Save Image of Keep Picture Ends' frames and of the two pictures it was given (a workflow has at most one)."""
+    for node in [node for node in prompt.values() if node["class_type"] == "InbetweenKeepPictureEnds"]:
+        for part, images in (("frames", None), ("picture_a", node["inputs"]["picture_a"]),
+                             ("picture_b", node["inputs"]["picture_b"])):
+            origin = images or [next(k for k, v in prompt.items() if v is node), 0]
+            prompt[f"ends_{part}"] = {"class_type": "SaveImage",
+                                      "inputs": {"images": origin, "filename_prefix": f"{ENDS_PREFIX}_{part}"}}
+
+
+def _assert_picture_ends(entry: dict, files: list[Path]) -> None:
+    """A picture morph (Keep Picture Ends, ends "pictures") begins and ends with the pictures as encoded, pixel for
+    pixel, and its in-betweens are neither."""
+    ends = [node["inputs"]["ends"] for node in entry["prompt"][2].values()
+            if node["class_type"] == "InbetweenKeepPictureEnds"]
+    if not ends:
+        return
+    assert ends == ["pictures"]
+    saved = {part: sorted(f for f in files if f.name.startswith(f"{Path(ENDS_PREFIX).name}_{part}_"))
+             for part in ("frames", "picture_a", "picture_b")}
+    read = lambda path: np.asarray(Image.open(path))  # noqa: E731
+    frames = [read(path) for path in saved["frames"]]
+    picture_a, picture_b = read(saved["picture_a"][0]), read(saved["picture_b"][0])
+    assert len(frames) >= 3 and np.array_equal(frames[0], picture_a) and np.array_equal(frames[-1], picture_b)
+    middle = frames[len(frames) // 2]
+    assert not np.array_equal(middle, picture_a) and not np.array_equal(middle, picture_b)
 
 
 # The bad-input tests edit one workflow that has a KSampler and a checkpoint loader.

@@ -1,9 +1,9 @@
-"""aid_flux, aid_qwen_image, aid_sd35, image_morph_flux_redux, keyframes_flux, aid_wan21_t2v, aid_wan22_ti2v_5b and
-aid_z_image: their models (5-20B transformers, T5-XXL, umT5, Qwen2.5-VL and Qwen3 encoders, SigLIP and Redux, video
-VAEs) cannot be built small, so each workflow is validated against the real server's /object_info (node types, links,
-widget values; model and picture file names only have to be file names), and its sequence part (the schedule,
-conditioning batch and AID settings it carries) runs on the tiny random model of its family, where the end frames
-(the end clips, on video) must equal plain sampling.
+"""aid_flux, aid_qwen_image, aid_sd35, image_morph_flux_redux, photo_morph_flux, keyframes_flux, aid_wan21_t2v,
+aid_wan22_ti2v_5b and aid_z_image: their models (5-20B transformers, T5-XXL, umT5, Qwen2.5-VL and Qwen3 encoders,
+SigLIP and Redux, video VAEs) cannot be built small, so each workflow is validated against the real server's
+/object_info (node types, links, widget values; model and picture file names only have to be file names), and its
+sequence part (the schedule, conditioning batch and AID settings it carries) runs on the tiny random model of its
+family, where the end frames (the end clips, on video) must equal plain sampling (photo_morph_flux: the pictures).
 
 The video workflows and Z-Image run with their own sampler settings, steps included (Wan 2.1: 30, Wan 2.2 5B: 20,
 Z-Image Turbo: 8 at cfg 1), and with their own latent nodes at test size, so the shared noise of the clips is the
@@ -24,6 +24,7 @@ FAMILY = {"aid_flux.json": tiny_models.build_flux_model_patcher,
           "aid_sd35.json": lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True)}
 KEYFRAMED = {"keyframes_flux.json": tiny_models.build_flux_model_patcher}
 REDUX = "image_morph_flux_redux.json"
+PHOTO_MORPH = "photo_morph_flux.json"
 # Video workflows: (tiny builder, latent channels, test width and height of the workflow's latent node).
 VIDEO = {"aid_wan21_t2v.json": (tiny_models.build_wan_model_patcher, 64),
          "aid_wan22_ti2v_5b.json": (lambda: tiny_models.build_wan_model_patcher(channels=48), 128)}
@@ -50,7 +51,7 @@ def _only(prompt, class_type):
     return node["inputs"]
 
 
-@pytest.mark.parametrize("name", [*sorted(FAMILY), *sorted(KEYFRAMED), REDUX, *sorted(VIDEO), Z_IMAGE])
+@pytest.mark.parametrize("name", [*sorted(FAMILY), *sorted(KEYFRAMED), REDUX, PHOTO_MORPH, *sorted(VIDEO), Z_IMAGE])
 def test_workflow_is_valid_on_the_server(name, object_info):
     workflow = json.loads((WORKFLOWS / name).read_text())
     prompt = _prompt(name, object_info)
@@ -62,28 +63,40 @@ def test_workflow_is_valid_on_the_server(name, object_info):
         info = object_info[nodes[target]["type"]]["input"]
         spec = {**info.get("required", {}), **info.get("optional", {})}[nodes[target]["inputs"][target_slot]["name"]]
         assert produced == link_type == ("COMBO" if isinstance(spec[0], list) else spec[0]), link_id
-    sampler = _only(prompt, "KSampler")
-    assert sampler["model"][0] == next(i for i, n in prompt.items() if n["class_type"] == "InbetweenAIDAttentionPatch")
+    (sampler,) = [node["inputs"] for node in prompt.values() if node["class_type"] in ("KSampler", "SamplerCustom")]
+    patches = ("InbetweenAIDAttentionPatch", "InbetweenPictureMorphAttention")
+    assert prompt[sampler["model"][0]]["class_type"] in patches
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY))
 def test_workflow_sequence_runs_on_its_family(name, object_info, n):
     """The workflow's own schedule, AID and sampler settings on the tiny model of its family (2 steps)."""
-    import nodes as comfy_nodes
-
     prompt = _prompt(name, object_info)
     schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(**_only(prompt, "InbetweenBetaCoefficientSchedule")
                                                                ).args[0]
     g = torch.Generator().manual_seed(0)
-    encode = lambda: [[torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g),  # noqa: E731
-                       {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g)}]]
+    positive = _prompt_pair_batch(n, prompt, schedule, g)
+    _assert_aid_keeps_end_frames(n, prompt, FAMILY[name](), schedule, positive, _random_text(g))
+
+
+def _random_text(g: torch.Generator) -> list:
+    """A random conditioning of the tiny transformers' widths (tokens and pooled output)."""
+    return [[torch.randn(1, 10, tiny_models.TINY_CONTEXT, generator=g),
+             {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=g)}]]
+
+
+def _prompt_pair_batch(n, prompt: dict, schedule, g: torch.Generator) -> list:
+    """The workflow's Conditioning Interpolation Batch of two random prompts along ``schedule``, then its FluxGuidance
+    if it has one."""
+    import nodes as comfy_nodes
+
     batch = _only(prompt, "InbetweenConditioningInterpolationBatch")
     positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
-        encode(), encode(), schedule, batch["method"], batch["token_alignment"]).args[0]
+        _random_text(g), _random_text(g), schedule, batch["method"], batch["token_alignment"]).args[0]
     if any(node["class_type"] == "FluxGuidance" for node in prompt.values()):
         positive = comfy_nodes.node_helpers.conditioning_set_values(
             positive, {"guidance": _only(prompt, "FluxGuidance")["guidance"]})
-    _assert_aid_keeps_end_frames(n, prompt, FAMILY[name](), schedule, positive, encode())
+    return positive
 
 
 @pytest.mark.parametrize("name", sorted(KEYFRAMED))
@@ -238,3 +251,51 @@ def test_z_image_workflow_runs_on_tiny_z_image(object_info, n):
     latent = n.latent_nodes.SharedNoiseLatent.execute(128, 96, 1, schedule).args[0]
     _assert_aid_keeps_end_frames(n, prompt, tiny_models.build_z_image_model_patcher(), schedule, positive, negative,
                                  latent, steps=sampler["steps"])
+
+
+@torch.no_grad()
+def test_photo_morph_runs_on_tiny_flux(object_info, n):
+    """photo_morph_flux's own settings on the tiny Flux, its own steps included: both schedules, Conditioning
+    Interpolation Batch and FluxGuidance, BasicScheduler, Picture Morph Latents, Picture Morph Attention, and the
+    sampler, cfg and add_noise of KSamplerSelect and SamplerCustom (ComfyUI's own nodes); Keep Picture Ends with the
+    workflow's `ends` puts the pictures back exactly. (The Flux VAE cannot be built small: random frames stand in for
+    VAE Decode's.)"""
+    import comfy_extras.nodes_custom_sampler as custom_sampler
+
+    prompt = _prompt(PHOTO_MORPH, object_info)
+    latents_inputs, attention_inputs = (_only(prompt, node) for node in ("InbetweenPictureMorphLatents",
+                                                                         "InbetweenPictureMorphAttention"))
+    morph_schedule, attention_schedule = (
+        n.schedule_nodes.BetaCoefficientSchedule.execute(**prompt[inputs["schedule"][0]]["inputs"]).args[0]
+        for inputs in (latents_inputs, attention_inputs))
+    assert len(morph_schedule) == len(attention_schedule) == 7
+    g = torch.Generator().manual_seed(0)
+    positive = _prompt_pair_batch(n, prompt, morph_schedule, g)
+    model = tiny_models.build_flux_model_patcher()
+    scheduler = {k: v for k, v in _only(prompt, "BasicScheduler").items() if k != "model"}
+    sigmas = _run_node(custom_sampler.BasicScheduler, model=model, **scheduler)
+    pictures = [{"samples": torch.randn(1, 16, 8, 8, generator=g)} for _ in range(2)]
+    settings = {k: v for k, v in latents_inputs.items()
+                if k not in ("model", "positive", "latent_a", "latent_b", "schedule", "sigmas")}
+    assert settings["strength"] < 1.0, "inversion on rectified flow needs strength below 1"
+    latent, sampled = n.picture_morph_nodes.PictureMorphLatents.execute(
+        model=model, positive=positive, latent_a=pictures[0], latent_b=pictures[1], schedule=morph_schedule,
+        sigmas=sigmas, **settings).args
+    assert len(sampled) - 1 == round(settings["strength"] * scheduler["steps"])
+    patched = n.picture_morph_nodes.PictureMorphAttention.execute(
+        model=model, schedule=attention_schedule, **{k: v for k, v in attention_inputs.items()
+                                                      if k not in ("model", "schedule")}).args[0]
+    sampler_inputs = {k: v for k, v in _only(prompt, "SamplerCustom").items()
+                      if k in ("add_noise", "noise_seed", "cfg")}
+    assert sampler_inputs["add_noise"] is False and sampler_inputs["cfg"] == 1.0
+    sampler = _run_node(custom_sampler.KSamplerSelect, **_only(prompt, "KSamplerSelect"))
+    frames = _run_node(custom_sampler.SamplerCustom, model=patched, positive=positive, negative=_random_text(g),
+                       sampler=sampler, sigmas=sampled, latent_image=latent, **sampler_inputs)["samples"]
+    assert frames.shape == (7, 16, 8, 8) and torch.isfinite(frames).all()
+    assert not torch.allclose(frames[3], frames[2], atol=1e-3) and not torch.allclose(frames[3], frames[4], atol=1e-3)
+
+    decoded, picture_a, picture_b = (torch.rand(rows, 64, 64, 3, generator=g) for rows in (7, 1, 1))
+    ends = _only(prompt, "InbetweenKeepPictureEnds")["ends"]
+    kept = n.picture_morph_nodes.KeepPictureEnds.execute(decoded, picture_a, picture_b, ends).args[0]
+    assert torch.equal(kept[0], picture_a[0]) and torch.equal(kept[-1], picture_b[0])
+    assert torch.equal(kept[1:-1], decoded[1:-1])

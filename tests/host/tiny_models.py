@@ -183,31 +183,59 @@ def sdxl_unet_config() -> dict:
     }
 
 
-def build_sdxl_clip(seed: int = 0):
-    """A real ``comfy.sd.CLIP`` for SDXL (CLIP-L + CLIP-G at their real shapes) with random weights."""
-    import comfy.sd
-    import comfy.sdxl_clip
-    import comfy.supported_models_base
-
-    target = comfy.supported_models_base.ClipTarget(comfy.sdxl_clip.SDXLTokenizer, comfy.sdxl_clip.SDXLClipModel)
-    clip = comfy.sd.CLIP(target, model_options={"dtype": torch.float32})
-    init_random_(clip.cond_stage_model, seed)
-    return clip
-
-
 def write_test_sdxl_checkpoint(path: Path, seed: int = 0) -> Path:
     """Save a random-weight checkpoint that ``CheckpointLoaderSimple`` loads as an SDXL-family model
     (``model_base.SDXL`` with SDXL's CLIP-L + CLIP-G), fp16, about 2 GB; generated at test time."""
     import comfy.supported_models
 
+    return _write_family_checkpoint(path, comfy.supported_models.SDXL(sdxl_unet_config()), seed)
+
+
+def _write_family_checkpoint(path: Path, model_config, seed: int, adjust=None) -> Path:
+    """A random-weight checkpoint of ``model_config`` (a ``supported_models`` config) with the text encoders its
+    ``clip_target`` names at their real shapes and the SD VAE; ``adjust(state_dict)`` edits the UNet's weights
+    in place before saving."""
+    import comfy.sd
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model_config = comfy.supported_models.SDXL(sdxl_unet_config())
     model_config.set_inference_dtype(torch.float32, None)
     model = model_config.get_model({})
     init_random_(model.diffusion_model, seed)
-    save_checkpoint(path, model, build_sdxl_clip(seed=seed + 1), build_sd_vae(seed=seed + 2), seed)
+    if adjust is not None:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            adjust(model.diffusion_model.state_dict(keep_vars=True))
+    clip = comfy.sd.CLIP(model_config.clip_target(), model_options={"dtype": torch.float32})
+    init_random_(clip.cond_stage_model, seed + 1)
+    save_checkpoint(path, model, clip, build_sd_vae(seed=seed + 2), seed)
     return path
+
+
+TEST_SD21_CHECKPOINT_NAME = "inbetween_test_sd21_v.safetensors"
+# SD20.model_type reads v-prediction from this LayerNorm bias's spread (std > 0.09); a fresh LayerNorm's is 0.
+SD2_V_MARKER = "output_blocks.11.1.transformer_blocks.0.norm1.bias"
+
+
+def sd21_unet_config() -> dict:
+    """A reduced SD 2.x UNet that ComfyUI's detection takes for SD 2.x (320 model channels, 1024-wide context, linear
+    projections): SD 2.x's four levels of two res blocks, 320 channels on every level, transformers on the first three
+    (so output block 11, where the v-prediction marker sits, has one)."""
+    return {**sd15_unet_config(320, (1, 1, 1, 1), 1024), "num_res_blocks": [2] * 4,
+            "transformer_depth": [1] * 6 + [0] * 2, "transformer_depth_output": [1] * 9 + [0] * 3,
+            "use_linear_in_transformer": True}
+
+
+def write_test_sd21_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a random-weight checkpoint that ``CheckpointLoaderSimple`` loads as SD 2.1 768: ``SD20`` detected from
+    the UNet's keys, v-prediction from the marker bias (drawn with std 0.2), OpenCLIP-H as its text encoder at its
+    real shape; fp16, about 1.1 GB; generated at test time."""
+    import comfy.supported_models
+
+    def mark_v_prediction(state_dict):
+        state_dict[SD2_V_MARKER].normal_(0.0, 0.2)
+
+    return _write_family_checkpoint(path, comfy.supported_models.SD20(sd21_unet_config()), seed, mark_v_prediction)
 
 
 def tiny_clip_vision_config() -> dict:

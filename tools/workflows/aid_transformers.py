@@ -4,8 +4,8 @@ Flux Redux morph between two pictures."""
 from collections.abc import Callable
 
 from .graph import Node, Output, Workflow, workflow
-from .layout import (LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, aid_patch, checkpoint, columns, models_line, prompt,
-                     prompt_batch, save_sequence)
+from .layout import (LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, aid_patch, checkpoint, columns, flux_loaders,
+                     models_line, prompt, prompt_batch, save_sequence)
 from .models import (FLUX_CLIP_L, FLUX_DEV, FLUX_REDUX, FLUX_T5XXL, FLUX_VAE, QWEN_IMAGE, QWEN_TEXT_ENCODER, QWEN_VAE,
                      SD35_MEDIUM, SIGCLIP_VISION)
 
@@ -67,10 +67,7 @@ Flux schnell works the same way with 4 steps (set the schedule's `steps` to 4 to
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
 """, notes.next(760))], color="#432")
-    unet = w.node("UNETLoader", load.next(82), models=[FLUX_DEV], unet_name=FLUX_DEV.name, weight_dtype="default")
-    clip = w.node("DualCLIPLoader", load.next(130), models=[FLUX_CLIP_L, FLUX_T5XXL], clip_name1=FLUX_CLIP_L.name,
-                  clip_name2=FLUX_T5XXL.name, type="flux", device="default")
-    vae = w.node("VAELoader", load.next(58), models=[FLUX_VAE], vae_name=FLUX_VAE.name)
+    unet, clip, vae = flux_loaders(w, load)
     w.group("Load", [unet, clip, vae], color=LOAD)
     a = prompt(w, prompts, clip["CLIP"], "Prompt A (first frame)", "a red fox sitting in a snowy forest, photo")
     b = prompt(w, prompts, clip["CLIP"], "Prompt B (last frame)", "a snow owl sitting in a snowy forest, photo")
@@ -185,10 +182,7 @@ than two pictures, encode one picture per keyframe into `clip_vision_a`, leave `
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
 """, notes.next(900))], color="#432")
-    unet = w.node("UNETLoader", load.next(82), models=[FLUX_DEV], unet_name=FLUX_DEV.name, weight_dtype="default")
-    clip = w.node("DualCLIPLoader", load.next(130), models=[FLUX_CLIP_L, FLUX_T5XXL], clip_name1=FLUX_CLIP_L.name,
-                  clip_name2=FLUX_T5XXL.name, type="flux", device="default")
-    vae = w.node("VAELoader", load.next(58), models=[FLUX_VAE], vae_name=FLUX_VAE.name)
+    unet, clip, vae = flux_loaders(w, load)
     redux = w.node("StyleModelLoader", load.next(58), models=[FLUX_REDUX], style_model_name=FLUX_REDUX.name)
     vision = w.node("CLIPVisionLoader", load.next(58), models=[SIGCLIP_VISION], clip_name=SIGCLIP_VISION.name)
     w.group("Load", [unet, clip, vae, redux, vision], color=LOAD)

@@ -15,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import aid, aid_transformers, aid_video, attributes, keyframes, morphs, sequences  # noqa: F401  (each registers)
+# each module registers its workflows
+from . import aid, aid_transformers, aid_video, attributes, keyframes, morphs, picture_morphs, sequences  # noqa: F401
 from .graph import REGISTRY, Workflow, WorkflowDefinitionError  # noqa: F401  (the host suite's API)
 
 PACK_DIR = Path(__file__).resolve().parents[2]

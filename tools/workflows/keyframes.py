@@ -12,6 +12,7 @@ from .layout import (
     aid_patch,
     checkpoint,
     columns,
+    flux_loaders,
     models_line,
     prompt,
     sample_and_decode,
@@ -120,10 +121,7 @@ keyframes in Flux's joint text-image attention. Flux dev samples at cfg 1; the n
 **Expect** an animated WEBP and a grid of {frames} frames in `output/inbetween/`. `max_rows` 4 keeps memory at four
 1024x1024 rows plus the three keyframes' keys and values (set it to 0 on a GPU with room for all {frames} rows).
 """, notes.next(760))], color="#432")
-    unet = w.node("UNETLoader", load.next(82), models=[FLUX_DEV], unet_name=FLUX_DEV.name, weight_dtype="default")
-    clip = w.node("DualCLIPLoader", load.next(130), models=[FLUX_CLIP_L, FLUX_T5XXL], clip_name1=FLUX_CLIP_L.name,
-                  clip_name2=FLUX_T5XXL.name, type="flux", device="default")
-    vae = w.node("VAELoader", load.next(58), models=[FLUX_VAE], vae_name=FLUX_VAE.name)
+    unet, clip, vae = flux_loaders(w, load)
     schedule = _schedule(w, load, len(FLUX_PROMPTS), 6, loop=False, steps=20)
     w.group("Load", [unet, clip, vae, schedule], color=LOAD)
     keyframes = w.node("InbetweenEncodeKeyframePrompts", prompts.next(220), title="Keyframe prompts (one a line)",

@@ -2,7 +2,7 @@
 pieces several workflows repeat: a checkpoint loader, a prompt, decoding and saving a frame sequence."""
 
 from .graph import Column, Node, Output, Workflow
-from .models import Model
+from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, Model
 
 NOTE_WIDTH = 440
 GROUP_GAP = 48          # between the columns, so the groups drawn around them never touch
@@ -26,6 +26,29 @@ def columns(*widths: int, top: int = 0) -> list[Column]:
 
 def checkpoint(w: Workflow, col: Column, model: Model) -> Node:
     return w.node("CheckpointLoaderSimple", col.next(98), models=[model], ckpt_name=model.name)
+
+
+def flux_loaders(w: Workflow, col: Column) -> tuple[Node, Node, Node]:
+    """Flux dev's loaders: Load Diffusion Model, DualCLIPLoader (CLIP-L, T5-XXL, type flux), Load VAE."""
+    unet = w.node("UNETLoader", col.next(82), models=[FLUX_DEV], unet_name=FLUX_DEV.name, weight_dtype="default")
+    clip = w.node("DualCLIPLoader", col.next(130), models=[FLUX_CLIP_L, FLUX_T5XXL], clip_name1=FLUX_CLIP_L.name,
+                  clip_name2=FLUX_T5XXL.name, type="flux", device="default")
+    return unet, clip, w.node("VAELoader", col.next(58), models=[FLUX_VAE], vae_name=FLUX_VAE.name)
+
+
+def encoded_photos(w: Workflow, col: Column, vae: Output, size: int) -> tuple[list[Node], list[Output], list[Output]]:
+    """Photo A and photo B (photo_a.png, photo_b.png) loaded, scaled and center-cropped to ``size`` square and
+    VAE-encoded: the nodes, the scaled pictures and their latents."""
+    nodes, scaled_pictures, latents = [], [], []
+    for label, image in (("A (first frame)", "photo_a.png"), ("B (last frame)", "photo_b.png")):
+        photo = w.node("LoadImage", col.next(330), title=f"Photo {label}", image=image)
+        scaled = w.node("ImageScale", col.next(130), image=photo["IMAGE"], upscale_method="lanczos", width=size,
+                        height=size, crop="center")
+        encoded = w.node("VAEEncode", col.next(46), pixels=scaled["IMAGE"], vae=vae)
+        nodes += [photo, scaled, encoded]
+        scaled_pictures.append(scaled["IMAGE"])
+        latents.append(encoded["LATENT"])
+    return nodes, scaled_pictures, latents
 
 
 def prompt(w: Workflow, col: Column, clip: Output, title: str, text: str, height: int = PROMPT_HEIGHT) -> Node:

@@ -1,8 +1,8 @@
 """The model files the workflows name, with the public download address ComfyUI's own templates give for each
 (comfyui-workflow-templates 0.1.95; Wan 2.1, Wan 2.2 TI2V 5B and Z-Image Turbo as comfyui-workflow-templates 0.8.31
 names them in text_to_video_wan, video_wan2_2_5B_ti2v and image_z_image_turbo; Qwen-Image-Edit-2511 as ComfyUI's
-repository of it names it; the PixelSmile LoRA from its authors'), so the front end can offer the download of a
-missing one."""
+repository of it names it; the PixelSmile LoRA from its authors'; SD 2.1 768 from
+Stability AI's repository), so the front end can offer the download of a missing one."""
 
 from dataclasses import dataclass
 
@@ -27,6 +27,10 @@ SD15 = Model("v1-5-pruned-emaonly-fp16.safetensors",
 SDXL = Model("sd_xl_base_1.0.safetensors",
              "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors",
              "checkpoints")
+# Stable Diffusion 2.1 768 (v-prediction), the model FreeMorph runs on.
+SD21_768 = Model("v2-1_768-ema-pruned.safetensors",
+                 "https://huggingface.co/stabilityai/stable-diffusion-2-1/resolve/main/v2-1_768-ema-pruned.safetensors",
+                 "checkpoints")
 SD15_SCRIBBLE_CONTROLNET = Model(
     "control_v11p_sd15_scribble_fp16.safetensors",
     "https://huggingface.co/comfyanonymous/ControlNet-v1-1_fp16_safetensors/resolve/main/control_v11p_sd15_scribble_fp16.safetensors",

@@ -11,6 +11,7 @@ from .layout import (
     aid_patch,
     checkpoint,
     columns,
+    encoded_photos,
     models_line,
     prompt,
     prompt_batch,
@@ -62,14 +63,7 @@ both *Upscale Image* nodes. Flux: *Load Diffusion Model*, *DualCLIPLoader* (clip
                       steps=STEPS, start=0.0, end=1.0)
     w.group("Load", [ckpt, schedule], color=LOAD)
 
-    latents, picture_nodes = [], []
-    for label, image in (("A (first frame)", "photo_a.png"), ("B (last frame)", "photo_b.png")):
-        photo = w.node("LoadImage", pictures.next(330), title=f"Photo {label}", image=image)
-        scaled = w.node("ImageScale", pictures.next(130), image=photo["IMAGE"], upscale_method="lanczos", width=512,
-                        height=512, crop="center")
-        encoded = w.node("VAEEncode", pictures.next(46), pixels=scaled["IMAGE"], vae=ckpt["VAE"])
-        latents.append(encoded["LATENT"])
-        picture_nodes += [photo, scaled, encoded]
+    picture_nodes, _, latents = encoded_photos(w, pictures, ckpt["VAE"], 512)
     w.group("Pictures", picture_nodes, color=LOAD)
 
     a = prompt(w, prompts, ckpt["CLIP"], "Prompt A (photo A)", "a photo of a cat sitting on a sofa, soft light")

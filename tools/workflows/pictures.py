@@ -11,6 +11,7 @@
   (classic preset, 4 steps), coloured from A to B by Slerp Latent.
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.pictures     # needs Debian's chromium package
+    ... python -m tools.workflows.pictures photo_morph_sdxl ...         # only these workflows' thumbnails
 """
 
 import sys
@@ -40,7 +41,8 @@ FIT_JS = """(() => {
 })()"""
 
 
-def screenshots(comfyui: Path) -> None:
+def screenshots(comfyui: Path, names: list[str]) -> None:
+    """Every workflow's thumbnail and the help panel; with ``names``, only those workflows' thumbnails."""
     import frontend
     from browser import find_chromium
     from server import ComfyServer
@@ -52,6 +54,8 @@ def screenshots(comfyui: Path) -> None:
         browser = frontend.open_frontend(server, executable)
         try:
             for path in sorted(WORKFLOWS_DIR.glob("*.json")):
+                if names and path.stem not in names:
+                    continue
                 frontend.load_template(browser, path.stem)
                 if frontend.open_dialogs(browser):
                     frontend.close_dialogs(browser)
@@ -60,7 +64,8 @@ def screenshots(comfyui: Path) -> None:
                 if path.stem == README_GRAPH:
                     browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_SCALE)
                 print(f"wrote {path.with_suffix('.jpg').relative_to(PACK_DIR)}")
-            help_panel(browser)
+            if not names:
+                help_panel(browser)
         finally:
             browser.close()
 
@@ -117,15 +122,19 @@ def icon() -> None:
     print(f"wrote {(DOCS_DIR / 'icon.png').relative_to(PACK_DIR)}")
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     sys.path.insert(0, str(PACK_DIR / "tests" / "host"))
     import comfy_host
 
+    unknown = [name for name in names if not (WORKFLOWS_DIR / f"{name}.json").exists()]
+    if unknown:
+        sys.exit(f"no such workflow: {', '.join(unknown)}")
     DOCS_DIR.mkdir(parents=True, exist_ok=True)
-    screenshots(comfy_host.comfyui_path())
-    node_pictures()
-    icon()
+    screenshots(comfy_host.comfyui_path(), names)
+    if not names:
+        node_pictures()
+        icon()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,0 +1,180 @@
+"""Photo morphs whose first and last frames are the photos themselves: FreeMorph (ICCV 2025) on SD 2.1 768 (its own
+setting), SDXL and Flux. Both photos are VAE-encoded; Picture Morph Latents inverts their slerped latents;
+SamplerCustom samples them, noise off, with the model from Picture Morph Attention; Keep Picture Ends puts the photos
+back as the ends."""
+
+from dataclasses import dataclass
+
+from .graph import Node, Output, Workflow, workflow
+from .layout import (
+    LOAD,
+    PROMPTS,
+    SAMPLE,
+    SAVE,
+    SEQUENCE,
+    checkpoint,
+    columns,
+    encoded_photos,
+    flux_loaders,
+    models_line,
+    prompt,
+    prompt_batch,
+    save_sequence,
+)
+from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, SD21_768, SDXL, Model
+
+# FreeMorph's settings: 7 frames, strength 0.8 of 50 DDIM steps, 5 fixed-point iterations, its phase bounds.
+FRAMES, STRENGTH, ITERATIONS, ATTENTION_BETA = 7, 0.8, 5, 20.0
+MEAN_FROM, ENDS_FROM, LOW_FREQUENCIES, PURE_UNTIL, FUSED_UNTIL = 0.3, 0.6, 0.875, 0.2, 0.6
+
+
+@dataclass(frozen=True)
+class Setting:
+    title: str         # the model, as the note's heading names it
+    size: int
+    steps: int
+    scheduler: str
+    sampler: str
+    cfg: float
+    values: str        # whose settings these are, for the note
+    guidance: float | None = None  # FluxGuidance on the caption batch (cfg 1)
+
+    @property
+    def inversion_calls(self) -> int:
+        return round(ITERATIONS * STRENGTH * self.steps)
+
+    @property
+    def sampled_steps(self) -> int:
+        return round(STRENGTH * self.steps)
+
+
+SD21 = Setting("SD 2.1 768, FreeMorph's own setting", 768, 50, "ddim_uniform", "ddim", 7.5,
+               "FreeMorph's values")
+SDXL_SETTING = Setting("SDXL", 1024, 50, "ddim_uniform", "ddim", 7.5, "FreeMorph's values")
+FLUX = Setting("Flux dev", 1024, 30, "simple", "euler", 1.0, "FreeMorph's values but the steps and cfg", 3.5)
+
+
+def _note(setting: Setting, model_text: str) -> str:
+    s = setting
+    cfg = (f"cfg 1 with *FluxGuidance* {s.guidance} on the caption batch\n  (inversion and sampling both read it; "
+           "the negative prompt is unused at cfg 1)" if s.guidance else
+           f"cfg {s.cfg} for sampling (the inversion runs at cfg 1, as FreeMorph's)")
+    below_one = " Keep it below 1 on rectified flow." if s.guidance else ""
+    return f"""
+## Morph photo A into photo B, the photos as the ends (FreeMorph, {s.title})
+
+{FRAMES} frames from photo A to photo B whose first and last frames are **the photos themselves**, the way FreeMorph
+(ICCV 2025, no training) makes them. Each photo is scaled and center-cropped to {s.size}x{s.size} and VAE-encoded.
+*Picture Morph Latents* slerps the two latents at a uniform schedule's {FRAMES} coefficients and inverts every frame
+along the sampler's schedule with FreeMorph's attention phases, then gives the in-betweens one noise's high
+frequencies. *SamplerCustom* samples those latents (add_noise off, the sigmas *Picture Morph Latents* returned) with
+the model from *Picture Morph Attention*: the in-betweens attend to both photos only, then to themselves as well,
+then plainly. *Keep Picture Ends* puts the scaled photos back as frame 1 and frame {FRAMES}.
+
+**What the end frames are**: the photos exactly as encoded (scaled and cropped), pixel for pixel. `ends`
+`regenerated` shows what the sampler made of them instead: the inversion's round trip, close but not exact.
+
+{model_text}
+
+**Settings that matter** ({s.values})
+- *BasicScheduler*: {s.steps} steps, `{s.scheduler}`; *KSamplerSelect* `{s.sampler}`; {cfg}.
+- `strength` {STRENGTH}: the last {s.sampled_steps} of the {s.steps} steps are inverted, then sampled. Higher: freer
+  in-betweens, further from the photos; lower: closer to a cross-fade.{below_one}
+- `iterations` {ITERATIONS}: fixed-point iterations per inverted step (1: plain inversion, faster, looser).
+- `mean_from` {MEAN_FROM}, `ends_from` {ENDS_FROM}: inversion steps after these fractions give every frame the
+  frames' mean attention, then each frame the mean of its attention to both photos.
+- `low_frequencies` {LOW_FREQUENCIES}: the share of each in-between's spectrum kept; the rest comes from one noise
+  (`noise_seed`) shared by all frames.
+- *Picture Morph Attention*: Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}) coefficients, `pure_until`
+  {PURE_UNTIL}, `fused_until` {FUSED_UNTIL}.
+
+**Cost**: inversion costs about iterations x strength model calls per step: {ITERATIONS} x {STRENGTH} x
+{s.steps} = {s.inversion_calls} calls on the batch of {FRAMES} before sampling's {s.sampled_steps} steps. Lower
+`iterations` or the steps for a quick draft.
+
+**Change**: load your photos in *Photo A* and *Photo B* (any sizes: both are brought to {s.size}x{s.size}); describe
+each in its caption; `noise_seed`; `frames` in both schedules (they must match).
+
+**Expect** an animated WEBP and a grid of {FRAMES} frames in `output/inbetween/`.
+"""
+
+
+def _photo_morph(w: Workflow, setting: Setting, model_text: str, loaders, prefix: str) -> None:
+    """The FreeMorph graph; ``loaders(w, column)`` gives (loader nodes, MODEL, CLIP, VAE)."""
+    notes, load, pictures, prompts, sequence, morph, sample, save = columns(315, 330, 400, 340, 340, 340, 400)
+    w.group("Read me", [w.note(_note(setting, model_text), notes.next(1150))], color="#432")
+    loader_nodes, model, clip, vae = loaders(w, load)
+    w.group("Load", loader_nodes, color=LOAD)
+    picture_nodes, scaled, latents = encoded_photos(w, pictures, vae, setting.size)
+    w.group("Pictures", picture_nodes, color=LOAD)
+
+    a = prompt(w, prompts, clip, "Caption A (photo A)", "a photo of a cat sitting on a sofa, soft light")
+    b = prompt(w, prompts, clip, "Caption B (photo B)", "a photo of a dog sitting on a sofa, soft light")
+    negative = prompt(w, prompts, clip, "Negative (unused at cfg 1)" if setting.guidance else "Negative", "")
+    w.group("Captions", [a, b, negative], color=PROMPTS)
+
+    uniform = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250), title="Morph schedule (uniform)",
+                     frames=FRAMES, preset="uniform", steps=setting.steps, start=0.0, end=1.0)
+    batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], uniform["schedule"])
+    positive, sequence_nodes = batch["CONDITIONING"], [uniform, batch]
+    if setting.guidance:
+        guidance = w.node("FluxGuidance", sequence.next(58), conditioning=positive, guidance=setting.guidance)
+        positive, sequence_nodes = guidance["CONDITIONING"], sequence_nodes + [guidance]
+    attention_schedule = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250),
+                                title=f"Attention schedule (Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}))",
+                                frames=FRAMES, preset="custom alpha / beta", steps=setting.steps,
+                                alpha=ATTENTION_BETA, beta=ATTENTION_BETA, start=0.0, end=1.0)
+    w.group("Sequence", sequence_nodes + [attention_schedule], color=SEQUENCE)
+
+    sigmas = w.node("BasicScheduler", morph.next(110), model=model, scheduler=setting.scheduler, steps=setting.steps,
+                    denoise=1.0)
+    latents_node = w.node("InbetweenPictureMorphLatents", morph.next(310), model=model, positive=positive,
+                          latent_a=latents[0], latent_b=latents[1], schedule=uniform["schedule"],
+                          sigmas=sigmas["SIGMAS"], strength=STRENGTH, iterations=ITERATIONS, mean_from=MEAN_FROM,
+                          ends_from=ENDS_FROM, low_frequencies=LOW_FREQUENCIES, noise_seed=42)
+    attention = w.node("InbetweenPictureMorphAttention", morph.next(180), model=model,
+                       schedule=attention_schedule["schedule"], pure_until=PURE_UNTIL, fused_until=FUSED_UNTIL,
+                       layers="self + cross", apply_to_uncond=False, max_rows=0)
+    w.group("Morph (FreeMorph)", [sigmas, latents_node, attention], color=SEQUENCE)
+
+    sampler_select = w.node("KSamplerSelect", sample.next(58), sampler_name=setting.sampler)
+    sampler = w.node("SamplerCustom", sample.next(240), title="SamplerCustom (add_noise off)",
+                     model=attention["MODEL"], add_noise=False, noise_seed=0, cfg=setting.cfg, positive=positive,
+                     negative=negative["CONDITIONING"], sampler=sampler_select["SAMPLER"],
+                     sigmas=latents_node["sigmas"], latent_image=latents_node["latent"])
+    decode = w.node("VAEDecode", sample.next(46), samples=sampler["output"], vae=vae)
+    ends = w.node("InbetweenKeepPictureEnds", sample.next(104), images=decode["IMAGE"], picture_a=scaled[0],
+                  picture_b=scaled[1], ends="pictures")
+    w.group("Sample", [sampler_select, sampler, decode, ends], color=SAMPLE)
+    w.group("Save", save_sequence(w, save, ends["IMAGE"], prefix, grid_columns=FRAMES), color=SAVE)
+
+
+def _checkpoint_loader(model: Model):
+    def loaders(w: Workflow, col) -> tuple[list[Node], Output, Output, Output]:
+        ckpt = checkpoint(w, col, model)
+        return [ckpt], ckpt["MODEL"], ckpt["CLIP"], ckpt["VAE"]
+    return loaders
+
+
+def _flux_loaders(w: Workflow, col) -> tuple[list[Node], Output, Output, Output]:
+    unet, clip, vae = flux_loaders(w, col)
+    return [unet, clip, vae], unet["MODEL"], clip["CLIP"], vae["VAE"]
+
+
+@workflow
+def photo_morph_sd21(w: Workflow):
+    _photo_morph(w, SD21, f"""**Model** (v-prediction; any SD 2.x checkpoint works, at 512 for the 512 ones):
+{models_line(SD21_768)}""", _checkpoint_loader(SD21_768), "photo_morph_sd21")
+
+
+@workflow
+def photo_morph_sdxl(w: Workflow):
+    _photo_morph(w, SDXL_SETTING, f"""**Model** (any SDXL checkpoint works; FreeMorph's setting, on SDXL at 1024):
+{models_line(SDXL)}""", _checkpoint_loader(SDXL), "photo_morph_sdxl")
+
+
+@workflow
+def photo_morph_flux(w: Workflow):
+    _photo_morph(w, FLUX, f"""**Models** (FreeMorph's method on Flux's rectified flow: this pack's extension of
+the paper):
+{models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}""", _flux_loaders, "photo_morph_flux")
