@@ -102,3 +102,18 @@ def expected(call, weights, mode, fused, tokens, patch, layout=None, chosen=None
                                   in enumerate(zip(own, blend)))
                 out[row] = softmax_attention(q[row], *blend)
     return out
+
+
+def expected_inversion(call, behaviour):
+    """A picture morph's inversion on a joint attention from FreeMorph's definitions (float64, one chunk, all of the
+    ends' tokens): every row gets the rows' mean attention (``rows_mean``) or the mean of its attention to the first and
+    to the last row (``ends_mean``)."""
+    q, k, v = (call[x].double() for x in ("q", "k", "v"))
+    bias = mask_as_bias(call["mask"], q.shape[0], q.shape[2], k.shape[2])
+    rows, last = q.shape[0], q.shape[0] - 1
+    if behaviour == "rows_mean":
+        mean = torch.stack([softmax_attention(q[r], k[r], v[r], bias[r]) for r in range(rows)]).mean(dim=0)
+        return mean.expand(rows, *mean.shape)
+    return torch.stack([(softmax_attention(q[r], k[0], v[0], bias[0]) + softmax_attention(q[r], k[last], v[last],
+                                                                                          bias[last])) / 2
+                        for r in range(rows)])

@@ -188,6 +188,48 @@ def test_inversion_layers_compute_freemorphs_definitions(n, tiny_model, morph, b
         torch.testing.assert_close(call["out"].double(), expected_inversion(call, behaviour), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("behaviour", ["rows_mean", "ends_mean"])
+def test_inversion_on_flux_computes_freemorphs_definitions(n, behaviour):
+    """Flux's joint attentions (double and single blocks) through the same plan: every row, ends included."""
+    import tiny_models
+    from aid_support import dit_conditioning
+    from joint_formulas import OverrideRecorder, expected_inversion
+
+    flux = tiny_models.build_flux_model_patcher()
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(3, "uniform", 20, 1.0, 1.0, 0.0, 1.0).args[0]
+    patched = n.picture_morph_nodes._morph_patch(LATENTS, flux, schedule, ())
+    options = patched.model_options["transformer_options"]
+    recorder = OverrideRecorder(options["optimized_attention_override"])
+    options["optimized_attention_override"] = recorder
+    start = torch.randn(3, 16, 8, 8, generator=torch.Generator().manual_seed(4))
+    n.inversion.invert_latent(LATENTS, patched, dit_conditioning(1), start, _sigmas(flux, 4, "simple")[-3:], 1,
+                              lambda step: behaviour)
+    assert recorder.calls and all(call["options"]["cond_or_uncond"] == [0] for call in recorder.calls)
+    for call in recorder.calls:
+        torch.testing.assert_close(call["out"].double(), expected_inversion(call, behaviour), rtol=1e-4, atol=1e-5)
+
+
+def test_inversion_attention_makes_no_device_sync(n):
+    """The inversion's attentions (both behaviours, on Flux's joint attention), captured in a real inversion and
+    replayed on fake CUDA tensors through each kernel path: no sync, no host-to-device copy."""
+    import tiny_models
+    from aid_support import dit_conditioning
+    from sync_audit import capture_attention_calls, replay_on_fake_cuda
+
+    flux = tiny_models.build_flux_model_patcher()
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(3, "uniform", 20, 1.0, 1.0, 0.0, 1.0).args[0]
+    patched = n.picture_morph_nodes._morph_patch(LATENTS, flux, schedule, ())
+    start = torch.randn(3, 16, 8, 8, generator=torch.Generator().manual_seed(4))
+    behaviours = ["rows_mean", "ends_mean"]
+    override, captured = capture_attention_calls(patched, lambda: n.inversion.invert_latent(
+        LATENTS, patched, dit_conditioning(1), start, _sigmas(flux, 4, "simple")[-3:], 1, behaviours.__getitem__))
+    plans = [n.attention_patch.plan_of(kwargs["transformer_options"]) for _, _, kwargs in captured]
+    assert {bool(plan.means) for plan in plans} == {True, False} and all(plan.active for plan in plans)
+    for dtype, capability in ((torch.float16, (9, 0)), (torch.float32, (9, 0)), (torch.float16, None)):
+        events = replay_on_fake_cuda(override, captured, n.attention_patch, dtype, capability)
+        assert all(not call_events for call_events in events), (dtype, capability, events)
+
+
 def test_inbetweens_get_the_shared_noise_high_frequencies(n, tiny_model, morph):
     """The same inversion with every frequency kept, then FreeMorph's filter by hand in the model's latent space (the
     LATENT is the VAE's; SD scales it by 0.18215), with the noise drawn from the seed as ComfyUI draws noise (CPU
