@@ -32,6 +32,18 @@ SIGMAS_TOOLTIP = "The sampler's whole schedule (e.g. BasicScheduler); sample wit
 SAMPLED_TOOLTIP = "The part of the schedule to sample: give it to SamplerCustom with add_noise off."
 
 
+def _inversion_inputs() -> list:
+    """The schedule and how much of it is inverted, as both inverting nodes take them."""
+    return [io.Sigmas.Input("sigmas", tooltip=SIGMAS_TOOLTIP),
+            io.Float.Input("strength", default=0.8, min=0.01, max=1.0, step=0.01, tooltip=STRENGTH_TOOLTIP),
+            io.Int.Input("iterations", default=5, min=1, max=50, tooltip=ITERATIONS_TOOLTIP)]
+
+
+def _inversion_outputs(latent_tooltip: str) -> list:
+    return [io.Latent.Output(display_name="latent", tooltip=latent_tooltip),
+            io.Sigmas.Output(display_name="sigmas", tooltip=SAMPLED_TOOLTIP)]
+
+
 def _check_inversion_model(node: str, model) -> None:
     """Inversion reads the denoiser as ``x = x0 + sigma * noise`` (eps, v) or rectified flow."""
     sampling = model.get_model_object("model_sampling")
@@ -83,12 +95,9 @@ class InvertLatent(io.ComfyNode):
                 io.Conditioning.Input("positive", tooltip="The picture's caption; inversion runs at cfg 1, as "
                                                           "FreeMorph's."),
                 io.Latent.Input("latent", tooltip="The latent(s) to invert, each row on its own."),
-                io.Sigmas.Input("sigmas", tooltip=SIGMAS_TOOLTIP),
-                io.Float.Input("strength", default=0.8, min=0.01, max=1.0, step=0.01, tooltip=STRENGTH_TOOLTIP),
-                io.Int.Input("iterations", default=5, min=1, max=50, tooltip=ITERATIONS_TOOLTIP),
+                *_inversion_inputs(),
             ],
-            outputs=[io.Latent.Output(display_name="latent", tooltip="The inverted latent."),
-                     io.Sigmas.Output(display_name="sigmas", tooltip=SAMPLED_TOOLTIP)],
+            outputs=_inversion_outputs("The inverted latent."),
         )
 
     @classmethod
@@ -124,9 +133,7 @@ class PictureMorphLatents(io.ComfyNode):
                 io.Latent.Input("latent_b", tooltip="The last picture, VAE-encoded, same size as latent_a."),
                 ScheduleIO.Input("schedule", tooltip="The frames and where each sits between the pictures (FreeMorph: "
                                                      "7 frames, uniform)."),
-                io.Sigmas.Input("sigmas", tooltip=SIGMAS_TOOLTIP),
-                io.Float.Input("strength", default=0.8, min=0.01, max=1.0, step=0.01, tooltip=STRENGTH_TOOLTIP),
-                io.Int.Input("iterations", default=5, min=1, max=50, tooltip=ITERATIONS_TOOLTIP),
+                *_inversion_inputs(),
                 io.Float.Input("mean_from", default=0.3, min=0.0, max=1.0, step=0.01,
                                tooltip="Inversion steps after this fraction of the schedule give every frame the "
                                        "frames' mean attention (FreeMorph: 0.3)."),
@@ -139,8 +146,7 @@ class PictureMorphLatents(io.ComfyNode):
                 io.Int.Input("noise_seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                              tooltip="Seed of the shared high-frequency noise."),
             ],
-            outputs=[io.Latent.Output(display_name="latent", tooltip="One start latent per frame."),
-                     io.Sigmas.Output(display_name="sigmas", tooltip=SAMPLED_TOOLTIP)],
+            outputs=_inversion_outputs("One start latent per frame."),
         )
 
     @classmethod
