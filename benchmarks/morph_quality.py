@@ -20,12 +20,13 @@ as FreeMorph's ``caption.py`` writes them with BLIP) or ``--prompt`` for both en
 
 The two morphs are built by functions of :class:`MorphInputs` returning the frames (IMAGE ``[frames, H, W, 3]``):
 :func:`img2img_morph` (Slerp Latent with shared noise, Conditioning Interpolation Batch, AID Attention Patch,
-KSampler at ``--denoise``) and the picture morph given as ``--picture-morph module:function`` (a function of the same
-shape; for the picture morph nodes, a function that runs them). A data set, checkpoint or LPIPS weight file that is
+KSampler at ``--denoise``) and :func:`picture_morph` (FreeMorph's graph: Picture Morph Latents at strength ``--denoise``,
+Picture Morph Attention, SamplerCustom, Keep Picture Ends), or another function of the same shape given as
+``--picture-morph module:function``. A data set, checkpoint or LPIPS weight file that is
 absent is named and skipped, exit status 0: nothing is downloaded.
 
     COMFYUI_PATH=/path/to/ComfyUI python benchmarks/morph_quality.py --checkpoint sd21.safetensors \\
-        --morphbench data/MorphBench --morph4data data/Morph4Data [--picture-morph my_module:freemorph]
+        --morphbench data/MorphBench --morph4data data/Morph4Data
 """
 
 import argparse
@@ -131,6 +132,41 @@ def img2img_morph(inputs: MorphInputs):
     samples = comfy_nodes.common_ksampler(model, inputs.seed, inputs.steps, inputs.cfg, "euler", "normal", positive,
                                           encode(inputs.negative), latent, denoise=inputs.denoise)[0]
     return comfy_nodes.VAEDecode().decode(inputs.vae, samples)[0]
+
+
+def picture_morph(inputs: MorphInputs):
+    """The picture morph, as ``photo_morph_sd21`` builds it (FreeMorph's settings): captions A -> B by Conditioning
+    Interpolation Batch at a uniform schedule, Picture Morph Latents (BasicScheduler ``ddim_uniform`` at ``steps``,
+    strength ``denoise``, 5 iterations), SamplerCustom (ddim, noise off) with Picture Morph Attention at Beta(20, 20),
+    VAE Decode, Keep Picture Ends (the pictures as the ends)."""
+    import comfy.sample
+    import comfy.samplers
+    import torch
+
+    import nodes as comfy_nodes
+
+    n = inputs.pack.nodes
+    schedule = lambda preset, alpha: n.schedule_nodes.BetaCoefficientSchedule.execute(  # noqa: E731
+        inputs.frames, preset, inputs.steps, alpha, alpha, 0.0, 1.0).args[0]
+    uniform, beta = schedule("uniform", 1.0), schedule(n.schedule_nodes.PRESET_CUSTOM, 20.0)
+    latent_a, latent_b = (comfy_nodes.VAEEncode().encode(inputs.vae, picture)[0]
+                          for picture in (inputs.picture_a, inputs.picture_b))
+    encode = lambda text: comfy_nodes.CLIPTextEncode().encode(inputs.clip, text)[0]  # noqa: E731
+    positive = n.conditioning_nodes.ConditioningInterpolationBatch.execute(
+        encode(inputs.prompt_a), encode(inputs.prompt_b), uniform, "lerp", "error").args[0]
+    sigmas = comfy.samplers.calculate_sigmas(inputs.model.get_model_object("model_sampling"), "ddim_uniform",
+                                             inputs.steps).cpu()
+    start, sampled = n.picture_morph_nodes.PictureMorphLatents.execute(
+        inputs.model, positive, latent_a, latent_b, uniform, sigmas, inputs.denoise, 5, 0.3, 0.6, 0.875,
+        inputs.seed).args
+    model = n.picture_morph_nodes.PictureMorphAttention.execute(inputs.model, beta, 0.2, 0.6, "self + cross", False,
+                                                                0).args[0]
+    samples = comfy.sample.sample_custom(model, torch.zeros_like(start["samples"]), inputs.cfg,
+                                         comfy.samplers.sampler_object("ddim"), sampled, positive,
+                                         encode(inputs.negative), start["samples"], seed=inputs.seed)
+    frames = comfy_nodes.VAEDecode().decode(inputs.vae, {"samples": samples})[0]
+    return n.picture_morph_nodes.KeepPictureEnds.execute(frames, inputs.picture_a, inputs.picture_b,
+                                                         "pictures").args[0]
 
 
 def load_morph(spec: str) -> Morph:
@@ -240,7 +276,7 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--morphbench", type=Path, help="MorphBench's folder (DiffMorpher's 90 pairs)")
     parser.add_argument("--morph4data", type=Path, help="Morph4Data's folder (FreeMorph's 76 pairs)")
     parser.add_argument("--picture-morph", help="module:function (or path.py:function) running the picture morph on "
-                                                "a MorphInputs; without it that row is skipped")
+                                                "a MorphInputs instead of the pack's (picture_morph)")
     parser.add_argument("--distance", default="lpips", help="the distance backend (default lpips: AlexNet LPIPS, as "
                                                             "IMPUS's evaluation code)")
     parser.add_argument("--frames", type=int, default=7, help="frames per sequence, ends included (FreeMorph: 7)")
@@ -325,8 +361,7 @@ def run(args) -> int:
     parts = comfy.sd.load_checkpoint_guess_config(str(args.checkpoint), output_vae=True, output_clip=True)[:3]
     captions = json.loads(args.captions.read_text()) if args.captions else {}
     morphs = {"img2img morph": img2img_morph}
-    morphs["picture morph"] = load_morph(args.picture_morph) if args.picture_morph else (
-        "skipped: no picture morph given (--picture-morph module:function)")
+    morphs["picture morph"] = load_morph(args.picture_morph) if args.picture_morph else picture_morph
     results = {}
     with torch.inference_mode():
         for data_set, pairs in found.items():

@@ -85,6 +85,21 @@ def rms(a, b):
     return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b)) / 3) / 255
 
 
+def test_the_packs_picture_morph_keeps_the_pictures(bench, data, test_checkpoint):
+    """The benchmark's own picture morph (Picture Morph Latents, Picture Morph Attention, Keep Picture Ends) on the test
+    checkpoint: the pictures come back as the first and last frame, the in-betweens are sampled."""
+    import comfy.sd
+
+    pack = bench.import_comfy(True)
+    model, clip, vae = comfy.sd.load_checkpoint_guess_config(str(test_checkpoint), output_vae=True,
+                                                             output_clip=True)[:3]
+    pictures = [bench.load_picture(data / "morphbench" / f"cat_{i}.png", SIZE) for i in (0, 1)]
+    frames = bench.picture_morph(bench.MorphInputs(pack, model, clip, vae, *pictures, "a dog", "a cat", "", FRAMES, 4,
+                                                   2.0, 0.5, 0))
+    assert frames.shape == (FRAMES, SIZE, SIZE, 3)
+    assert torch.equal(frames[0], pictures[0][0]) and torch.equal(frames[-1], pictures[1][0])
+
+
 def test_freemorphs_table_for_both_morphs(bench, capsys, data, test_checkpoint):
     code = bench.main(["--checkpoint", str(test_checkpoint), "--morphbench", str(data / "morphbench"), "--morph4data",
                        str(data / "morph4data"), "--picture-morph", f"{__file__}:crossfade", "--distance", "pixel",
