@@ -33,6 +33,8 @@ FIT_JS = """(() => {
     const rect = canvas.canvas.getBoundingClientRect(), margin = 24;
     const scale = Math.min((rect.width - 2 * margin) / (right - left), (rect.height - 2 * margin) / (bottom - top));
     canvas.ds.scale = scale;
+    // Draw every node in full however far out the fit zooms (LiteGraph draws blank boxes below 8 px text).
+    if ("min_font_size_for_lod" in canvas) canvas.min_font_size_for_lod = 0;
     canvas.ds.offset = [margin / scale - left + (rect.width / scale - 2 * margin / scale - (right - left)) / 2,
                         margin / scale - top];
     canvas.setDirty(true, true);
