@@ -13,6 +13,9 @@ It knows tensors, not ComfyUI. Every public name of these modules is importable 
   multi-attribute blends.
 - ``tokens``: equal token counts for two or more embedding sequences.
 - ``translation``: a window sliding from one latent into another.
+- ``inversion``: a sampler's deterministic steps walked backwards by fixed-point iteration (the noisy latent that
+  regenerates a given one), for any denoiser.
+- ``frequency``: FreeMorph's Fourier noise injection, the low frequencies of one latent with the high ones of another.
 - ``grid``: a contact sheet of a frame batch.
 - ``metrics``: the AID paper's smoothness (1 - Gini of adjacent distances), consistency (mean
   distance) and largest jump of a finished sequence; the morphing papers' distance sum, perceptual
@@ -51,8 +54,10 @@ from .attributes import (
     embedding_delta,
 )
 from .errors import ArgumentError
+from .frequency import replace_high_frequencies, window_half_widths
 from .grid import image_grid
 from .interpolation import INTERPOLATION_METHODS, interpolate, lerp, normalized_lerp, slerp
+from .inversion import Denoise, invert, sampled_steps
 from .keyframes import (
     KeyframeLayout,
     Span,
@@ -104,6 +109,7 @@ __all__ = [
     "Coefficients",
     "DELTA_DTYPE",
     "DISTANCES",
+    "Denoise",
     "Distance",
     "Distances",
     "Exploration",
@@ -155,6 +161,7 @@ __all__ = [
     "interpolate",
     "interpolate_keyframes",
     "interpolate_sequence",
+    "invert",
     "keyframe_layout",
     "lerp",
     "lpips_inputs",
@@ -164,6 +171,8 @@ __all__ = [
     "perceptual_distance_variance",
     "perceptual_path_length",
     "pixel_distance",
+    "replace_high_frequencies",
+    "sampled_steps",
     "select_even",
     "sequence_metrics",
     "slerp",
@@ -171,4 +180,5 @@ __all__ = [
     "translate",
     "two_endpoints",
     "uniform_schedule",
+    "window_half_widths",
 ]
