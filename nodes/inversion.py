@@ -79,6 +79,7 @@ def _sample_inversion(model, x, sigmas, extra_args=None, callback=None, disable=
     s_in = x.new_ones([x.shape[0]])
 
     def denoise(latent: torch.Tensor, sigma: float, step: int) -> torch.Tensor:
+        comfy.model_management.throw_exception_if_processing_interrupted()  # between model calls, as a sampler stops
         args = extra_args
         if behaviours is not None:
             transformer_options = {**options.get("transformer_options", {}), BEHAVIOUR_KEY: behaviours(step)}
@@ -86,7 +87,6 @@ def _sample_inversion(model, x, sigmas, extra_args=None, callback=None, disable=
         return model(latent, sigmas[step + 1] * s_in, **args)
 
     def on_step(step: int, latent: torch.Tensor, denoised: torch.Tensor) -> None:
-        comfy.model_management.throw_exception_if_processing_interrupted()
         if callback is not None:
             callback({"x": latent, "i": step, "sigma": sigmas[step + 1], "sigma_hat": sigmas[step + 1],
                       "denoised": denoised})

@@ -110,7 +110,8 @@ def test_strength_one_on_rectified_flow_is_refused(n):
 
 
 def test_progress_and_interrupt(n, tiny_model, caption):
-    """Progress as a sampler reports it (the front end's bar), and the queue's interrupt stops the inversion."""
+    """Progress as a sampler reports it (the front end's bar), and the queue's interrupt stops the inversion before its
+    next model call (not only between steps: a step is five calls)."""
     seen = []
     comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, **kwargs: seen.append((value, total)))
     try:
