@@ -118,7 +118,9 @@ def test_progress_and_interrupt(n, tiny_model, caption):
         n.picture_morph_nodes.InvertLatent.execute(tiny_model, caption, _latent(1), _sigmas(tiny_model, 5), 0.6, 2)
     finally:
         comfy.utils.set_progress_bar_global_hook(None)
-    assert seen == [(i, 3) for i in (1, 2, 3)], seen
+    # ComfyUI 0.12 throttles the updates between the first and the last by time; 0.3.64 sends every one.
+    assert seen[0] == (1, 3) and seen[-1] == (3, 3) and seen == sorted(set(seen)), seen
+    assert set(seen) <= {(i, 3) for i in (1, 2, 3)}, seen
 
     calls = []
 
