@@ -64,6 +64,7 @@ from .keyframes import (
     beta_keyframes,
     interpolate_keyframes,
     keyframe_layout,
+    span_mean_weights,
     two_endpoints,
 )
 from .metrics import (
@@ -177,6 +178,7 @@ __all__ = [
     "sequence_metrics",
     "slerp",
     "smoothness",
+    "span_mean_weights",
     "translate",
     "two_endpoints",
     "uniform_schedule",

@@ -86,6 +86,14 @@ class KeyframeLayout:
         values = [c for span in self.spans for c in span.coefficients[:-1]]
         return tuple(values if self.loop else values + [self.spans[-1].coefficients[-1]])
 
+    @cached_property
+    def span_members(self) -> tuple[tuple[int, ...], ...]:
+        """The frames of each span, its two keyframes included, in frame order (a loop's last span holds frame 0,
+        its end keyframe)."""
+        frames = self.keyframe_frames
+        return tuple(tuple(sorted({frames[span.a], *inbetweens, frames[span.b]}))
+                     for span, inbetweens in zip(self.spans, self.span_frames))
+
     @property
     def is_two_endpoints(self) -> bool:
         return self.keyframes == 2 and not self.loop
@@ -178,3 +186,27 @@ def interpolate_keyframes(values: torch.Tensor, layout: KeyframeLayout, method: 
         last = s == len(layout.spans) - 1 and not layout.loop
         rows.append(span_rows if last else span_rows[:-1])
     return torch.cat(rows)
+
+
+def span_mean_weights(layout: KeyframeLayout) -> tuple[tuple[float, ...], ...]:
+    """The ``N x N`` weights that give each frame the mean of its spans' frames (a picture morph's inversion).
+
+    With ``S_s`` span s's frames, its two keyframes included (:attr:`KeyframeLayout.span_members`), and ``spans(i)``
+    the spans holding frame i (one for an in-between or an open sequence's first and last keyframe, two for the
+    other keyframes):
+
+        W[i][j] = (1 / |spans(i)|) * sum_{s in spans(i)} [j in S_s] / |S_s|
+
+    so ``out_i = sum_j W[i][j] x_j`` is the mean over frame i's spans of each span's mean. Every row sums to 1; two
+    endpoints give ``1 / N`` everywhere: the mean of all frames (FreeMorph's).
+    """
+    members = layout.span_members
+    weights = []
+    for i in range(layout.frames):
+        holding = [s for s in members if i in s]
+        row = [0.0] * layout.frames
+        for span in holding:
+            for j in span:
+                row[j] += 1.0 / (len(span) * len(holding))
+        weights.append(tuple(row))
+    return tuple(weights)

@@ -14,7 +14,8 @@ from .image_nodes import ImageGrid
 from .latent_nodes import KeyframeLatentBatch, LatentSlide, SharedNoiseLatent, SlerpLatent
 from .metrics_nodes import InterpolationMetrics
 from .noise_nodes import InterpolatedNoise
-from .picture_morph_nodes import InvertLatent, KeepPictureEnds, PictureMorphAttention, PictureMorphLatents
+from .picture_morph_nodes import (InvertLatent, KeepPictureEnds, KeepPictureKeyframes, PictureMorphAttention,
+                                  PictureMorphLatents, PictureStoryLatents)
 from .prompt_pair_nodes import EncodeKeyframePrompts, EncodePromptPair
 from .schedule_nodes import BetaCoefficientSchedule, KeyframeSchedule
 
@@ -43,8 +44,10 @@ NODES: list[type[io.ComfyNode]] = [
     KeyframeLatentBatch,
     InvertLatent,
     PictureMorphLatents,
+    PictureStoryLatents,
     PictureMorphAttention,
     KeepPictureEnds,
+    KeepPictureKeyframes,
 ]
 
 

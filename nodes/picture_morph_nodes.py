@@ -14,14 +14,15 @@ import torch
 import comfy.model_sampling
 from comfy_api.latest import io
 
-from ..inbetween import frequency, interpolation
+from ..inbetween import frequency
+from ..inbetween.keyframes import interpolate_keyframes
 from .aid_nodes import LAYERS
 from .attention_patch import AIDConfig, patch_model
 from .attention_patch.config import FUSED, PURE, InversionPhases, Phase
 from .comfy_values import check_latent_pair, latent_like, read_conditioning, read_images, read_latent
 from .errors import InbetweenInputError, engine_errors
 from .inversion import invert_latent, sampled_sigmas
-from .schedule_type import InterpSchedule, ScheduleIO
+from .schedule_type import InterpSchedule, ScheduleIO, keyframes_of
 
 CATEGORY = "inbetween/morph"
 STRENGTH_TOOLTIP = ("Fraction of the schedule inverted, then sampled: round(steps x strength) last steps (FreeMorph: "
@@ -62,6 +63,10 @@ def _one_picture(node: str, input: str, value: object):
     if latent.batch != 1:
         raise InbetweenInputError(node, input, f"expected one picture's latent (batch 1, VAE Encode of one image), "
                                                f"got batch {latent.batch}")
+    return _unmasked(node, input, latent)
+
+
+def _unmasked(node: str, input: str, latent):
     if latent.noise_mask is not None:
         raise InbetweenInputError(node, input, "has a noise mask; a picture morph inverts and samples the whole "
                                                "picture (remove Set Latent Noise Mask)")
@@ -134,17 +139,7 @@ class PictureMorphLatents(io.ComfyNode):
                 ScheduleIO.Input("schedule", tooltip="The frames and where each sits between the pictures (FreeMorph: "
                                                      "7 frames, uniform)."),
                 *_inversion_inputs(),
-                io.Float.Input("mean_from", default=0.3, min=0.0, max=1.0, step=0.01,
-                               tooltip="Inversion steps after this fraction of the schedule give every frame the "
-                                       "frames' mean attention (FreeMorph: 0.3)."),
-                io.Float.Input("ends_from", default=0.6, min=0.0, max=1.0, step=0.01,
-                               tooltip="Inversion steps after this fraction give each frame the mean of its "
-                                       "attention to both pictures (FreeMorph: 0.6)."),
-                io.Float.Input("low_frequencies", default=0.875, min=0.0, max=1.0, step=0.005,
-                               tooltip="Share of each in-between's spectrum kept (window half-width / half size); the "
-                                       "rest comes from one shared noise. FreeMorph: 42 of 48, 0.875."),
-                io.Int.Input("noise_seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Seed of the shared high-frequency noise."),
+                *_freemorph_inputs(),
             ],
             outputs=_inversion_outputs("One start latent per frame."),
         )
@@ -155,34 +150,104 @@ class PictureMorphLatents(io.ComfyNode):
         node = cls.DISPLAY_NAME
         a, b = _one_picture(node, "latent_a", latent_a), _one_picture(node, "latent_b", latent_b)
         check_latent_pair(node, a, b)
-        frames = _two_picture_frames(node, schedule)
-        _check_positive(node, positive, frames)
-        _check_inversion_model(node, model)
-        if not 0.0 <= mean_from <= ends_from <= 1.0:
-            raise InbetweenInputError(node, "ends_from", f"expected 0 <= mean_from <= ends_from <= 1, got mean_from "
-                                                         f"{mean_from} and ends_from {ends_from}")
-        sampled = sampled_sigmas(node, sigmas, strength)
-        with engine_errors(node, t="schedule"):
-            start = interpolation.slerp(a.samples, b.samples.to(a.samples), schedule.as_tensor())
-        phases, steps = InversionPhases(mean_from, ends_from), sigmas.shape[0] - 1
-        patched = _morph_patch(node, model, schedule, ())
-        inverted = invert_latent(node, patched, positive, start, sampled, iterations,
-                                 lambda step: phases.behaviour_at(step, steps))
-        base = patched.model
-        inverted = base.process_latent_in(inverted)  # the noise and its filter live in the model's latent space
-        noise = _shared_noise(patched, inverted, sampled[0], noise_seed)
-        with engine_errors(node, keep="low_frequencies"):
-            inbetweens = frequency.replace_high_frequencies(inverted[1:-1], noise, low_frequencies)
-        samples = base.process_latent_out(torch.cat([inverted[:1], inbetweens, inverted[-1:]]))
-        return io.NodeOutput(latent_like(latent_a, samples, None), sampled)
+        _morph_frames(node, schedule, two_pictures=True)
+        pictures = torch.cat([a.samples, b.samples.to(a.samples)])
+        return _morph_start(node, model, positive, latent_a, pictures, schedule, sigmas, strength, iterations,
+                            mean_from, ends_from, low_frequencies, noise_seed)
 
 
-def _two_picture_frames(node: str, schedule: InterpSchedule) -> int:
+class PictureStoryLatents(io.ComfyNode):
+    """FreeMorph's start latents for a keyframed morph through several pictures, open or looping."""
+
+    DISPLAY_NAME = "Picture Story Latents"
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InbetweenPictureStoryLatents",
+            display_name=cls.DISPLAY_NAME,
+            category=CATEGORY,
+            description=("FreeMorph through several pictures: each segment of a Keyframe Schedule morphs from one "
+                         "picture to the next (a loop back to the first), every picture a kept keyframe."),
+            inputs=[
+                io.Model.Input("model", tooltip="The model that samples the morph."),
+                io.Conditioning.Input("positive", tooltip="The pictures' captions along the schedule (Keyframe "
+                                                          "Conditioning Batch), or one caption for all."),
+                io.Latent.Input("pictures", tooltip="One latent per picture, in order (VAE Encode of a batch of "
+                                                    "pictures of one size)."),
+                ScheduleIO.Input("schedule", tooltip="Keyframe Schedule with one keyframe per picture."),
+                *_inversion_inputs(),
+                *_freemorph_inputs(),
+            ],
+            outputs=_inversion_outputs("One start latent per frame."),
+        )
+
+    @classmethod
+    def execute(cls, model, positive, pictures, schedule, sigmas, strength, iterations, mean_from, ends_from,
+                low_frequencies, noise_seed) -> io.NodeOutput:
+        node = cls.DISPLAY_NAME
+        latent = _unmasked(node, "pictures", read_latent(node, "pictures", pictures))
+        _morph_frames(node, schedule)
+        keyframes_of(node, schedule, latent.batch, "pictures give", " (one latent per picture)")
+        return _morph_start(node, model, positive, pictures, latent.samples, schedule, sigmas, strength, iterations,
+                            mean_from, ends_from, low_frequencies, noise_seed)
+
+
+def _freemorph_inputs() -> list:
+    """FreeMorph's inversion phases and high-frequency noise, as both start-latent nodes take them."""
+    return [
+        io.Float.Input("mean_from", default=0.3, min=0.0, max=1.0, step=0.01,
+                       tooltip="Inversion steps after this fraction of the schedule give every frame the mean "
+                               "attention of its segment's frames (FreeMorph: 0.3)."),
+        io.Float.Input("ends_from", default=0.6, min=0.0, max=1.0, step=0.01,
+                       tooltip="Inversion steps after this fraction give each frame the mean of its attention to its "
+                               "segment's two pictures (FreeMorph: 0.6)."),
+        io.Float.Input("low_frequencies", default=0.875, min=0.0, max=1.0, step=0.005,
+                       tooltip="Share of each in-between's spectrum kept (window half-width / half size); the rest "
+                               "comes from one shared noise. FreeMorph: 42 of 48, 0.875."),
+        io.Int.Input("noise_seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                     tooltip="Seed of the shared high-frequency noise."),
+    ]
+
+
+def _morph_start(node: str, model, positive, template: dict, pictures: torch.Tensor, schedule: InterpSchedule,
+                 sigmas, strength: float, iterations: int, mean_from: float, ends_from: float,
+                 low_frequencies: float, noise_seed: int) -> io.NodeOutput:
+    """The start latents of a morph through ``pictures`` ``[K, ...]`` (a LATENT's) along ``schedule``: slerped within
+    each segment, inverted with FreeMorph's phases, the in-betweens' high frequencies from one seeded noise."""
+    frames = len(schedule)
+    _check_positive(node, positive, frames)
+    _check_inversion_model(node, model)
+    if not 0.0 <= mean_from <= ends_from <= 1.0:
+        raise InbetweenInputError(node, "ends_from", f"expected 0 <= mean_from <= ends_from <= 1, got mean_from "
+                                                     f"{mean_from} and ends_from {ends_from}")
+    sampled = sampled_sigmas(node, sigmas, strength)
+    with engine_errors(node, t="schedule"):
+        start = interpolate_keyframes(pictures, schedule.layout, "slerp")
+    phases, steps = InversionPhases(mean_from, ends_from), sigmas.shape[0] - 1
+    patched = _morph_patch(node, model, schedule, ())
+    inverted = invert_latent(node, patched, positive, start, sampled, iterations,
+                             lambda step: phases.behaviour_at(step, steps))
+    base = patched.model
+    inverted = base.process_latent_in(inverted)  # the noise and its filter live in the model's latent space
+    noise = _shared_noise(patched, inverted, sampled[0], noise_seed)
+    inbetweens = [frame for frame in range(frames) if frame not in schedule.layout.keyframe_frames]
+    with engine_errors(node, keep="low_frequencies"):
+        filtered = frequency.replace_high_frequencies(inverted[inbetweens], noise, low_frequencies)
+    inverted[inbetweens] = filtered
+    return io.NodeOutput(latent_like(template, base.process_latent_out(inverted), None), sampled)
+
+
+def _morph_frames(node: str, schedule: InterpSchedule, two_pictures: bool = False) -> int:
+    """The frame count of a morph's schedule: two pictures (a Beta Coefficient Schedule) or, unless
+    ``two_pictures``, a Keyframe Schedule through several."""
     if not isinstance(schedule, InterpSchedule):
         raise InbetweenInputError(node, "schedule", f"expected an INTERP_SCHEDULE, got {type(schedule).__name__}")
-    if schedule.keyframed is not None:
-        raise InbetweenInputError(node, "schedule", "is keyframed; a picture morph runs between two pictures, so "
-                                                    "use Beta Coefficient Schedule")
+    if two_pictures and not schedule.layout.is_two_endpoints:
+        raise InbetweenInputError(node, "schedule", f"runs through {schedule.layout.keyframes} keyframes"
+                                                    f"{' in a loop' if schedule.layout.loop else ''}; this node "
+                                                    "morphs two pictures, so use Beta Coefficient Schedule, or "
+                                                    "Picture Story Latents for several pictures")
     if len(schedule) < 3:
         raise InbetweenInputError(node, "schedule", f"has {len(schedule)} frames; a morph needs both pictures and "
                                                     "at least one in-between")
@@ -194,7 +259,7 @@ def _morph_patch(node: str, model, schedule: InterpSchedule, phases: tuple[Phase
     """``model`` with the AID patch a morph runs on, its errors named for ``node``."""
     try:
         config = AIDConfig(coefficients=tuple(schedule.coefficients), phases=phases, max_rows=max_rows,
-                           apply_to_uncond=apply_to_uncond)
+                           apply_to_uncond=apply_to_uncond, keyframed=schedule.keyframed)
         return patch_model(model, config, *layers)
     except InbetweenInputError as err:
         raise InbetweenInputError(node, err.input, err.detail) from err
@@ -249,7 +314,7 @@ class PictureMorphAttention(io.ComfyNode):
     @classmethod
     def execute(cls, model, schedule, pure_until, fused_until, layers, apply_to_uncond, max_rows) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
-        _two_picture_frames(node, schedule)
+        _morph_frames(node, schedule)
         if layers not in LAYERS:
             raise InbetweenInputError(node, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
         if not 0.0 <= pure_until <= fused_until <= 1.0 or fused_until == 0.0:
@@ -277,8 +342,7 @@ class KeepPictureEnds(io.ComfyNode):
                 io.Image.Input("images", tooltip="The decoded morph (VAE Decode), at least 2 frames."),
                 io.Image.Input("picture_a", tooltip="The first picture, as encoded (same size as the frames)."),
                 io.Image.Input("picture_b", tooltip="The last picture, as encoded (same size as the frames)."),
-                io.Combo.Input("ends", options=["pictures", "regenerated"], default="pictures",
-                               tooltip="pictures: the inputs themselves. regenerated: the frames as sampled."),
+                _ends_input(),
             ],
             outputs=[io.Image.Output(tooltip="The morph with its ends.")],
         )
@@ -287,16 +351,69 @@ class KeepPictureEnds(io.ComfyNode):
     def execute(cls, images, picture_a, picture_b, ends) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
         frames = read_images(node, "images", images, least=2)
-        if ends not in ("pictures", "regenerated"):
-            raise InbetweenInputError(node, "ends", f"must be pictures or regenerated, got {ends!r}")
-        pictures = []
-        for name, value in (("picture_a", picture_a), ("picture_b", picture_b)):
-            picture = read_images(node, name, value)
-            if picture.shape[0] != 1 or picture.shape[1:] != frames.shape[1:]:
-                raise InbetweenInputError(node, name, f"expected one picture of {tuple(frames.shape[1:])} (height, "
-                                                      f"width, channels) like the frames, got "
-                                                      f"{tuple(picture.shape)}; scale it as it was before VAE Encode")
-            pictures.append(picture.to(frames))
-        if ends == "regenerated":
-            return io.NodeOutput(frames)
-        return io.NodeOutput(torch.cat([pictures[0], frames[1:-1], pictures[1]]))
+        pictures = [_pictures_like(node, name, value, frames, 1) for name, value in (("picture_a", picture_a),
+                                                                                     ("picture_b", picture_b))]
+        return io.NodeOutput(_keep_pictures(node, frames, torch.cat(pictures), (0, frames.shape[0] - 1), ends))
+
+
+class KeepPictureKeyframes(io.ComfyNode):
+    """The pictures themselves at the keyframes of a decoded picture story."""
+
+    DISPLAY_NAME = "Keep Picture Keyframes"
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InbetweenKeepPictureKeyframes",
+            display_name=cls.DISPLAY_NAME,
+            category=CATEGORY,
+            description="Puts the input pictures back at the keyframe frames of a decoded picture story.",
+            inputs=[
+                io.Image.Input("images", tooltip="The decoded story (VAE Decode), one frame per frame of the "
+                                                 "schedule."),
+                io.Image.Input("pictures", tooltip="The pictures, in order, as encoded (one batch, same size as the "
+                                                   "frames)."),
+                ScheduleIO.Input("schedule", tooltip="The story's Keyframe Schedule: where each picture goes."),
+                _ends_input(),
+            ],
+            outputs=[io.Image.Output(tooltip="The story with its pictures.")],
+        )
+
+    @classmethod
+    def execute(cls, images, pictures, schedule, ends) -> io.NodeOutput:
+        node = cls.DISPLAY_NAME
+        frames = read_images(node, "images", images, least=2)
+        _morph_frames(node, schedule)
+        layout = schedule.layout
+        if frames.shape[0] != layout.frames:
+            raise InbetweenInputError(node, "images", f"has {frames.shape[0]} frames but the schedule has "
+                                                      f"{layout.frames}")
+        pictures = _pictures_like(node, "pictures", pictures, frames, layout.keyframes)
+        return io.NodeOutput(_keep_pictures(node, frames, pictures, layout.keyframe_frames, ends))
+
+
+def _ends_input() -> io.Combo.Input:
+    return io.Combo.Input("ends", options=["pictures", "regenerated"], default="pictures",
+                          tooltip="pictures: the inputs themselves. regenerated: the frames as sampled.")
+
+
+def _pictures_like(node: str, input: str, value: object, frames: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` pictures of the frames' size, in the frames' dtype and device."""
+    pictures = read_images(node, input, value)
+    if pictures.shape[0] != count or pictures.shape[1:] != frames.shape[1:]:
+        raise InbetweenInputError(node, input, f"expected {count} picture(s) of {tuple(frames.shape[1:])} (height, "
+                                               f"width, channels) like the frames, got {tuple(pictures.shape)}; "
+                                               "scale them as they were before VAE Encode")
+    return pictures.to(frames)
+
+
+def _keep_pictures(node: str, frames: torch.Tensor, pictures: torch.Tensor, at: tuple[int, ...],
+                   ends: str) -> torch.Tensor:
+    """``frames`` with picture k in place of frame ``at[k]`` (``ends`` pictures), or as they are (regenerated)."""
+    if ends not in ("pictures", "regenerated"):
+        raise InbetweenInputError(node, "ends", f"must be pictures or regenerated, got {ends!r}")
+    if ends == "regenerated":
+        return frames
+    out = frames.clone()
+    out[list(at)] = pictures
+    return out

@@ -67,8 +67,9 @@ def rows_apart(plan: CallPlan, attention, device: torch.device) -> bool:
 def interpolate(plan: CallPlan, layer: Hashable, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 host: HeadsFirstAttention, bias: torch.Tensor | None = None,
                 endpoint_tokens: slice = slice(None)) -> list[Rows]:
-    """AID's output ``[M, H, Tq, D]`` for each segment of ``plan``, and the mean attention output of each of its
-    ``means`` runs (the host's attention on those rows, averaged over them in float32), with the rows they replace.
+    """AID's output ``[M, H, Tq, D]`` for each segment of ``plan`` (segments over the same rows averaged), and each of
+    its ``means`` runs' weighted means of the host's attention outputs on those rows (in float32), with the rows
+    they replace.
 
     q ``[B, H, Tq, D]``, k and v ``[B, H, Tk, D]`` of the plan's batch; ``bias`` the attention's additive mask
     ``[B|1, H|1, Tq|1, Tk]`` or ``None``: each row's own keys keep its own rows of it, each endpoint's keys bring
@@ -89,10 +90,22 @@ def interpolate(plan: CallPlan, layer: Hashable, q: torch.Tensor, k: torch.Tenso
                         else _endpoint(end, k, v, bias, endpoint_tokens) for end in (segment.a, segment.b))
         out.append((rows, aid.attention_between(q[rows], own, end_a, end_b, segment.t, plan.mode, plan.fused,
                                                 backend)))
-    for rows in plan.means:
-        mean = host(q[rows], k[rows], v[rows], _bias_rows(bias, rows)).float().mean(dim=0, keepdim=True)
-        out.append((rows, mean.to(q.dtype).expand(rows.stop - rows.start, -1, -1, -1)))
+    out = _averaged(out)
+    for mix in plan.means:
+        rows = mix.rows
+        outputs = host(q[rows], k[rows], v[rows], _bias_rows(bias, rows)).float()
+        out.append((rows, torch.einsum("ij,jhtd->ihtd", mix.weights, outputs).to(q.dtype)))
     return out
+
+
+def _averaged(pieces: list[Rows]) -> list[Rows]:
+    """One piece per rows: pieces over the same rows averaged in float32."""
+    groups: dict[tuple[int, int], list[Rows]] = {}
+    for rows, rows_out in pieces:
+        groups.setdefault((rows.start, rows.stop), []).append((rows, rows_out))
+    return [group[0] if len(group) == 1
+            else (group[0][0], torch.stack([x.float() for _, x in group]).mean(dim=0).to(group[0][1].dtype))
+            for group in groups.values()]
 
 
 def splice(pieces: list[Rows], base: torch.Tensor | None = None) -> torch.Tensor:

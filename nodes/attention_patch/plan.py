@@ -16,11 +16,13 @@ kept.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple, Union
 
 import torch
 
+from ...inbetween.keyframes import KeyframeLayout, span_mean_weights
 from .config import ENDS_MEAN, FUSED, ROWS_MEAN, AIDConfig
 
 PLAN_KEY = "inbetween_aid_plan"
@@ -58,12 +60,22 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class RowMix:
+    """Rows ``rows`` of this call's batch each get a weighted mean of those rows' plain attention outputs:
+    ``out_i = sum_j weights[i, j] Attn(Q_j, K_j, V_j)`` (``weights`` ``[R, R]`` float32 on the model's device)."""
+
+    rows: slice
+    weights: torch.Tensor
+
+
+@dataclass(frozen=True)
 class CallPlan:
     """What the AID layers do in one model call of ``batch`` rows.
 
     ``segments``: the in-between rows that interpolate (none outside the step window); in a picture morph's
-    inversion, a segment may cover every row of a chunk, endpoints too. ``means``: runs of rows that each get
-    the run's mean attention output (a picture morph's inversion). ``captures``: rows
+    inversion, segments cover keyframe rows too, and segments over the same rows (a keyframe between two spans)
+    give those rows the mean of their outputs. ``means``: :class:`RowMix` runs, whose rows each get a weighted mean
+    of the run's attention outputs (a picture morph's inversion). ``captures``: rows
     that are endpoints of in-between rows a later part computes; each layer keeps their keys, values and
     mask in ``kept``, a dict made for one model call and dropped with it. ``host_rows``: the rows whose plain
     attention is needed (the others are all in ``segments``), so a layer need not compute and discard the rest;
@@ -75,7 +87,7 @@ class CallPlan:
     """
 
     segments: tuple[Segment, ...] = ()
-    means: tuple[slice, ...] = ()
+    means: tuple[RowMix, ...] = ()
     batch: int = 0
     mode: str = "outer"
     fused: bool = True
@@ -105,7 +117,7 @@ def with_plan(transformer_options: dict, plan: CallPlan) -> dict:
 
 
 @functools.lru_cache(maxsize=1024)
-def weights_on(weights: tuple[float, ...], device: torch.device) -> torch.Tensor:
+def weights_on(weights: tuple, device: torch.device) -> torch.Tensor:
     """One tensor per (schedule, device), made once: never a host-to-device copy per call.
 
     Made outside inference mode: the first caller may sample under ``torch.inference_mode`` (as ComfyUI's
@@ -120,9 +132,12 @@ def whole_call(config: AIDConfig, chunk_kinds: list[int], behaviour: str | None,
     """The plan of a model call on every frame of ``chunk_kinds`` (0 positive, 1 negative) when the layers run
     ``behaviour`` (:data:`.config.BEHAVIOURS`; ``None``: plain attention).
 
-    fused, pure: each in-between row interpolates its span's keyframes. ends_mean: every row of the chunk, ends
-    included, gets ``(Attn(Q_i, K_first, V_first) + Attn(Q_i, K_last, V_last)) / 2``, pure outer AID at ``t = 1/2``.
-    rows_mean: every row gets the mean of the chunk's rows' attention outputs.
+    fused, pure: each in-between row interpolates its span's keyframes. The inversion's behaviours give every row of
+    the chunk, keyframes included, what FreeMorph gives the rows between its two pictures, within each span that
+    holds the row, averaged over those spans (two for a keyframe inside a story or a loop, else one):
+    ends_mean: ``(Attn(Q_i, K_a, V_a) + Attn(Q_i, K_b, V_b)) / 2`` for the span's keyframes a and b, pure outer AID at
+    ``t = 1/2``; rows_mean: the mean of the span's rows' attention outputs (:func:`~...inbetween.keyframes.
+    span_mean_weights`). Two pictures: every row, one span over the whole chunk.
     """
     frames = config.frames
     active = [c for c, kind in enumerate(chunk_kinds) if config.chunk_is_active(kind)]
@@ -132,11 +147,13 @@ def whole_call(config: AIDConfig, chunk_kinds: list[int], behaviour: str | None,
     common = dict(batch=batch, mode=config.mode, endpoint_bits=True, cuda_capability=cuda_capability,
                   text_tokens=text_tokens)
     if behaviour == ROWS_MEAN:
-        means = tuple(slice(c * frames, (c + 1) * frames) for c in active)
+        weights = weights_on(_span_means(config.layout), device)
+        means = tuple(RowMix(slice(c * frames, (c + 1) * frames), weights) for c in active)
         return CallPlan(means=means, host_rows=_complement(means, batch), fused=False, **common)
     if behaviour == ENDS_MEAN:
-        segments = tuple(Segment(first=c * frames, stop=(c + 1) * frames, a=c * frames, b=(c + 1) * frames - 1,
-                                 t=weights_on((0.5,) * frames, device)) for c in active)
+        segments = tuple(Segment(first=c * frames + first, stop=c * frames + stop, a=c * frames + a,
+                                 b=c * frames + b, t=weights_on((0.5,) * (stop - first), device))
+                         for c in active for first, stop, a, b in _ends_mean_runs(config.layout))
         return CallPlan(segments=segments, host_rows=_complement(segments, batch), **{**common, "mode": "outer"},
                         fused=False)
     segments = tuple(Segment(first=c * frames + span.inbetweens.start, stop=c * frames + span.inbetweens.stop,
@@ -146,15 +163,34 @@ def whole_call(config: AIDConfig, chunk_kinds: list[int], behaviour: str | None,
     return CallPlan(segments=segments, fused=behaviour == FUSED, host_rows=_complement(segments, batch), **common)
 
 
-def _complement(runs: tuple[Segment | slice, ...], batch: int) -> tuple[slice, ...]:
-    """The rows of a batch of ``batch`` that no run (a segment or a slice) covers, as contiguous runs (in row
-    order)."""
+_span_means = functools.lru_cache(maxsize=256)(span_mean_weights)
+
+
+@functools.lru_cache(maxsize=256)
+def _ends_mean_runs(layout: KeyframeLayout) -> tuple[tuple[int, int, int, int], ...]:
+    """``(first, stop, a, b)`` in frames, in frame order: each span's rows as runs that attend to its keyframe frames
+    a and b; a keyframe held by two spans is a one-row run in each (the layer averages them)."""
+    held = Counter(frame for members in layout.span_members for frame in members)
+    runs = []
+    for members, inbetweens, span in zip(layout.span_members, layout.span_frames, layout.spans):
+        a, b = layout.keyframe_frames[span.a], layout.keyframe_frames[span.b]
+        for frame in members:
+            if runs and held[frame] == 1 and runs[-1][1] == frame and runs[-1][2:] == (a, b) \
+                    and held[runs[-1][0]] == 1:
+                runs[-1] = (runs[-1][0], frame + 1, a, b)
+            else:
+                runs.append((frame, frame + 1, a, b))
+    return tuple(sorted(runs))
+
+
+def _complement(runs: tuple[Segment | RowMix, ...], batch: int) -> tuple[slice, ...]:
+    """The rows of a batch of ``batch`` that no run covers, as contiguous runs (``runs`` in row order, a run over
+    the same rows as the one before it allowed)."""
     rows, start = [], 0
     for run in runs:
-        first, stop = (run.start, run.stop) if isinstance(run, slice) else (run.first, run.stop)
-        if first > start:
-            rows.append(slice(start, first))
-        start = stop
+        if run.rows.start > start:
+            rows.append(slice(start, run.rows.start))
+        start = max(start, run.rows.stop)
     return tuple(rows + ([slice(start, batch)] if start < batch else []))
 @dataclass(frozen=True)
 class Part:

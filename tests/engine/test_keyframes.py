@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from inbetween.errors import ArgumentError
 from inbetween.interpolation import interpolate
-from inbetween.keyframes import beta_keyframes, interpolate_keyframes, keyframe_layout, two_endpoints
+from inbetween.keyframes import (beta_keyframes, interpolate_keyframes, keyframe_layout, span_mean_weights,
+                                 two_endpoints)
 from inbetween.schedules import beta_schedule
 
 
@@ -101,6 +102,46 @@ def test_frame_counts_and_keyframe_positions(counts, loop):
     assert covered == list(range(layout.frames))
     for j, n in enumerate(layout.keyframe_frames):
         assert layout.coefficients[n] == 0.0 or (not loop and j == keyframes - 1)
+
+
+def test_span_mean_weights_by_hand():
+    """Open, 3 keyframes at frames 0, 2, 5: spans {0, 1, 2} and {2, 3, 4, 5}. Frame 2 belongs to both: half of
+    each span's mean."""
+    layout = keyframe_layout([[0.0, 0.5, 1.0], [0.0, 0.25, 0.75, 1.0]])
+    assert layout.span_members == ((0, 1, 2), (2, 3, 4, 5))
+    third, quarter = 1 / 3, 1 / 4
+    expected = [[third, third, third, 0, 0, 0]] * 2 + [[third / 2, third / 2, third / 2 + quarter / 2] + [quarter / 2] * 3] \
+        + [[0, 0, quarter, quarter, quarter, quarter]] * 3
+    torch.testing.assert_close(torch.tensor(span_mean_weights(layout), dtype=torch.float64), torch.tensor(expected, dtype=torch.float64),
+                               rtol=0, atol=1e-15)
+
+
+def test_span_mean_weights_of_a_loop_wrap_to_the_first_keyframe():
+    """Loop, 2 keyframes at frames 0, 2 of 4: spans {0, 1, 2} and {2, 3, 0}; both keyframes hold the same 5 frames."""
+    layout = keyframe_layout([[0.0, 0.5, 1.0], [0.0, 0.5, 1.0]], loop=True)
+    assert layout.span_members == ((0, 1, 2), (0, 2, 3))
+    weights = torch.tensor(span_mean_weights(layout), dtype=torch.float64)
+    torch.testing.assert_close(weights[1], torch.tensor([1 / 3, 1 / 3, 1 / 3, 0], dtype=torch.float64))
+    torch.testing.assert_close(weights[0], torch.tensor([1 / 3, 1 / 6, 1 / 3, 1 / 6], dtype=torch.float64))
+    torch.testing.assert_close(weights[0], weights[2])
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts=st.lists(st.integers(2, 6), min_size=1, max_size=5), loop=st.booleans())
+def test_span_mean_weights_average_each_frames_spans(counts, loop):
+    """Every row sums to 1 and reaches only frames of the spans holding its frame; two endpoints are FreeMorph's mean
+    of every frame."""
+    keyframes = len(counts) if loop else len(counts) + 1
+    if keyframes < 2:
+        return
+    layout = beta_keyframes(keyframes, counts, 3.0, 3.0, loop)
+    weights = torch.tensor(span_mean_weights(layout), dtype=torch.float64)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(layout.frames, dtype=torch.float64))
+    for i in range(layout.frames):
+        reach = set().union(*(span for span in layout.span_members if i in span))
+        assert {j for j in range(layout.frames) if weights[i, j] > 0} == reach
+    if layout.is_two_endpoints:
+        torch.testing.assert_close(weights, torch.full_like(weights, 1 / layout.frames), rtol=0, atol=1e-15)
 
 
 def test_bad_layouts_are_named():

@@ -67,8 +67,9 @@ def capture_attention_calls(patched, run) -> tuple:
 
 def replay_on_fake_cuda(override, captured: list, patch, dtype: torch.dtype, capability=(9, 0)) -> list:
     """Replay attention calls captured in real sampling (:func:`capture_attention_calls`) through ``override`` on
-    fake CUDA tensors of ``dtype``: q, k, v, a mask (positional or ``mask=``) and the plan's coefficient tensors
-    become fake CUDA tensors, the plan reads as on a GPU of ``capability`` (``patch``: the pack's attention_patch).
+    fake CUDA tensors of ``dtype``: q, k, v, a mask (positional or ``mask=``) and the plan's coefficient and mixing
+    tensors become fake CUDA tensors, the plan reads as on a GPU of ``capability`` (``patch``: the pack's
+    attention_patch).
     Returns the sync events of each call, after checking each output's device and rows."""
     import dataclasses
     import math
@@ -94,10 +95,12 @@ def replay_on_fake_cuda(override, captured: list, patch, dtype: torch.dtype, cap
                     if isinstance(x, torch.Tensor) else x
             segments = tuple(dataclasses.replace(segment, t=torch.empty(segment.t.shape, device="cuda"))
                              for segment in plan.segments)
+            means = tuple(dataclasses.replace(mix, weights=torch.empty(mix.weights.shape, device="cuda"))
+                          for mix in plan.means)
             fake_args = [fake(x) for x in args]
             fake_kwargs = {**{key: fake(value) for key, value in kwargs.items() if key != "transformer_options"},
                            "transformer_options": patch.with_plan(kwargs["transformer_options"], dataclasses.replace(
-                               plan, segments=segments, cuda_capability=capability))}
+                               plan, segments=segments, means=means, cuda_capability=capability))}
             with SyncRecorder() as recorder:
                 out = override(math_attention, *fake_args, **fake_kwargs)
         assert out.device.type == "cuda" and out.shape[0] == args[0].shape[0]

@@ -276,6 +276,19 @@ def test_sampling_phases_pure_then_fused_then_plain(n, tiny_model, morph):
     assert all(len(rows) == 1 and rows[0][1] - rows[0][0] == FRAMES - 2 for _, rows in log.calls[:6]), log.calls
 
 
+def test_a_story_of_two_pictures_is_the_two_picture_morph(n, tiny_model, morph):
+    """Picture Story Latents on a Keyframe Schedule of two pictures gives Picture Morph Latents' frames bit for bit."""
+    two = n.schedule_nodes.KeyframeSchedule.execute(keyframes=2, frames_per_segment=FRAMES - 1, loop=False,
+                                                    preset="uniform", steps=20, alpha=2.0, beta=2.0,
+                                                    segment_frames="").args[0]
+    assert two.coefficients == morph["uniform"].coefficients
+    pictures = {"samples": torch.cat([morph["a"]["samples"], morph["b"]["samples"]])}
+    story = n.picture_morph_nodes.PictureStoryLatents.execute(tiny_model, morph["positive"], pictures, two,
+                                                              _sigmas(tiny_model, 6), 0.8, 2, 0.3, 0.6, 0.5, 3).args
+    latent, sampled = _morph_latents(n, tiny_model, morph, steps=6, iterations=2, low_frequencies=0.5)
+    assert torch.equal(story[0]["samples"], latent["samples"]) and torch.equal(story[1], sampled)
+
+
 def test_morph_end_to_end_keeps_the_pictures_as_ends(n, tiny_model, morph):
     with untouched(morph["a"], morph["b"], morph["positive"]):
         latent, sampled = _morph_latents(n, tiny_model, morph, steps=6, iterations=2)
@@ -316,7 +329,7 @@ def test_bad_input_is_named(n, tiny_model, morph, caption):
     from aid_support import keyframe_schedule
 
     expect_input_error(lambda: _morph_latents(n, tiny_model, morph, schedule=keyframe_schedule(n)), LATENTS,
-                       "schedule", "keyframed")
+                       "schedule", "3 keyframes", "Picture Story Latents")
     expect_input_error(lambda: _morph_latents(n, tiny_model, morph, sigmas=torch.tensor([1.0])), LATENTS, "sigmas",
                        "at least two")
     x0 = tiny_model.clone()

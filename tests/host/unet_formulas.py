@@ -56,16 +56,29 @@ def expected(call, coefficients, mode, fused, uncond):
     return out.flatten(-2)
 
 
-def expected_inversion(call, behaviour):
+def expected_inversion(call, behaviour, spans=None):
     """A picture morph's inversion layer from FreeMorph's definitions on the captured q, k, v (one chunk): every row,
     ends included, gets the rows' mean attention output (``rows_mean``) or the mean of its attention to the first and
-    to the last row (``ends_mean``)."""
+    to the last row (``ends_mean``).
+
+    ``spans``: a story's ``[(keyframe frame a, keyframe frame b, in-between frames)]``; each row then gets the same
+    within every span holding it (its rows: a, b and the in-betweens; its ends: a and b), averaged over those spans.
+    """
     heads = call["heads"]
     q, k, v = (call[x].double().unflatten(-1, (heads, -1)) for x in ("q", "k", "v"))  # [B, T, H, D]
     rows = q.shape[0]
-    if behaviour == "rows_mean":
-        mean = torch.stack([_softmax_attention(q[r], k[r], v[r]) for r in range(rows)]).mean(dim=0)
-        return mean.expand(rows, *mean.shape).flatten(-2)
-    last = rows - 1
-    return torch.stack([(_softmax_attention(q[r], k[0], v[0]) + _softmax_attention(q[r], k[last], v[last])) / 2
-                        for r in range(rows)]).flatten(-2)
+    spans = [(0, rows - 1, range(1, rows - 1))] if spans is None else spans
+    own = [_softmax_attention(q[r], k[r], v[r]) for r in range(rows)]
+    out = []
+    for r in range(rows):
+        values = []
+        for a, b, inbetweens in spans:
+            members = {a, b, *inbetweens}
+            if r not in members:
+                continue
+            if behaviour == "rows_mean":
+                values.append(sum(own[j] for j in members) / len(members))
+            else:
+                values.append((_softmax_attention(q[r], k[a], v[a]) + _softmax_attention(q[r], k[b], v[b])) / 2)
+        out.append(sum(values) / len(values))
+    return torch.stack(out).flatten(-2)
