@@ -4,7 +4,8 @@ with AID on the tiny Flux.
 
 Row 0 and the last row must be bit for bit what StyleModelApply gives for image A alone and image B alone (tokens,
 pooled output, attention mask, every key); in-between rows carry the tokens interpolated at t_k (checked against
-the formulas in float64); masks and strength types follow StyleModelApply; bad input names the input."""
+the formulas in float64); masks and strength types follow StyleModelApply; bad input names the input. A picture morph
+(FreeMorph) on Flux takes one Redux picture per picture the same way."""
 
 import math
 
@@ -15,7 +16,7 @@ import comfy_host
 import tiny_models
 from aid_support import FRAMES
 from bad_input import assert_same, expect_input_error, untouched
-from joint_formulas import OverrideRecorder, expected
+from joint_formulas import OverrideRecorder, expected, expected_inversion
 
 NODE = "Image Condition Interpolation Batch"
 STRENGTHS = [("multiply", 1.0), ("multiply", 0.6), ("attn_bias", 0.5), ("attn_bias", 1.0)]
@@ -300,3 +301,38 @@ def test_aid_attends_to_both_images_tokens(n, flux, style_model, pictures, stren
         torch.testing.assert_close(call["out"].double(), expected(call, weights, "outer", True, "text",
                                                                   n.attention_patch),
                                    rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("behaviour", ["rows_mean", "ends_mean"])
+def test_picture_morph_inverts_with_each_pictures_redux_tokens(n, flux, style_model, pictures, behaviour):
+    """A picture morph on Flux with a Redux picture per picture (attn_bias: its mask too): every attention of the
+    inversion is FreeMorph's definition on the captured q, k, v and mask, the Redux tokens of each row included; the
+    morph's latents then sample with Picture Morph Attention."""
+    import comfy.sample
+    import comfy.samplers
+
+    schedule = _schedule(n)
+    positive = _batch(n, _prompt(1), style_model, *pictures, schedule, "slerp", 0.5, "attn_bias")
+    sigmas = comfy.samplers.calculate_sigmas(flux.get_model_object("model_sampling"), "simple", 4).cpu()
+    morph = n.picture_morph_nodes
+    patched = morph._morph_patch("Picture Morph Latents", flux, schedule, ())
+    options = patched.model_options["transformer_options"]
+    recorder = OverrideRecorder(options["optimized_attention_override"])
+    options["optimized_attention_override"] = recorder
+    start = torch.randn(FRAMES, 16, 16, 16, generator=torch.Generator().manual_seed(4))
+    n.inversion.invert_latent("Picture Morph Latents", patched, positive, start, sigmas[-3:], 1,
+                              lambda step: behaviour)
+    text = positive[0][0].shape[1]
+    assert recorder.calls and all(call["mask"] is not None for call in recorder.calls)
+    assert all(n.attention_patch.layout_of(call["options"]).text == text for call in recorder.calls)
+    for call in recorder.calls:
+        torch.testing.assert_close(call["out"].double(), expected_inversion(call, behaviour), rtol=1e-4, atol=1e-5)
+
+    latents = [{"samples": start[:1]}, {"samples": start[-1:]}]
+    latent, sampled = morph.PictureMorphLatents.execute(flux, positive, *latents, schedule, sigmas, 0.5, 1, 0.3, 0.6,
+                                                        0.875, 0).args
+    model = morph.PictureMorphAttention.execute(flux, schedule, 0.2, 0.6, "self + cross", False, 0).args[0]
+    frames = comfy.sample.sample_custom(model, torch.zeros_like(latent["samples"]), 1.0,
+                                        comfy.samplers.sampler_object("euler"), sampled, positive, positive,
+                                        latent["samples"], seed=0)
+    assert frames.shape == (FRAMES, 16, 16, 16) and torch.isfinite(frames).all()

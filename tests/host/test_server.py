@@ -28,7 +28,8 @@ RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]
 OVERRIDES = {"aid_long_sequence_sd15.json": {"steps": 8}, "keyframes_story_sd15.json": {"steps": 6},
              "keyframes_pictures_sd15.json": {"steps": 6},
              # FreeMorph's 50 steps x 0.8 x 5 iterations: 6 steps (5 inverted, 25 inversion calls) keep it short.
-             **{name: {"steps": 6} for name in ("photo_morph_sd21.json", "photo_morph_sdxl.json")}}
+             **{name: {"steps": 6} for name in ("photo_morph_sd21.json", "photo_morph_sdxl.json",
+                                                "photo_story_sd15.json")}}
 ENDS_PREFIX = "inbetween_tests/picture_ends"
 
 
@@ -92,32 +93,40 @@ def test_sd21_test_checkpoint_loads_as_sd21_v(test_sd21_checkpoint):
     assert comfy_nodes.CLIPTextEncode().encode(clip, "a cat")[0][0][0].shape == (1, 77, 1024)
 
 
+# The nodes that put a picture morph's pictures back, and their inputs that hold the pictures.
+KEEPING = {"InbetweenKeepPictureEnds": ("picture_a", "picture_b"), "InbetweenKeepPictureKeyframes": ("pictures",)}
+
+
 def _save_picture_ends(prompt: dict) -> None:
-    """A Save Image of Keep Picture Ends' frames and of the two pictures it was given (a workflow has at most one)."""
-    for node in [node for node in prompt.values() if node["class_type"] == "InbetweenKeepPictureEnds"]:
-        for part, images in (("frames", None), ("picture_a", node["inputs"]["picture_a"]),
-                             ("picture_b", node["inputs"]["picture_b"])):
+    """A Save Image of the frames of the node that keeps a morph's pictures and of the pictures it was given (a
+    workflow has at most one)."""
+    for node in [node for node in prompt.values() if node["class_type"] in KEEPING]:
+        for part, images in (("frames", None), *((name, node["inputs"][name])
+                                                 for name in KEEPING[node["class_type"]])):
             origin = images or [next(k for k, v in prompt.items() if v is node), 0]
             prompt[f"ends_{part}"] = {"class_type": "SaveImage",
                                       "inputs": {"images": origin, "filename_prefix": f"{ENDS_PREFIX}_{part}"}}
 
 
 def _assert_picture_ends(entry: dict, files: list[Path]) -> None:
-    """A picture morph (Keep Picture Ends, ends "pictures") begins and ends with the pictures as encoded, pixel for
-    pixel, and its in-betweens are neither."""
-    ends = [node["inputs"]["ends"] for node in entry["prompt"][2].values()
-            if node["class_type"] == "InbetweenKeepPictureEnds"]
-    if not ends:
+    """A picture morph (ends "pictures") begins with its first picture, pixel for pixel, and shows every picture in
+    order among its frames (the last one as its last frame, Keep Picture Ends'); its middle frame is none of them."""
+    keeping = [node for node in entry["prompt"][2].values() if node["class_type"] in KEEPING]
+    if not keeping:
         return
-    assert ends == ["pictures"]
+    assert [node["inputs"]["ends"] for node in keeping] == ["pictures"]
+    parts = ("frames", *KEEPING[keeping[0]["class_type"]])
     saved = {part: sorted(f for f in files if f.name.startswith(f"{Path(ENDS_PREFIX).name}_{part}_"))
-             for part in ("frames", "picture_a", "picture_b")}
+             for part in parts}
     read = lambda path: np.asarray(Image.open(path))  # noqa: E731
     frames = [read(path) for path in saved["frames"]]
-    picture_a, picture_b = read(saved["picture_a"][0]), read(saved["picture_b"][0])
-    assert len(frames) >= 3 and np.array_equal(frames[0], picture_a) and np.array_equal(frames[-1], picture_b)
+    pictures = [read(path) for part in parts[1:] for path in saved[part]]
+    at = [next((i for i, frame in enumerate(frames) if np.array_equal(frame, picture)), None) for picture in pictures]
+    assert len(frames) >= 3 and at[0] == 0 and None not in at and at == sorted(at), at
+    if keeping[0]["class_type"] == "InbetweenKeepPictureEnds":
+        assert at[-1] == len(frames) - 1, at
     middle = frames[len(frames) // 2]
-    assert not np.array_equal(middle, picture_a) and not np.array_equal(middle, picture_b)
+    assert not any(np.array_equal(middle, picture) for picture in pictures)
 
 
 # The bad-input tests edit one workflow that has a KSampler and a checkpoint loader.

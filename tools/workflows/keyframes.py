@@ -146,6 +146,25 @@ PICTURES = (("cat", "a photo of a cat sitting on a sofa, soft light"),
 PICTURE_FRAMES, PICTURE_STEPS, DENOISE = 6, 25, 0.7
 
 
+def picture_batch(w: Workflow, col: Column, vae: Output, size: int) -> tuple[list[Node], Output, Output]:
+    """The :data:`PICTURES` loaded, scaled and center-cropped to ``size`` square, joined in order with Batch Images
+    and VAE-encoded: the nodes, the pictures' batch and its latents (one per picture)."""
+    nodes, scaled = [], []
+    for index, (name, _) in enumerate(PICTURES):
+        photo = w.node("LoadImage", col.next(330), title=f"Picture {index + 1} ({name})", image=f"{name}.png")
+        resized = w.node("ImageScale", col.next(130), image=photo["IMAGE"], upscale_method="lanczos", width=size,
+                         height=size, crop="center")
+        nodes += [photo, resized]
+        scaled.append(resized["IMAGE"])
+    images = scaled[0]
+    for more in scaled[1:]:
+        joined = w.node("ImageBatch", col.next(46), image1=images, image2=more)
+        nodes.append(joined)
+        images = joined["IMAGE"]
+    encoded = w.node("VAEEncode", col.next(46), pixels=images, vae=vae)
+    return nodes + [encoded], images, encoded["LATENT"]
+
+
 @workflow
 def keyframes_pictures_sd15(w: Workflow):
     frames = _length(len(PICTURES), PICTURE_FRAMES, loop=False)
@@ -175,25 +194,13 @@ each picture alone gives, as `max_rows` runs every keyframe alone), the rest a m
     ckpt = checkpoint(w, load, SD15)
     schedule = _schedule(w, load, len(PICTURES), PICTURE_FRAMES, loop=False, steps=PICTURE_STEPS, preset="uniform")
     w.group("Load", [ckpt, schedule], color=LOAD)
-    picture_nodes, scaled = [], []
-    for index, (name, _) in enumerate(PICTURES):
-        photo = w.node("LoadImage", pictures.next(330), title=f"Picture {index + 1} ({name})", image=f"{name}.png")
-        resized = w.node("ImageScale", pictures.next(130), image=photo["IMAGE"], upscale_method="lanczos", width=512,
-                         height=512, crop="center")
-        picture_nodes += [photo, resized]
-        scaled.append(resized["IMAGE"])
-    images = scaled[0]
-    for more in scaled[1:]:
-        joined = w.node("ImageBatch", pictures.next(46), image1=images, image2=more)
-        picture_nodes.append(joined)
-        images = joined["IMAGE"]
-    encoded = w.node("VAEEncode", pictures.next(46), pixels=images, vae=ckpt["VAE"])
-    w.group("Pictures", picture_nodes + [encoded], color=LOAD)
+    picture_nodes, _, encoded = picture_batch(w, pictures, ckpt["VAE"], 512)
+    w.group("Pictures", picture_nodes, color=LOAD)
     keyframes = w.node("InbetweenEncodeKeyframePrompts", prompts.next(220), title="Prompts (one a line, one a picture)",
                        clip=ckpt["CLIP"], prompts="\n".join(text for _, text in PICTURES))
     negative = prompt(w, prompts, ckpt["CLIP"], "Negative", NEGATIVE)
     w.group("Prompts", [keyframes, negative], color=PROMPTS)
-    latents = w.node("InbetweenKeyframeLatentBatch", sequence.next(130), keyframes=encoded["LATENT"],
+    latents = w.node("InbetweenKeyframeLatentBatch", sequence.next(130), keyframes=encoded,
                      schedule=schedule["schedule"], method="slerp", shared_noise=True)
     batch = _keyframe_batch(w, sequence, keyframes["keyframes"], schedule["schedule"])
     patch = aid_patch(w, sequence, ckpt["MODEL"], schedule["schedule"], max_rows=4)

@@ -1,7 +1,8 @@
 """Photo morphs whose first and last frames are the photos themselves: FreeMorph (ICCV 2025) on SD 2.1 768 (its own
 setting), SDXL and Flux. Both photos are VAE-encoded; Picture Morph Latents inverts their slerped latents;
 SamplerCustom samples them, noise off, with the model from Picture Morph Attention; Keep Picture Ends puts the photos
-back as the ends."""
+back as the ends. A picture story (SD1.5) does the same through three pictures in a loop, each picture a kept
+keyframe (Picture Story Latents, Keep Picture Keyframes)."""
 
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ from .layout import (
     prompt_batch,
     save_sequence,
 )
-from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, SD21_768, SDXL, Model
+from .keyframes import PICTURES, picture_batch
+from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, SD15, SD21_768, SDXL, Model
 
 # FreeMorph's settings: 7 frames, strength 0.8 of 50 DDIM steps, 5 fixed-point iterations, its phase bounds.
 FRAMES, STRENGTH, ITERATIONS, ATTENTION_BETA = 7, 0.8, 5, 20.0
@@ -178,3 +180,91 @@ def photo_morph_flux(w: Workflow):
     _photo_morph(w, FLUX, f"""**Models** (FreeMorph's method on Flux's rectified flow: this pack's extension of
 the paper):
 {models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}""", _flux_loaders, "photo_morph_flux")
+
+
+STORY = Setting("SD1.5", 512, 50, "ddim_uniform", "ddim", 7.5, "FreeMorph's values")
+STORY_SEGMENT = 5  # frames per segment: a picture and 4 in-betweens
+
+
+@workflow
+def photo_story_sd15(w: Workflow):
+    s, keyframes = STORY, len(PICTURES)
+    frames = keyframes * STORY_SEGMENT
+    notes, load, pictures, prompts, sequence, morph, sample, save = columns(315, 330, 400, 340, 340, 340, 400)
+    w.group("Read me", [w.note(f"""
+## A loop through three pictures, each picture kept (FreeMorph, SD1.5)
+
+Three pictures you load are the keyframes of a {frames}-frame loop, {STORY_SEGMENT} frames per segment (a picture
+and {STORY_SEGMENT - 1} in-betweens), the last segment leading back to the first picture. Every segment is a
+FreeMorph morph between its two pictures, and the pictures themselves are frames 1, {STORY_SEGMENT + 1} and
+{2 * STORY_SEGMENT + 1}, pixel for pixel. Each picture is scaled and center-cropped to {s.size}x{s.size}; *Batch
+Images* joins them in order and *VAE Encode* makes one latent per picture. *Picture Story Latents* slerps each
+segment's two latents and inverts every frame with FreeMorph's attention phases: each frame within its segment, a
+picture between two segments with the mean of both. *SamplerCustom* samples those latents (add_noise off, the sigmas
+*Picture Story Latents* returned) with the model from *Picture Morph Attention* on the attention schedule: each
+in-between attends to its segment's two pictures. *Keep Picture Keyframes* puts the scaled pictures back.
+
+**Model** (any SD1.5 checkpoint works):
+{models_line(SD15)}
+
+**Settings that matter** ({s.values})
+- Both *Keyframe Schedule*s: `keyframes` {keyframes} (one per picture), `frames_per_segment` {STORY_SEGMENT}, `loop`
+  on; they must match. The first is uniform (where the latents and captions sit), the second Beta({ATTENTION_BETA:g},
+  {ATTENTION_BETA:g}) per segment (the attention coefficients).
+- *BasicScheduler*: {s.steps} steps, `{s.scheduler}`; *KSamplerSelect* `{s.sampler}`; cfg {s.cfg} for sampling (the
+  inversion runs at cfg 1).
+- `strength` {STRENGTH}, `iterations` {ITERATIONS}, `mean_from` {MEAN_FROM}, `ends_from` {ENDS_FROM},
+  `low_frequencies` {LOW_FREQUENCIES}: as in `photo_morph_sd21`.
+
+**Cost**: {ITERATIONS} x {STRENGTH} x {s.steps} = {s.inversion_calls} model calls on the batch of {frames} (cfg 1)
+before sampling's {s.sampled_steps} steps. The inversion runs the whole batch at once; for a longer story on a small
+GPU, `max_rows` on *Picture Morph Attention* splits the sampling.
+
+**Change**: the pictures and their captions (one a line, in the same order); more pictures: another *Batch Images*,
+a caption line and `keyframes` in both schedules; `loop` off for an open story that ends at the last picture.
+
+**Expect** an animated WEBP (it cycles) and a grid of {frames} frames in `output/inbetween/`.
+""", notes.next(1150))], color="#432")
+    ckpt = checkpoint(w, load, SD15)
+    w.group("Load", [ckpt], color=LOAD)
+    picture_nodes, images, latents = picture_batch(w, pictures, ckpt["VAE"], s.size)
+    w.group("Pictures", picture_nodes, color=LOAD)
+    captions = w.node("InbetweenEncodeKeyframePrompts", prompts.next(220), title="Captions (one a line, one a picture)",
+                      clip=ckpt["CLIP"], prompts="\n".join(text for _, text in PICTURES))
+    negative = prompt(w, prompts, ckpt["CLIP"], "Negative", "")
+    w.group("Captions", [captions, negative], color=PROMPTS)
+
+    def schedule(title: str, preset: str) -> Node:
+        return w.node("InbetweenKeyframeSchedule", sequence.next(300), title=title, keyframes=keyframes,
+                      frames_per_segment=STORY_SEGMENT, loop=True, preset=preset, steps=s.steps, alpha=ATTENTION_BETA,
+                      beta=ATTENTION_BETA, segment_frames="")
+
+    uniform = schedule("Story schedule (uniform)", "uniform")
+    batch = w.node("InbetweenKeyframeConditioningBatch", sequence.next(130), keyframes=captions["keyframes"],
+                   schedule=uniform["schedule"], method="lerp", token_alignment="error")
+    attention_schedule = schedule(f"Attention schedule (Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}))",
+                                  "custom alpha / beta")
+    w.group("Sequence", [uniform, batch, attention_schedule], color=SEQUENCE)
+
+    sigmas = w.node("BasicScheduler", morph.next(110), model=ckpt["MODEL"], scheduler=s.scheduler, steps=s.steps,
+                    denoise=1.0)
+    latents_node = w.node("InbetweenPictureStoryLatents", morph.next(310), model=ckpt["MODEL"],
+                          positive=batch["CONDITIONING"], pictures=latents, schedule=uniform["schedule"],
+                          sigmas=sigmas["SIGMAS"], strength=STRENGTH, iterations=ITERATIONS, mean_from=MEAN_FROM,
+                          ends_from=ENDS_FROM, low_frequencies=LOW_FREQUENCIES, noise_seed=42)
+    attention = w.node("InbetweenPictureMorphAttention", morph.next(180), model=ckpt["MODEL"],
+                       schedule=attention_schedule["schedule"], pure_until=PURE_UNTIL, fused_until=FUSED_UNTIL,
+                       layers="self + cross", apply_to_uncond=False, max_rows=0)
+    w.group("Morph (FreeMorph)", [sigmas, latents_node, attention], color=SEQUENCE)
+
+    sampler_select = w.node("KSamplerSelect", sample.next(58), sampler_name=s.sampler)
+    sampler = w.node("SamplerCustom", sample.next(240), title="SamplerCustom (add_noise off)",
+                     model=attention["MODEL"], add_noise=False, noise_seed=0, cfg=s.cfg, positive=batch["CONDITIONING"],
+                     negative=negative["CONDITIONING"], sampler=sampler_select["SAMPLER"],
+                     sigmas=latents_node["sigmas"], latent_image=latents_node["latent"])
+    decode = w.node("VAEDecode", sample.next(46), samples=sampler["output"], vae=ckpt["VAE"])
+    kept = w.node("InbetweenKeepPictureKeyframes", sample.next(104), images=decode["IMAGE"], pictures=images,
+                  schedule=uniform["schedule"], ends="pictures")
+    w.group("Sample", [sampler_select, sampler, decode, kept], color=SAMPLE)
+    w.group("Save", save_sequence(w, save, kept["IMAGE"], "photo_story_sd15", grid_columns=STORY_SEGMENT),
+            color=SAVE)
