@@ -267,9 +267,11 @@ def encoder_family(token_width: int, pooled_width: int | None) -> str:
 
 
 def read_conditioning(node: str, input: str, value: object, batch_one: bool = False,
-                      joint_mask: bool = False) -> tuple[Entry, ...]:
+                      joint_mask: bool | None = False) -> tuple[Entry, ...]:
     """The entries of a CONDITIONING (at least one). ``batch_one``: every entry holds one prompt. ``joint_mask``: an
-    attention mask is Apply Style Model's joint text + image bias rather than a text encoder's token mask."""
+    attention mask is Apply Style Model's joint text + image bias rather than a text encoder's token mask; ``None``:
+    as each entry says (joint where it carries Apply Style Model's ``attention_mask_img_shape``), for a node that
+    hands the conditioning to a sampler as it is."""
     if not isinstance(value, (list, tuple)) or not value:
         raise InbetweenInputError(node, input, f"expected a CONDITIONING (a non-empty list of [tensor, dict] "
                                                f"entries), got {describe(value)}")
@@ -291,7 +293,8 @@ def read_conditioning(node: str, input: str, value: object, batch_one: bool = Fa
                                                        f"like its embedding, got {tuple(pooled.shape)}")
         mask = item[1].get("attention_mask")
         if mask is not None:
-            _check_attention_mask(node, input, where, rows, item[1], joint_mask)
+            joint = "attention_mask_img_shape" in item[1] if joint_mask is None else joint_mask
+            _check_attention_mask(node, input, where, rows, item[1], joint)
         entries.append(Entry(input, index, rows, item[1]))
     return tuple(entries)
 

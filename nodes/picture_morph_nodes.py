@@ -74,7 +74,7 @@ def _unmasked(node: str, input: str, latent):
 
 
 def _check_positive(node: str, positive: object, frames: int) -> None:
-    for entry in read_conditioning(node, "positive", positive):
+    for entry in read_conditioning(node, "positive", positive, joint_mask=None):
         if entry.tokens.shape[0] not in (1, frames):
             raise InbetweenInputError(node, "positive", f"has batch {entry.tokens.shape[0]} but the schedule has "
                                                         f"{frames} frames; use one caption per frame (Conditioning "
@@ -109,7 +109,7 @@ class InvertLatent(io.ComfyNode):
     def execute(cls, model, positive, latent, sigmas, strength, iterations) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
         read = read_latent(node, "latent", latent)
-        read_conditioning(node, "positive", positive)
+        read_conditioning(node, "positive", positive, joint_mask=None)
         _check_inversion_model(node, model)
         sampled = sampled_sigmas(node, sigmas, strength)
         samples = invert_latent(node, model, positive, read.samples, sampled, iterations)
