@@ -1,0 +1,141 @@
+"""The blueprints (subgraphs/*.json): made by the generator, described for the node library, listed by the server
+(ComfyUI v0.12 on; v0.3.64 has no /global_subgraphs and is unaffected), and each one, run on the test checkpoints,
+gives the frames of its equivalent template."""
+
+import json
+import urllib.error
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import comfy_host
+from conftest import WORKFLOWS
+from ui_workflow import expand_subgraphs, ui_to_api
+
+generator = comfy_host.load_workflow_generator()
+SUBGRAPHS = comfy_host.PACK_DIR / "subgraphs"
+NAMES = sorted(generator.BLUEPRINTS)
+# blueprint -> (equivalent template, settings for both runs besides the checkpoint and 64x64): few steps and frames,
+# so the comparison stays short. The template runs first; the blueprint's run then finds every node whose inputs
+# are the same in ComfyUI's cache, so it costs only the nodes that differ (none but Attribute slider's delta labels).
+EQUIVALENT = {
+    "AID prompt morph": ("aid_text_interpolation_sd15.json", {"steps": 4, "frames": 5}),
+    "Keyframe story": ("keyframes_story_sd15.json", {"steps": 4, "frames_per_segment": 3}),
+    "Attribute slider": ("attribute_intensity_sd15.json", {"steps": 4, "frames": 5}),
+    "Picture morph": ("photo_morph_sd21.json", {"steps": 4, "frames": 5}),
+}
+# settings every blueprint's node shows (promoted), and those of one
+COMMON = {"steps", "seed", "cfg"}
+OWN = {"Keyframe story": {"loop", "prompts", "keyframes", "frames_per_segment"},
+       "Attribute slider": {"frames", "alpha_start", "alpha_end", "neutral", "target"},
+       "AID prompt morph": {"frames", "prompt_a", "prompt_b"},
+       "Picture morph": {"frames", "caption_a", "caption_b", "strength"}}
+PICTURES = {"picture_a": "photo_a.png", "picture_b": "photo_b.png"}
+
+
+def _file(name: str) -> dict:
+    return json.loads((SUBGRAPHS / f"{name}.json").read_text())
+
+
+def test_every_blueprint_is_generated_and_nothing_else(object_info):
+    assert sorted(path.stem for path in SUBGRAPHS.glob("*.json")) == NAMES == sorted(EQUIVALENT)
+    for name in NAMES:
+        assert (SUBGRAPHS / f"{name}.json").read_text() == generator.render(
+            generator.build_blueprint(name, object_info)), (
+            f"subgraphs/{name}.json differs from tools/workflows: run `python -m tools.workflows.build` and commit")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_blueprint_is_one_described_node_with_its_settings_promoted(name):
+    blueprint = _file(name)
+    (node,) = blueprint["nodes"]
+    (graph,) = blueprint["definitions"]["subgraphs"]
+    assert node["type"] == graph["id"] and graph["name"] == name
+    assert graph["category"].startswith("Inbetween/") and len(graph["description"]) > 60
+    assert blueprint["extra"]["BlueprintDescription"] == graph["description"]
+    promoted = [widget for source, widget in node["properties"]["proxyWidgets"] if source == "-1"]
+    assert COMMON | OWN[name] <= set(promoted)
+    assert len(node["widgets_values"]) == len(promoted)
+    assert [i["name"] for i in node["inputs"]] == [i["name"] for i in graph["inputs"]]
+    assert {"model", "clip", "vae"} <= {i["name"] for i in graph["inputs"] if i["type"] in ("MODEL", "CLIP", "VAE")}
+    assert [o["type"] for o in graph["outputs"]] == ["IMAGE"]
+    # every subgraph input and output is wired inside
+    inner = {link["id"]: link for link in graph["links"]}
+    for entry in graph["inputs"] + graph["outputs"]:
+        assert entry["linkIds"] and all(link_id in inner for link_id in entry["linkIds"]), entry["name"]
+
+
+def test_server_lists_the_blueprints(comfy_server):
+    import comfyui_version
+
+    try:
+        listed = comfy_server.get_json("/global_subgraphs")
+    except urllib.error.HTTPError as err:
+        assert comfyui_version.__version__.startswith("0.3."), "only v0.3 has no /global_subgraphs"
+        assert err.code == 404
+        pytest.skip(f"ComfyUI {comfyui_version.__version__} has no blueprints (/global_subgraphs: 404)")
+    ours = {entry["name"]: key for key, entry in listed.items()
+            if entry["info"]["node_pack"] == "custom_nodes.ComfyUI-Inbetween"}
+    assert sorted(ours) == NAMES
+    for name, key in ours.items():
+        entry = comfy_server.get_json(f"/global_subgraphs/{key}")
+        assert json.loads(entry["data"]) == _file(name)
+
+
+def _blueprint_run(name: str, checkpoint: str, settings: dict) -> dict:
+    """The blueprint's node fed by a checkpoint loader (and the template's photos), its frames saved."""
+    workflow = _file(name)
+    node = workflow["nodes"][0]
+    promoted = [widget for _, widget in node["properties"]["proxyWidgets"]]
+    for key, value in {"width": 64, "height": 64, **settings}.items():
+        if key in promoted:
+            node["widgets_values"][promoted.index(key)] = value
+    loader = {"id": 2, "type": "CheckpointLoaderSimple", "inputs": [], "widgets_values": [checkpoint]}
+    save = {"id": 3, "type": "SaveImage", "widgets_values": [f"inbetween_tests/blueprint_{name}"],
+            "inputs": [{"name": "images", "type": "IMAGE", "link": 1}]}
+    workflow["nodes"] += [loader, save]
+    workflow["links"] = [[1, 1, 0, 3, 0, "IMAGE"]]
+    for socket in node["inputs"]:
+        if socket["name"] in ("model", "clip", "vae"):
+            link = len(workflow["links"]) + 1
+            workflow["links"].append([link, 2, ("model", "clip", "vae").index(socket["name"]), 1, 0, socket["type"]])
+            socket["link"] = link
+        elif socket["name"] in PICTURES:
+            picture = {"id": 10 + len(workflow["nodes"]), "type": "LoadImage", "inputs": [],
+                       "widgets_values": [PICTURES[socket["name"]], "image"]}
+            workflow["nodes"].append(picture)
+            link = len(workflow["links"]) + 1
+            workflow["links"].append([link, picture["id"], 0, 1, 0, "IMAGE"])
+            socket["link"] = link
+    return workflow
+
+
+def _frames(files) -> list[np.ndarray]:
+    pictures = []
+    for path in sorted(f for f in files if f.suffix == ".png"):
+        with Image.open(path) as image:
+            pictures.append(np.asarray(image.convert("RGB")))
+    return pictures
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_blueprint_gives_the_frames_of_its_template(name, comfy_server, object_info, run_workflow, test_checkpoints):
+    template, settings = EQUIVALENT[name]
+
+    def save_frames(prompt: dict) -> None:
+        """Save what the template's animated WEBP saves (its frames) as PNGs too."""
+        (webp,) = [node for node in prompt.values() if node["class_type"] == "SaveAnimatedWEBP"]
+        prompt["template_frames"] = {"class_type": "SaveImage", "inputs": {
+            "images": webp["inputs"]["images"], "filename_prefix": f"inbetween_tests/template_{name}"}}
+
+    entry, files = run_workflow(template, settings, edit=save_frames)
+    expected = _frames(f for f in files if "template_" in f.name)
+    checkpoints = {node["widgets_values"][0] for node in json.loads((WORKFLOWS / template).read_text())["nodes"]
+                   if node["type"] == "CheckpointLoaderSimple"}
+    workflow = _blueprint_run(name, test_checkpoints[checkpoints.pop()].name, {"size": 64, **settings})
+    prompt = ui_to_api(expand_subgraphs(workflow), object_info)
+    got = _frames(comfy_server.output_files(comfy_server.run_prompt(prompt, timeout=900)))
+    assert len(got) == len(expected) >= 5, (len(got), len(expected))
+    for index, (a, b) in enumerate(zip(got, expected)):
+        assert np.array_equal(a, b), f"{name}: frame {index} differs from {template}'s"
