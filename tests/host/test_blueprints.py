@@ -21,9 +21,9 @@ NAMES = sorted(generator.BLUEPRINTS)
 # are the same in ComfyUI's cache, so it costs only the nodes that differ (none but Attribute slider's delta labels).
 EQUIVALENT = {
     "AID prompt morph": ("aid_text_interpolation_sd15.json", {"steps": 4, "frames": 5}),
-    "Keyframe story": ("keyframes_story_sd15.json", {"steps": 4, "frames_per_segment": 3}),
+    "Keyframe story": ("keyframes_story_sd15.json", {"steps": 4, "frames_per_segment": 2}),
     "Attribute slider": ("attribute_intensity_sd15.json", {"steps": 4, "frames": 5}),
-    "Picture morph": ("photo_morph_sd21.json", {"steps": 4, "frames": 5}),
+    "Picture morph": ("photo_morph_sd21.json", {"steps": 4, "frames": 3}),
 }
 # settings every blueprint's node shows (promoted), and those of one
 COMMON = {"steps", "seed", "cfg"}
@@ -66,15 +66,20 @@ def test_blueprint_is_one_described_node_with_its_settings_promoted(name):
         assert entry["linkIds"] and all(link_id in inner for link_id in entry["linkIds"]), entry["name"]
 
 
-def test_server_lists_the_blueprints(comfy_server):
+def _listed(comfy_server) -> dict:
+    """/global_subgraphs; a skip on ComfyUI v0.3, which has no blueprints (the templates are the same graphs)."""
     import comfyui_version
 
     try:
-        listed = comfy_server.get_json("/global_subgraphs")
+        return comfy_server.get_json("/global_subgraphs")
     except urllib.error.HTTPError as err:
         assert comfyui_version.__version__.startswith("0.3."), "only v0.3 has no /global_subgraphs"
         assert err.code == 404
         pytest.skip(f"ComfyUI {comfyui_version.__version__} has no blueprints (/global_subgraphs: 404)")
+
+
+def test_server_lists_the_blueprints(comfy_server):
+    listed = _listed(comfy_server)
     ours = {entry["name"]: key for key, entry in listed.items()
             if entry["info"]["node_pack"] == "custom_nodes.ComfyUI-Inbetween"}
     assert sorted(ours) == NAMES
@@ -121,6 +126,7 @@ def _frames(files) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_blueprint_gives_the_frames_of_its_template(name, comfy_server, object_info, run_workflow, test_checkpoints):
+    _listed(comfy_server)
     template, settings = EQUIVALENT[name]
 
     def save_frames(prompt: dict) -> None:
@@ -136,6 +142,6 @@ def test_blueprint_gives_the_frames_of_its_template(name, comfy_server, object_i
     workflow = _blueprint_run(name, test_checkpoints[checkpoints.pop()].name, {"size": 64, **settings})
     prompt = ui_to_api(expand_subgraphs(workflow), object_info)
     got = _frames(comfy_server.output_files(comfy_server.run_prompt(prompt, timeout=900)))
-    assert len(got) == len(expected) >= 5, (len(got), len(expected))
+    assert len(got) == len(expected) >= 3, (len(got), len(expected))
     for index, (a, b) in enumerate(zip(got, expected)):
         assert np.array_equal(a, b), f"{name}: frame {index} differs from {template}'s"

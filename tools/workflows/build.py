@@ -19,7 +19,7 @@ from pathlib import Path
 # each module registers its workflows
 from . import aid, aid_transformers, aid_video, attributes, keyframes, morphs, picture_morphs, sequences  # noqa: F401
 from . import blueprints  # noqa: F401
-from .graph import BLUEPRINTS, REGISTRY, Workflow, WorkflowDefinitionError  # noqa: F401  (the host suite's API)
+from .graph import BLUEPRINTS, REGISTRY, TITLE_HEIGHT, Workflow, WorkflowDefinitionError  # noqa: F401  (host suite's)
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PACK_DIR / "workflows"

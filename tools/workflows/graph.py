@@ -18,7 +18,9 @@ UI_FORMAT_VERSION = 0.4
 TITLE_HEIGHT = 30       # LiteGraph draws a node's title bar above its pos
 GROUP_PADDING = 12
 GROUP_TITLE = 36        # room for a group's title above its first node
-VIEW_MARGIN = (40, 90)  # the saved view leaves this much canvas left of and above the graph (toolbar, badges)
+# The saved view leaves this much canvas left of and above the graph: at its scale 0.8, 80 px on the left clear the
+# front end's 56 px sidebar (1.3x on), 72 px above its toolbar and badges.
+VIEW_MARGIN = (100, 90)
 NOTE_TYPE = "MarkdownNote"
 SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent", "SaveVideo", "SaveWEBM")
 UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
