@@ -11,7 +11,7 @@ from PIL import Image
 
 import comfy_host
 from conftest import WORKFLOWS
-from ui_workflow import expand_subgraphs, ui_to_api
+from ui_workflow import WorkflowError, expand_subgraphs, ui_to_api
 
 generator = comfy_host.load_workflow_generator()
 SUBGRAPHS = comfy_host.PACK_DIR / "subgraphs"
@@ -145,3 +145,16 @@ def test_blueprint_gives_the_frames_of_its_template(name, comfy_server, object_i
     assert len(got) == len(expected) >= 3, (len(got), len(expected))
     for index, (a, b) in enumerate(zip(got, expected)):
         assert np.array_equal(a, b), f"{name}: frame {index} differs from {template}'s"
+
+
+def test_flattening_names_an_unconnected_input_and_keeps_promoted_values():
+    """What the test runs above rely on: an input left unconnected is named; a promoted widget's value reaches every
+    inner widget it feeds (steps: the schedule's and the sampler's)."""
+    with pytest.raises(WorkflowError, match=r"titled 'AID prompt morph'\): input '(clip|model|vae)' is not connected"):
+        expand_subgraphs(_file("AID prompt morph"))
+    workflow = _blueprint_run("AID prompt morph", "any.safetensors", {"steps": 3})
+    flat = expand_subgraphs(workflow)
+    primitives = {node["id"]: node["widgets_values"][0] for node in flat["nodes"] if node["type"] == "PrimitiveNode"}
+    steps = [link for link in flat["links"] if link[1] in primitives and primitives[link[1]] == 3]
+    targets = {node["type"] for node in flat["nodes"] for link in steps if node["id"] == link[3]}
+    assert targets == {"InbetweenBetaCoefficientSchedule", "KSampler"}
