@@ -3,18 +3,17 @@
 gives the frames of its equivalent template."""
 
 import json
-import urllib.error
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import comfy_host
+from blueprint_runs import SUBGRAPHS, blueprint_file, blueprint_run, listed_blueprints
 from conftest import WORKFLOWS
 from ui_workflow import WorkflowError, expand_subgraphs, ui_to_api
 
 generator = comfy_host.load_workflow_generator()
-SUBGRAPHS = comfy_host.PACK_DIR / "subgraphs"
 NAMES = sorted(generator.BLUEPRINTS)
 # blueprint -> (equivalent template, settings for both runs besides the checkpoint and 64x64): few steps and frames,
 # so the comparison stays short. The template runs first; the blueprint's run then finds every node whose inputs
@@ -31,11 +30,6 @@ OWN = {"Keyframe story": {"loop", "prompts", "keyframes", "frames_per_segment"},
        "Attribute slider": {"frames", "alpha_start", "alpha_end", "neutral", "target"},
        "AID prompt morph": {"frames", "prompt_a", "prompt_b"},
        "Picture morph": {"frames", "caption_a", "caption_b", "strength"}}
-PICTURES = {"picture_a": "photo_a.png", "picture_b": "photo_b.png"}
-
-
-def _file(name: str) -> dict:
-    return json.loads((SUBGRAPHS / f"{name}.json").read_text())
 
 
 def test_every_blueprint_is_generated_and_nothing_else(object_info):
@@ -48,7 +42,7 @@ def test_every_blueprint_is_generated_and_nothing_else(object_info):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_blueprint_is_one_described_node_with_its_settings_promoted(name):
-    blueprint = _file(name)
+    blueprint = blueprint_file(name)
     (node,) = blueprint["nodes"]
     (graph,) = blueprint["definitions"]["subgraphs"]
     assert node["type"] == graph["id"] and graph["name"] == name
@@ -66,54 +60,14 @@ def test_blueprint_is_one_described_node_with_its_settings_promoted(name):
         assert entry["linkIds"] and all(link_id in inner for link_id in entry["linkIds"]), entry["name"]
 
 
-def _listed(comfy_server) -> dict:
-    """/global_subgraphs; a skip on ComfyUI v0.3, which has no blueprints (the templates are the same graphs)."""
-    import comfyui_version
-
-    try:
-        return comfy_server.get_json("/global_subgraphs")
-    except urllib.error.HTTPError as err:
-        assert comfyui_version.__version__.startswith("0.3."), "only v0.3 has no /global_subgraphs"
-        assert err.code == 404
-        pytest.skip(f"ComfyUI {comfyui_version.__version__} has no blueprints (/global_subgraphs: 404)")
-
-
 def test_server_lists_the_blueprints(comfy_server):
-    listed = _listed(comfy_server)
+    listed = listed_blueprints(comfy_server)
     ours = {entry["name"]: key for key, entry in listed.items()
             if entry["info"]["node_pack"] == "custom_nodes.ComfyUI-Inbetween"}
     assert sorted(ours) == NAMES
     for name, key in ours.items():
         entry = comfy_server.get_json(f"/global_subgraphs/{key}")
-        assert json.loads(entry["data"]) == _file(name)
-
-
-def _blueprint_run(name: str, checkpoint: str, settings: dict) -> dict:
-    """The blueprint's node fed by a checkpoint loader (and the template's photos), its frames saved."""
-    workflow = _file(name)
-    node = workflow["nodes"][0]
-    promoted = [widget for _, widget in node["properties"]["proxyWidgets"]]
-    for key, value in {"width": 64, "height": 64, **settings}.items():
-        if key in promoted:
-            node["widgets_values"][promoted.index(key)] = value
-    loader = {"id": 2, "type": "CheckpointLoaderSimple", "inputs": [], "widgets_values": [checkpoint]}
-    save = {"id": 3, "type": "SaveImage", "widgets_values": [f"inbetween_tests/blueprint_{name}"],
-            "inputs": [{"name": "images", "type": "IMAGE", "link": 1}]}
-    workflow["nodes"] += [loader, save]
-    workflow["links"] = [[1, 1, 0, 3, 0, "IMAGE"]]
-    for socket in node["inputs"]:
-        if socket["name"] in ("model", "clip", "vae"):
-            link = len(workflow["links"]) + 1
-            workflow["links"].append([link, 2, ("model", "clip", "vae").index(socket["name"]), 1, 0, socket["type"]])
-            socket["link"] = link
-        elif socket["name"] in PICTURES:
-            picture = {"id": 10 + len(workflow["nodes"]), "type": "LoadImage", "inputs": [],
-                       "widgets_values": [PICTURES[socket["name"]], "image"]}
-            workflow["nodes"].append(picture)
-            link = len(workflow["links"]) + 1
-            workflow["links"].append([link, picture["id"], 0, 1, 0, "IMAGE"])
-            socket["link"] = link
-    return workflow
+        assert json.loads(entry["data"]) == blueprint_file(name)
 
 
 def _frames(files) -> list[np.ndarray]:
@@ -126,7 +80,7 @@ def _frames(files) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_blueprint_gives_the_frames_of_its_template(name, comfy_server, object_info, run_workflow, test_checkpoints):
-    _listed(comfy_server)
+    listed_blueprints(comfy_server)
     template, settings = EQUIVALENT[name]
 
     def save_frames(prompt: dict) -> None:
@@ -139,7 +93,7 @@ def test_blueprint_gives_the_frames_of_its_template(name, comfy_server, object_i
     expected = _frames(f for f in files if "template_" in f.name)
     checkpoints = {node["widgets_values"][0] for node in json.loads((WORKFLOWS / template).read_text())["nodes"]
                    if node["type"] == "CheckpointLoaderSimple"}
-    workflow = _blueprint_run(name, test_checkpoints[checkpoints.pop()].name, {"size": 64, **settings})
+    workflow = blueprint_run(name, test_checkpoints[checkpoints.pop()].name, {"size": 64, **settings})
     prompt = ui_to_api(expand_subgraphs(workflow), object_info)
     got = _frames(comfy_server.output_files(comfy_server.run_prompt(prompt, timeout=900)))
     assert len(got) == len(expected) >= 3, (len(got), len(expected))
@@ -151,8 +105,8 @@ def test_flattening_names_an_unconnected_input_and_keeps_promoted_values():
     """What the test runs above rely on: an input left unconnected is named; a promoted widget's value reaches every
     inner widget it feeds (steps: the schedule's and the sampler's)."""
     with pytest.raises(WorkflowError, match=r"titled 'AID prompt morph'\): input '(clip|model|vae)' is not connected"):
-        expand_subgraphs(_file("AID prompt morph"))
-    workflow = _blueprint_run("AID prompt morph", "any.safetensors", {"steps": 3})
+        expand_subgraphs(blueprint_file("AID prompt morph"))
+    workflow = blueprint_run("AID prompt morph", "any.safetensors", {"steps": 3})
     flat = expand_subgraphs(workflow)
     primitives = {node["id"]: node["widgets_values"][0] for node in flat["nodes"] if node["type"] == "PrimitiveNode"}
     steps = [link for link in flat["links"] if link[1] in primitives and primitives[link[1]] == 3]
