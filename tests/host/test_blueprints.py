@@ -22,14 +22,14 @@ EQUIVALENT = {
     "AID prompt morph": ("aid_text_interpolation_sd15.json", {"steps": 4, "frames": 5}),
     "Keyframe story": ("keyframes_story_sd15.json", {"steps": 4, "frames_per_segment": 2}),
     "Attribute slider": ("attribute_intensity_sd15.json", {"steps": 4, "frames": 5}),
-    "Picture morph": ("photo_morph_sd21.json", {"steps": 4, "frames": 3}),
+    "Picture morph": ("photo_morph_sd21.json", {"steps": 4, "frames": 3, "iterations": 1}),
 }
 # settings every blueprint's node shows (promoted), and those of one
 COMMON = {"steps", "seed", "cfg"}
 OWN = {"Keyframe story": {"loop", "prompts", "keyframes", "frames_per_segment"},
        "Attribute slider": {"frames", "alpha_start", "alpha_end", "neutral", "target"},
        "AID prompt morph": {"frames", "prompt_a", "prompt_b"},
-       "Picture morph": {"frames", "caption_a", "caption_b", "strength"}}
+       "Picture morph": {"frames", "caption_a", "caption_b", "strength", "iterations"}}
 
 
 def test_every_blueprint_is_generated_and_nothing_else(object_info):

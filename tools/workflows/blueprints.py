@@ -148,5 +148,6 @@ def picture_morph(w: Workflow):
         w, (sequence, morph, sample), setting, model, vae, a, b, negative, scaled, latents,
         frames=w.input("frames", "INT", picture_morphs.FRAMES), steps=w.input("steps", "INT", setting.steps),
         strength=w.input("strength", "FLOAT", picture_morphs.STRENGTH),
+        iterations=w.input("iterations", "INT", picture_morphs.ITERATIONS),
         noise_seed=w.input("seed", "INT", 42), cfg=w.input("cfg", "FLOAT", setting.cfg))
     w.output("frames", image)

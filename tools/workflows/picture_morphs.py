@@ -119,7 +119,7 @@ def _photo_morph(w: Workflow, setting: Setting, model_text: str, loaders, prefix
 
 def morph_and_sample(w: Workflow, cols: tuple[Column, Column, Column], setting: Setting, model, vae, a: Node,
                      b: Node, negative: Node, scaled: list, latents: list, frames=FRAMES, steps=None,
-                     strength=STRENGTH, noise_seed=42, cfg=None) -> Output:
+                     strength=STRENGTH, iterations=ITERATIONS, noise_seed=42, cfg=None) -> Output:
     """From the captions' encoders, the scaled pictures and their latents to the frames, the pictures as ends: the
     schedules, FreeMorph's inversion and attention, SamplerCustom (noise off), Keep Picture Ends. ``frames``,
     ``steps``... default to the setting's and may be a blueprint's inputs."""
@@ -142,7 +142,7 @@ def morph_and_sample(w: Workflow, cols: tuple[Column, Column, Column], setting: 
                     denoise=1.0)
     latents_node = w.node("InbetweenPictureMorphLatents", morph.next(310), model=model, positive=positive,
                           latent_a=latents[0], latent_b=latents[1], schedule=uniform["schedule"],
-                          sigmas=sigmas["SIGMAS"], strength=strength, iterations=ITERATIONS, mean_from=MEAN_FROM,
+                          sigmas=sigmas["SIGMAS"], strength=strength, iterations=iterations, mean_from=MEAN_FROM,
                           ends_from=ENDS_FROM, low_frequencies=LOW_FREQUENCIES, noise_seed=noise_seed)
     attention = w.node("InbetweenPictureMorphAttention", morph.next(180), model=model,
                        schedule=attention_schedule["schedule"], pure_until=PURE_UNTIL, fused_until=FUSED_UNTIL,
