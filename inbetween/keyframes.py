@@ -29,7 +29,7 @@ import torch
 from .errors import ArgumentError
 from .schedules import beta_schedule
 from .sequences import interpolate_sequence
-from .validation import check_coefficients, check_integer, check_tensor
+from .validation import check_coefficients, check_int, check_integer, check_tensor
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,8 @@ def beta_keyframes(keyframes: int, segment_frames: Sequence[int], alpha: float, 
         raise ArgumentError(where, "segment_frames", f"{keyframes} keyframes {'in a loop ' if loop else ''}make "
                                                      f"{spans} segments, but {len(counts)} frame count(s) arrived")
     for s, count in enumerate(counts):
-        check_integer(count, f"segment_frames[{s}]", where, 0)
-        if count < 2:
+        # A negative count is refused as 0 and 1 are: by segment_frames with its index, which a caller can name.
+        if check_int(count, f"segment_frames[{s}]", where) < 2:
             raise ArgumentError(where, "segment_frames", f"segment {s + 1} has {count} frame(s); a segment needs at "
                                                          "least 2 (its start keyframe and an in-between)", index=s)
     return keyframe_layout([beta_schedule(count + 1, alpha, beta).tolist() for count in counts], loop)

@@ -53,11 +53,16 @@ def check_unit_interval(value: object, name: str, where: str) -> float:
     return result
 
 
+def check_int(value: object, name: str, where: str, wanted: str = "an int") -> int:
+    """Return ``value`` as an int; it must be an integer (bool is rejected): ``TypeError`` saying ``wanted``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be {wanted}, got {describe(value)}")
+    return int(value)
+
+
 def check_integer(value: object, name: str, where: str, minimum: int) -> int:
     """Return ``value`` as an int; it must be an integer >= ``minimum`` (bool is rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{where}: {name} must be an int >= {minimum}, got {describe(value)}")
-    result = int(value)
+    result = check_int(value, name, where, f"an int >= {minimum}")
     if result < minimum:
         raise ArgumentError(where, name, f"must be an int >= {minimum}, got {result!r}")
     return result

@@ -9,7 +9,7 @@ from ..inbetween import adaptive, metrics
 from . import distance_backends
 from .adaptive_render import FrameRenderer, Sampling
 from .attention_patch import has_aid_patch
-from .comfy_values import finite, read_conditioning, token_alignment_input
+from .comfy_values import check_model_encoder, finite, read_conditioning, token_alignment_input
 from .errors import InbetweenInputError
 from .schedule_type import InterpSchedule, ScheduleIO
 from .text_interpolation import interpolation_batch
@@ -95,7 +95,9 @@ class AdaptiveBetaSchedule(io.ComfyNode):
         a = read_conditioning(node, "positive_a", positive_a, batch_one=True)
         b = read_conditioning(node, "positive_b", positive_b, batch_one=True)
         g = None if guide is None else read_conditioning(node, "guide", guide, batch_one=True)
-        read_conditioning(node, "negative", negative)  # checked here: the sampler would fail on it after minutes
+        # checked here: the sampler would fail on it after minutes
+        n = read_conditioning(node, "negative", negative)
+        check_model_encoder(node, model, a, b, *([] if g is None else [g]), n)
         sampling = Sampling(seed, steps, finite(node, "cfg", cfg), sampler_name, scheduler, width, height)
         aid_end_percent = finite(node, "aid_end_percent", aid_end_percent)
         measure = distance_backends.backend(distance, node, clip_vision)

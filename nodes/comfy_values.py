@@ -76,8 +76,9 @@ def finite(node: str, input: str, value: object) -> float:
     return result
 
 
-def whole_numbers(node: str, input: str, text: object) -> list[int]:
-    """A STRING widget listing whole numbers separated by commas, spaces or new lines ("8, 8, 12"); [] when empty."""
+def whole_numbers(node: str, input: str, text: object, maximum: int | None = None) -> list[int]:
+    """A STRING widget listing whole numbers separated by commas, spaces or new lines ("8, 8, 12"); [] when empty.
+    ``maximum``: the largest number taken (a text widget has no max of its own), as an INT widget's max."""
     if not isinstance(text, str):
         raise InbetweenInputError(node, input, f"expected text, got {describe(text)}")
     values = []
@@ -87,6 +88,9 @@ def whole_numbers(node: str, input: str, text: object) -> list[int]:
         except ValueError:
             raise InbetweenInputError(node, input, f"expected whole numbers separated by commas, got {item!r} in "
                                                    f"{text!r}") from None
+        if maximum is not None and values[-1] > maximum:
+            raise InbetweenInputError(node, input, f"expected numbers of at most {maximum}, got {values[-1]} (number "
+                                                   f"{len(values)} of {text!r})")
     return values
 
 
@@ -335,6 +339,33 @@ def check_same_encoder(node: str, reference: Entry, other: Entry) -> None:
                                                      f"{encoder_family(*other.signature)} but {reference.input} from "
                                                      f"{encoder_family(*reference.signature)}; encode both with the "
                                                      "same text encoder")
+
+
+# Where a model's config keeps the width of the prompt embeddings it reads (unet_config): the UNets' cross-attention,
+# Flux/Chroma/Flux 2, Qwen-Image, Wan, Z-Image; SD3's in its context embedder's config.
+MODEL_TEXT_WIDTH_KEYS = ("context_dim", "context_in_dim", "joint_attention_dim", "text_dim", "cap_feat_dim")
+
+
+def model_text_width(model) -> int | None:
+    """The width of the prompt embeddings a MODEL reads, from its config; None where the config does not say."""
+    config = getattr(getattr(getattr(model, "model", None), "model_config", None), "unet_config", None) or {}
+    for key in MODEL_TEXT_WIDTH_KEYS:
+        if isinstance(config.get(key), int):
+            return config[key]
+    width = (config.get("context_embedder_config") or {}).get("params", {}).get("in_features")
+    return width if isinstance(width, int) else None
+
+
+def check_model_encoder(node: str, model, *conditionings: Sequence[Entry]) -> None:
+    """Every entry is as wide as the prompts ``model`` reads: a prompt of another family (SD1.5's 768 into SD3's
+    4096) is refused here, before sampling, instead of failing inside the model with its own shape error."""
+    width = model_text_width(model)
+    for entry in (entry for entries in conditionings for entry in entries):
+        if width is not None and entry.tokens.shape[-1] != width:
+            raise InbetweenInputError(node, entry.input, f"entry {entry.index} comes from "
+                                                         f"{encoder_family(*entry.signature)} but the model reads "
+                                                         f"prompts of width {width}; encode the prompts with this "
+                                                         "model's text encoder")
 
 
 def aligned_tokens(node: str, index: int, named: Sequence[tuple[str, torch.Tensor]],

@@ -13,6 +13,8 @@ PRESET_CLASSIC = "classic (alpha = beta = steps)"
 PRESET_UNIFORM = "uniform"
 PRESET_CUSTOM = "custom alpha / beta"
 PRESETS = [PRESET_CLASSIC, PRESET_UNIFORM, PRESET_CUSTOM]
+# Frames of one keyframe segment, frames_per_segment's max and every count of segment_frames'.
+MAX_SEGMENT_FRAMES = 4096
 
 
 def _prior_inputs() -> list:
@@ -105,7 +107,7 @@ class KeyframeSchedule(io.ComfyNode):
             inputs=[
                 io.Int.Input("keyframes", default=4, min=2, max=256,
                              tooltip="Number of keyframes (prompts, pictures); the keyframe inputs must have as many."),
-                io.Int.Input("frames_per_segment", default=8, min=2, max=4096,
+                io.Int.Input("frames_per_segment", default=8, min=2, max=MAX_SEGMENT_FRAMES,
                              tooltip="Frames of each segment: its start keyframe and the in-betweens (8: a keyframe "
                                      "and 7 in-betweens)."),
                 io.Boolean.Input("loop", default=False,
@@ -114,7 +116,8 @@ class KeyframeSchedule(io.ComfyNode):
                 *_prior_inputs(),
                 io.String.Input("segment_frames", default="", optional=True,
                                 tooltip="Optional frames per segment, one count each, comma-separated (e.g. 8, 8, "
-                                        "12); replaces frames_per_segment when not empty."),
+                                        f"12), each 2 to {MAX_SEGMENT_FRAMES}; replaces frames_per_segment when not "
+                                        "empty."),
             ],
             outputs=[
                 ScheduleIO.Output(display_name="schedule", tooltip="One coefficient per frame, with the keyframes."),
@@ -130,7 +133,8 @@ class KeyframeSchedule(io.ComfyNode):
         node = cls.DISPLAY_NAME
         alpha, beta = _prior(node, preset, steps, alpha, beta)
         segments = keyframes if loop else keyframes - 1
-        counts = whole_numbers(node, "segment_frames", segment_frames) or [frames_per_segment] * segments
+        counts = (whole_numbers(node, "segment_frames", segment_frames, MAX_SEGMENT_FRAMES)
+                  or [frames_per_segment] * segments)
         source = "segment_frames" if segment_frames.strip() else "frames_per_segment"
         with engine_errors(node, keyframes="keyframes", segment_frames=source, alpha="alpha", beta="beta"):
             layout = beta_keyframes(keyframes, counts, alpha, beta, loop)

@@ -148,6 +148,11 @@ def test_bad_layouts_are_named():
     with pytest.raises(ArgumentError, match="segment 2 has 1 frame") as err:
         beta_keyframes(3, [4, 1], 2.0, 2.0)
     assert err.value.argument == "segment_frames" and err.value.index == 1
+    with pytest.raises(ArgumentError, match="segment 2 has -3 frame") as err:  # not an unnamed segment_frames[1]
+        beta_keyframes(3, [4, -3], 2.0, 2.0)
+    assert err.value.argument == "segment_frames" and err.value.index == 1
+    with pytest.raises(TypeError, match=r"segment_frames\[1\] must be an int, got float 2.0"):
+        beta_keyframes(3, [4, 2.0], 2.0, 2.0)
     with pytest.raises(ArgumentError, match="make 3 segments, but 2"):
         beta_keyframes(3, [4, 4], 2.0, 2.0, loop=True)
     with pytest.raises(ArgumentError, match="keyframes"):

@@ -137,3 +137,26 @@ def test_adaptive_schedule_names_its_own_inputs_before_sampling(n, tiny_model):
     expect_input_error(lambda: _adaptive(n, tiny_model, a, b, []), ADAPTIVE, "negative", r"non-empty list")
     expect_input_error(lambda: _adaptive(n, tiny_model, a, b, b, cfg=math.nan), ADAPTIVE, "cfg",
                        r"expected a finite number, got nan")
+
+
+@pytest.fixture(scope="module")
+def tiny_sd3():
+    import tiny_models
+
+    return tiny_models.build_sd3_model_patcher(seed=0)
+
+
+def test_adaptive_schedule_names_a_model_and_prompts_of_different_families(n, tiny_model, tiny_sd3):
+    """An SD3 model with SD1.5 prompts (and the other way round): the conditioning's width against the model's,
+    before sampling, not the model's own shape error from inside the sampler."""
+    sd3_width = n.comfy_values.model_text_width(tiny_sd3)
+    assert n.comfy_values.model_text_width(tiny_model) == 768 and sd3_width not in (None, 768)
+    sd15 = [_cond(seed) for seed in range(3)]
+    expect_input_error(lambda: _adaptive(n, tiny_sd3, *sd15), ADAPTIVE, "positive_a",
+                       r"entry 0 comes from SD1.x \(CLIP-L\), width 768, pooled 768 but the model reads prompts of "
+                       rf"width {sd3_width}; encode the prompts with this model's text encoder")
+    wide = _cond(3, width=sd3_width)
+    expect_input_error(lambda: _adaptive(n, tiny_model, sd15[0], sd15[1], wide), ADAPTIVE, "negative",
+                       rf"entry 0 comes from .*width {sd3_width}.* but the model reads prompts of width 768")
+    expect_input_error(lambda: _adaptive(n, tiny_model, sd15[0], sd15[1], sd15[2], guide=wide), ADAPTIVE, "guide",
+                       r"but the model reads prompts of width 768")

@@ -1,4 +1,4 @@
-"""Bad and extreme inputs to Beta Coefficient Schedule, Image Grid and Interpolation Metrics: NaN widgets (NaN
+"""Bad and extreme inputs to Beta Coefficient Schedule, Keyframe Schedule, Image Grid and Interpolation Metrics: NaN widgets (NaN
 passes ComfyUI's min/max check), NaN images, wrong shapes, single frames, very large frame counts."""
 
 import math
@@ -9,6 +9,7 @@ import torch
 from bad_input import expect_input_error, untouched
 
 SCHEDULE, GRID, METRICS = "Beta Coefficient Schedule", "Image Grid", "Interpolation Metrics"
+KEYFRAMES = "Keyframe Schedule"
 
 
 def _beta(n, frames=5, preset="custom alpha / beta", alpha=2.0, beta=2.0, start=0.0, end=1.0):
@@ -31,6 +32,30 @@ def test_schedule_of_many_frames(n):
     values = schedule.coefficients
     assert len(values) == 4096 and values[0] == 0.0 and values[-1] == 1.0
     assert list(values) == sorted(values)
+
+
+def _keyframes(n, segment_frames, keyframes=3):
+    return n.schedule_nodes.KeyframeSchedule.execute(keyframes, 8, False, "uniform", 20, 1.0, 1.0,
+                                                     segment_frames=segment_frames).args[0]
+
+
+@pytest.mark.parametrize("segment_frames, shown", [
+    # A negative count is refused like 0 and 1, by the node's input (once a raw engine error on segment_frames[1]).
+    ("4, -3", r"segment 2 has -3 frame\(s\); a segment needs at least 2"),
+    # frames_per_segment's bound holds for the text input too (once it ran out of memory).
+    ("100000000, 4", r"expected numbers of at most 4096, got 100000000 \(number 1 of '100000000, 4'\)"),
+    ("4, 4097", r"at most 4096, got 4097 \(number 2"),
+])
+def test_keyframe_segment_frames_out_of_range_name_the_input(n, segment_frames, shown):
+    expect_input_error(lambda: _keyframes(n, segment_frames), KEYFRAMES, "segment_frames", shown)
+
+
+def test_keyframe_segment_frames_at_the_bound(n):
+    schedule = _keyframes(n, "4096, 2")
+    assert len(schedule.coefficients) == 4096 + 2 + 1
+    assert n.schedule_nodes.MAX_SEGMENT_FRAMES == 4096
+    bound = n.schedule_nodes.KeyframeSchedule.define_schema().inputs[1]
+    assert bound.id == "frames_per_segment" and bound.max == n.schedule_nodes.MAX_SEGMENT_FRAMES
 
 
 def _grid(n, images, columns=0, padding=2, pad_value=1.0):

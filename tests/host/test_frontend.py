@@ -2,7 +2,8 @@
 from the template route with no missing node type, no dialog but the missing-models one (listing the workflow's model
 metadata, downloadable), no console error; its nodes are not smaller than the front end draws them and do not
 overlap; ``app.graphToPrompt()`` equals the host suite's converter. The template browser lists every workflow and
-finds its thumbnail.
+finds its thumbnail. Each blueprint (ComfyUI v0.12 on), its node wired to a loader, loads clean and the front end
+flattens it into the prompt the host suite runs against its template.
 
 Every node of the pack opens its help page in the front end's help panel (select the node, press the selection
 toolbox's info button), in English and in each translated locale, where the node also carries its translated title
@@ -15,6 +16,7 @@ import io
 import json
 import urllib.request
 
+import blueprint_runs
 import docs_pages
 import frontend
 import pytest
@@ -22,7 +24,7 @@ from browser import find_chromium
 from conftest import WORKFLOWS
 from PIL import Image
 from server import PACK_FOLDER_NAME
-from ui_workflow import ui_to_api
+from ui_workflow import expand_subgraphs, ui_to_api
 
 SHIPPED = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
 MODEL_WIDGETS = frozenset({"ckpt_name", "unet_name", "lora_name", "clip_name", "clip_name1", "clip_name2", "vae_name",
@@ -131,3 +133,41 @@ def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
             assert shown["description"] == expected_description, (node_id, locale)
     finally:
         page.close()
+
+
+def _canonical(prompt: dict, object_info: dict) -> list[str]:
+    """The prompt's nodes whatever their ids (the front end numbers a subgraph's nodes "outer:inner"): each node as
+    its class and inputs, a link as the canonical form of the node it comes from and the slot, sorted."""
+    nodes = _comparable(prompt, object_info)
+    forms: dict = {}
+
+    def value_form(value):
+        if isinstance(value, list) and len(value) == 2 and str(value[0]) in nodes:
+            return ["link", form(str(value[0])), value[1]]
+        return int(value) if isinstance(value, float) and value.is_integer() else value  # JavaScript's 2 is 2.0
+
+    def form(node_id: str) -> str:
+        if node_id not in forms:
+            class_type, inputs = nodes[node_id]
+            forms[node_id] = json.dumps([class_type, {name: value_form(value) for name, value in sorted(inputs.items())}])
+        return forms[node_id]
+
+    return sorted(form(node_id) for node_id in nodes)
+
+
+@pytest.mark.parametrize("name", blueprint_runs.NAMES)
+def test_blueprint_in_the_real_front_end(browser, comfy_server, object_info, test_checkpoints, name):
+    """A blueprint's node wired to a checkpoint loader, loaded in the front end (v0.12.1's 1.37): no dialog, no
+    console error, and the prompt the front end makes of it (the subgraph flattened) is the one the host suite runs
+    against the blueprint's template (test_blueprints.py)."""
+    blueprint_runs.listed_blueprints(comfy_server)
+    browser.console.clear()
+    workflow = blueprint_runs.blueprint_run(name, test_checkpoints["v1-5-pruned-emaonly-fp16.safetensors"].name,
+                                            {"steps": 3})
+    browser.evaluate(f"window.app.loadGraphData({json.dumps(workflow)}, true, true, {json.dumps(name)})")
+    assert frontend.open_dialogs(browser) == [], name
+    assert _canonical(frontend.graph_to_prompt(browser), object_info) == _canonical(
+        ui_to_api(expand_subgraphs(workflow), object_info, unlisted_files=MODEL_WIDGETS), object_info)
+    errors = [entry for entry in browser.console if entry["level"] in ("error", "exception")
+              and not any(noise in entry["text"] + entry["url"] for noise in OFFLINE_NOISE)]
+    assert not errors, f"{name}: console errors {errors}"

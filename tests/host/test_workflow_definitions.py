@@ -6,6 +6,7 @@ import pytest
 from conftest import WORKFLOWS
 
 generator = comfy_host.load_workflow_generator()
+SIDEBAR = 56  # px: the front end's left sidebar (1.3x on), over the canvas
 NAMES = sorted(generator.REGISTRY)
 # Loader -> how many of its first widgets name model files.
 LOADER_MODEL_WIDGETS = {"CheckpointLoaderSimple": 1, "UNETLoader": 1, "CLIPLoader": 1, "DualCLIPLoader": 2,
@@ -40,6 +41,28 @@ def test_workflow_has_a_note_and_every_node_sits_in_a_group(built, name):
                   and x + node["size"][0] <= g["bounding"][0] + g["bounding"][2]
                   and y + node["size"][1] <= g["bounding"][1] + g["bounding"][3]]
         assert len(inside) == 1, f"{name}: node {node['id']} ({node['type']}) lies in groups {inside}"
+
+
+def _overlap(a: list, b: list) -> bool:
+    """Boxes [x, y, width, height] share an area (touching edges do not)."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_view_clears_the_sidebar_and_nothing_overlaps(built, name):
+    """The graph's left edge (its groups') opens right of the front end's 56 px sidebar; no two groups and no two
+    nodes (title bars included) overlap."""
+    ui = built[name]
+    scale, (offset_x, _) = ui["extra"]["ds"]["scale"], ui["extra"]["ds"]["offset"]
+    left = min(group["bounding"][0] for group in ui["groups"])
+    assert (left + offset_x) * scale >= SIDEBAR + 16, f"{name}: the graph starts under the sidebar"
+    groups = [(group["title"], group["bounding"]) for group in ui["groups"]]
+    nodes = [(node["id"], [node["pos"][0], node["pos"][1] - generator.TITLE_HEIGHT, node["size"][0],
+                           node["size"][1] + generator.TITLE_HEIGHT]) for node in ui["nodes"]]
+    for boxes in (groups, nodes):
+        for index, (label, box) in enumerate(boxes):
+            clashing = [other for other, second in boxes[index + 1:] if _overlap(box, second)]
+            assert not clashing, f"{name}: {label} overlaps {clashing}"
 
 
 @pytest.mark.parametrize("name", NAMES)

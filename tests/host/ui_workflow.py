@@ -11,11 +11,13 @@ value they hold, and notes are ignored. Widgets missing at the end of ``widgets_
 saved where the node had fewer) keep their default, as the front end keeps a new widget's.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 FRONTEND_ONLY = {"Note", "MarkdownNote"}
 MODE_MUTED, MODE_BYPASS = 2, 4
+SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = -10, -20  # a subgraph's input and output nodes
 UPLOAD_WIDGET_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 
 
@@ -111,6 +113,67 @@ def _check_widget_value(node: dict, name: str, input_type, options: dict, value,
         low, high = options.get("min"), options.get("max")
         if (low is not None and value < low) or (high is not None and value > high):
             raise WorkflowError(f"{where}: {value!r} is outside [{low}, {high}]")
+
+
+def expand_subgraphs(workflow: dict) -> dict:
+    """The workflow with each node of a subgraph's type (a blueprint's node) replaced by the subgraph's nodes, as the
+    front end flattens it for the server: links from the subgraph's input node come from what feeds the outer node's
+    input of that name, or, for a promoted widget (``proxyWidgets`` ``["-1", name]``), from a primitive holding the
+    outer node's value; links to its output node leave from the inner node that feeds it. One level deep."""
+    definitions = {graph["id"]: graph for graph in workflow.get("definitions", {}).get("subgraphs", [])}
+    links = {link.id: list(dataclasses.astuple(link)) for link in _links(workflow).values()}
+    nodes = [node for node in workflow["nodes"] if node["type"] not in definitions]
+    next_id = [max([n["id"] for n in workflow["nodes"]] + [l[0] for l in links.values()]) + 1]
+
+    def new_id() -> int:
+        next_id[0] += 1
+        return next_id[0] - 1
+
+    for outer in (node for node in workflow["nodes"] if node["type"] in definitions):
+        graph = definitions[outer["type"]]
+        if any(inner["type"] in definitions for inner in graph["nodes"]):
+            raise WorkflowError(f"{_node_label(outer)}: nested subgraphs are not supported by this converter")
+        ids = {inner["id"]: new_id() for inner in graph["nodes"]}
+        inner_nodes = {}
+        for inner in graph["nodes"]:
+            copied = {**inner, "id": ids[inner["id"]], "inputs": [dict(i) for i in inner.get("inputs", [])]}
+            inner_nodes[inner["id"]] = copied
+            nodes.append(copied)
+        outer_inputs = {i["name"]: i for i in outer.get("inputs", [])}
+        # widgets_values follows proxyWidgets: [node id, widget] each, "-1" for the subgraph's own inputs
+        proxies = [tuple(proxy) for proxy in outer.get("properties", {}).get("proxyWidgets", [])]
+        # (inner node, inner link id) -> its input entry, found before any link id is renumbered
+        sockets = {(inner["id"], i["link"]): i for inner in graph["nodes"] for i in inner_nodes[inner["id"]]["inputs"]
+                   if i.get("link") is not None}
+        feeds = {}  # output slot of the outer node -> [node, slot] inside
+        for raw in graph.get("links", []):
+            link = _links({"links": [raw]})[raw["id"]]
+            if link.target_id == SUBGRAPH_OUTPUT:
+                feeds[link.target_slot] = [ids[link.origin_id], link.origin_slot]
+                continue
+            if link.origin_id == SUBGRAPH_INPUT:
+                name = graph["inputs"][link.origin_slot]["name"]
+                fed = outer_inputs.get(name, {}).get("link")
+                if fed is not None:
+                    origin = links[fed][1:3]
+                elif ("-1", name) in proxies:
+                    primitive = {"id": new_id(), "type": "PrimitiveNode", "mode": 0, "inputs": [],
+                                 "widgets_values": [outer["widgets_values"][proxies.index(("-1", name))]]}
+                    nodes.append(primitive)
+                    origin = [primitive["id"], 0]
+                else:
+                    raise WorkflowError(f"{_node_label(outer)}: input '{name}' is not connected")
+            else:
+                origin = [ids[link.origin_id], link.origin_slot]
+            link_id = new_id()
+            links[link_id] = [link_id, *origin, ids[link.target_id], link.target_slot, link.type]
+            sockets[(link.target_id, link.id)]["link"] = link_id
+        for link in links.values():
+            if link[1] == outer["id"]:
+                link[1:3] = feeds[link[2]]
+        for link_id in [l[0] for l in links.values() if l[3] == outer["id"]]:
+            del links[link_id]
+    return {**workflow, "nodes": nodes, "links": list(links.values()), "definitions": {}}
 
 
 def ui_to_api(workflow: dict, object_info: dict, overrides: dict | None = None,

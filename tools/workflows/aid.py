@@ -73,6 +73,12 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
             color=SAVE)
 
 
+# The reference prompt pair and steps (aid_text_interpolation_sd15, the AID prompt morph blueprint).
+CAT_AND_DOG = ("a photo of a cat sitting on a wooden table, soft window light",
+               "a photo of a dog sitting on a wooden table, soft window light")
+CAT_AND_DOG_STEPS = 25
+
+
 @workflow
 def aid_text_interpolation_sd15(w: Workflow):
     _aid_graph(w, f"""
@@ -93,9 +99,7 @@ consistent with the first and the last frame.
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`. Compare with the baseline
 `text_interpolation_sd15` (no AID): AID's in-betweens drift less and the steps are more even.
-""", SD15, "a photo of a cat sitting on a wooden table, soft window light",
-               "a photo of a dog sitting on a wooden table, soft window light", steps=25, cfg=7.5, size=512,
-               prefix="aid_text_interpolation")
+""", SD15, *CAT_AND_DOG, steps=CAT_AND_DOG_STEPS, cfg=7.5, size=512, prefix="aid_text_interpolation")
 
 
 @workflow

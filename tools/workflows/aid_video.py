@@ -7,7 +7,7 @@ empty-latent node with one row per clip, and core *Latent Batch Seed Behavior* (
 batch_index 0, so KSampler starts every clip from the same noise, the noise of a single clip with that seed."""
 
 from .aid_transformers import TRANSFORMER_SETTINGS, _aid_sequence, _sample_and_save
-from .graph import Column, Node, Output, Workflow, workflow
+from .graph import GROUP_PADDING, GROUP_TITLE, Column, Node, Output, Workflow, workflow
 from .layout import LOAD, PROMPTS, SAMPLE, SAVE, SEQUENCE, aid_patch, columns, models_line, prompt, prompt_batch
 from .models import (FLUX_VAE, QWEN3_4B, WAN21_T2V_1_3B, WAN21_VAE, WAN22_TI2V_5B, WAN22_VAE, WAN_UMT5,
                      Z_IMAGE_TURBO)
@@ -73,9 +73,12 @@ def _save_clips(w: Workflow, clip_cols: list[Column], sheet_col: Column, latent:
                 fps: float, frames: int, sheet_scale: float) -> None:
     """Every clip decoded and saved as its own MP4, then a contact sheet: all clips' frames, scaled down, one row a
     clip (the grid's `columns` is the clip's frame count)."""
-    images = []
+    images, used = [], set()
     for index in range(CLIPS):
         col = clip_cols[index * len(clip_cols) // CLIPS]
+        if id(col) in used:  # room for the group above's bottom padding and this group's title
+            col.skip(GROUP_PADDING + GROUP_TITLE)
+        used.add(id(col))
         pick = w.node("LatentFromBatch", col.next(82), title=f"Clip {index + 1}", samples=latent, batch_index=index,
                       length=1)
         decode = w.node("VAEDecode", col.next(46), samples=pick["LATENT"], vae=vae)

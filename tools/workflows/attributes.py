@@ -18,6 +18,9 @@ from .layout import (
 from .models import PIXELSMILE_LORA, QWEN_IMAGE_EDIT, QWEN_TEXT_ENCODER, QWEN_VAE, SD15, SDXL
 
 NEGATIVE = "blurry, low quality, watermark, text"
+# attribute_intensity_sd15's pair, and the Attribute slider blueprint's
+SMILE = ("close-up portrait photo of a young woman, neutral expression, studio lighting",
+         "close-up portrait photo of a young woman, smiling, studio lighting")
 
 
 @workflow
@@ -44,9 +47,8 @@ WEBP in `output/inbetween/`).
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), title="Alpha schedule 0 -> 1.5", frames=7,
                       preset="uniform", start=0.0, end=1.5)
     w.group("Load", [ckpt, schedule], color=LOAD)
-    pair = w.node("InbetweenEncodePromptPair", prompts.next(330), clip=ckpt["CLIP"],
-                  neutral="close-up portrait photo of a young woman, neutral expression, studio lighting",
-                  target="close-up portrait photo of a young woman, smiling, studio lighting", target_2="", target_3="")
+    pair = w.node("InbetweenEncodePromptPair", prompts.next(330), clip=ckpt["CLIP"], neutral=SMILE[0],
+                  target=SMILE[1], target_2="", target_3="")
     negative = prompt(w, prompts, ckpt["CLIP"], "Negative", NEGATIVE)
     w.group("Prompts", [pair, negative], color=PROMPTS)
     delta = w.node("InbetweenEmbeddingDelta", delta_col.next(130), neutral=pair["neutral"], target=pair["target"],

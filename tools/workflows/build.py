@@ -1,4 +1,5 @@
-"""Write workflows/<name>.json for every registered workflow, with widget order from a ComfyUI server's /object_info.
+"""Write workflows/<name>.json for every registered workflow and subgraphs/<name>.json for every blueprint, with widget
+order from a ComfyUI server's /object_info.
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.build           # starts ComfyUI with the pack, writes
     python -m tools.workflows.build --object-info object_info.json          # uses a saved /object_info
@@ -17,10 +18,12 @@ from pathlib import Path
 
 # each module registers its workflows
 from . import aid, aid_transformers, aid_video, attributes, keyframes, morphs, picture_morphs, sequences  # noqa: F401
-from .graph import REGISTRY, Workflow, WorkflowDefinitionError  # noqa: F401  (the host suite's API)
+from . import blueprints  # noqa: F401
+from .graph import BLUEPRINTS, REGISTRY, TITLE_HEIGHT, Workflow, WorkflowDefinitionError  # noqa: F401  (host suite's)
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PACK_DIR / "workflows"
+SUBGRAPHS_DIR = PACK_DIR / "subgraphs"
 
 
 def build(name: str, object_info: dict) -> dict:
@@ -31,6 +34,16 @@ def build(name: str, object_info: dict) -> dict:
 
 def build_all(object_info: dict) -> dict[str, dict]:
     return {name: build(name, object_info) for name in sorted(REGISTRY)}
+
+
+def build_blueprint(name: str, object_info: dict) -> dict:
+    graph, entry = Workflow(name), BLUEPRINTS[name]
+    entry.define(graph)
+    return graph.to_blueprint(object_info, entry.category, entry.description)
+
+
+def build_all_blueprints(object_info: dict) -> dict[str, dict]:
+    return {name: build_blueprint(name, object_info) for name in sorted(BLUEPRINTS)}
 
 
 def render(ui: dict) -> str:
@@ -54,22 +67,30 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed file differs")
     args = parser.parse_args(argv)
     object_info = json.loads(args.object_info.read_text()) if args.object_info else _server_object_info()
-    built = {f"{name}.json": render(ui) for name, ui in build_all(object_info).items()}
+    failed = False
+    for folder, made in ((WORKFLOWS_DIR, build_all(object_info)), (SUBGRAPHS_DIR, build_all_blueprints(object_info))):
+        failed |= _write(folder, {f"{name}.json": render(ui) for name, ui in made.items()}, args.check)
+    return 1 if failed else 0
+
+
+def _write(folder: Path, built: dict[str, str], check: bool) -> bool:
+    """Write the files of ``folder`` that differ (with ``check``: only name them); whether any differs."""
     differing = [name for name, text in built.items()
-                 if not (WORKFLOWS_DIR / name).exists() or (WORKFLOWS_DIR / name).read_text() != text]
-    unknown = sorted({path.name for path in WORKFLOWS_DIR.glob("*.json")} - built.keys())
-    if args.check:
+                 if not (folder / name).exists() or (folder / name).read_text() != text]
+    unknown = sorted({path.name for path in folder.glob("*.json")} - built.keys())
+    if check:
         for name in differing:
-            print(f"differs from the generator: workflows/{name}")
+            print(f"differs from the generator: {folder.name}/{name}")
         for name in unknown:
-            print(f"not made by the generator: workflows/{name}")
-        return 1 if differing or unknown else 0
+            print(f"not made by the generator: {folder.name}/{name}")
+        return bool(differing or unknown)
+    folder.mkdir(exist_ok=True)
     for name in differing:
-        (WORKFLOWS_DIR / name).write_text(built[name])
-        print(f"wrote workflows/{name}")
+        (folder / name).write_text(built[name])
+        print(f"wrote {folder.name}/{name}")
     for name in unknown:
-        print(f"warning: workflows/{name} is not made by the generator")
-    return 0
+        print(f"warning: {folder.name}/{name} is not made by the generator")
+    return False
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ the server's ``/object_info`` (inputs in order, required then optional; a seed-l
 its control value, an upload combo by its upload widget), so a node that gains an input needs no edit
 here. Links are made by passing another node's output as an input. Groups are drawn around the nodes
 they hold and the saved view starts with the whole graph below the front end's toolbar.
+
+A blueprint (``@blueprint``, ``subgraphs/<name>.json``) is a workflow with inputs and outputs of its own
+(``Workflow.input``, ``Workflow.output``): the front end shows it as one node, whose widgets are the promoted
+settings, and offers it in the node library (ComfyUI v0.12 lists a pack's ``subgraphs/`` at /global_subgraphs).
 """
 
 import uuid
@@ -14,7 +18,9 @@ UI_FORMAT_VERSION = 0.4
 TITLE_HEIGHT = 30       # LiteGraph draws a node's title bar above its pos
 GROUP_PADDING = 12
 GROUP_TITLE = 36        # room for a group's title above its first node
-VIEW_MARGIN = (40, 90)  # the saved view leaves this much canvas left of and above the graph (toolbar, badges)
+# The saved view leaves this much canvas left of and above the graph: at its scale 0.8, 80 px on the left clear the
+# front end's 56 px sidebar (1.3x on), 72 px above its toolbar and badges.
+VIEW_MARGIN = (100, 90)
 NOTE_TYPE = "MarkdownNote"
 SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent", "SaveVideo", "SaveWEBM")
 UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
@@ -25,6 +31,10 @@ ADDED_WIDGETS = {"ImageScaleToTotalPixels": ("resolution_steps",)}
 
 # name -> function that fills a Workflow; definition modules register with @workflow (see build.py)
 REGISTRY: dict = {}
+# blueprint name (its file's, shown in the node library) -> Blueprint; modules register with @blueprint
+BLUEPRINTS: dict = {}
+# the ids the front end gives a subgraph's input and output nodes
+SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID = -10, -20
 
 
 class WorkflowDefinitionError(ValueError):
@@ -40,9 +50,35 @@ def workflow(define):
 
 
 @dataclass(frozen=True)
+class Blueprint:
+    define: object      # fills a Workflow, as a workflow's function
+    category: str       # where the node library lists it
+    description: str
+
+
+def blueprint(name: str, category: str, description: str):
+    """Register ``define(w: Workflow)`` as the blueprint ``subgraphs/<name>.json``, shown as ``name``."""
+    def register(define):
+        if name in BLUEPRINTS:
+            raise WorkflowDefinitionError(f"two blueprints are called {name}")
+        BLUEPRINTS[name] = Blueprint(define, category, description)
+        return define
+    return register
+
+
+@dataclass(frozen=True)
 class Output:
     node: "Node"
     name: str
+
+
+@dataclass(frozen=True)
+class Input:
+    """Input ``index`` of a blueprint: a socket (``value`` None) or a promoted setting with its value."""
+    name: str
+    type: str
+    index: int
+    value: object = None
 
 
 @dataclass
@@ -86,6 +122,20 @@ class Workflow:
         self.name = name
         self.nodes: list[Node] = []
         self.groups: list[tuple[str, list[Node], str]] = []
+        self.inputs: list[Input] = []
+        self.outputs: list[tuple[str, Output]] = []
+
+    def input(self, name: str, type: str, value=None) -> Input:
+        """A blueprint input, passed to nodes as an input value: a socket of ``type`` (MODEL, IMAGE...) or, with
+        ``value``, a promoted widget (INT, FLOAT, STRING, BOOLEAN, COMBO) shown on the blueprint's node; one input
+        may feed several nodes' widgets (the steps of a schedule and of its sampler)."""
+        if any(existing.name == name for existing in self.inputs):
+            raise WorkflowDefinitionError(f"{self.name}: two inputs are called {name}")
+        self.inputs.append(Input(name, type, len(self.inputs), value))
+        return self.inputs[-1]
+
+    def output(self, name: str, source: Output) -> None:
+        self.outputs.append((name, source))
 
     def node(self, node_type: str, at, title: str | None = None, models: list | None = None,
              control: str = "fixed", **values) -> Node:
@@ -125,6 +175,57 @@ class Workflow:
             "version": UI_FORMAT_VERSION,
         }
 
+    def to_blueprint(self, object_info: dict, category: str, description: str) -> dict:
+        """The blueprint file: one node of the subgraph's type, its promoted widgets holding the inputs' values, and
+        the subgraph's definition (``definitions.subgraphs[0]``: name, category and description for the library)."""
+        if not self.outputs:
+            raise WorkflowDefinitionError(f"{self.name}: a blueprint needs an output")
+        ui = self.to_ui(object_info)
+        key = f"comfyui-inbetween/subgraphs/{self.name}"
+        graph_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+        promoted = [i for i in self.inputs if i.value is not None]
+        nodes = ui["nodes"]
+        left = min(n["pos"][0] for n in nodes) - 260
+        right = max(n["pos"][0] + n["size"][0] for n in nodes) + 80
+        top = min(n["pos"][1] for n in nodes)
+
+        def ends(items: list, x: int, kind: str) -> list:
+            """The subgraph's inputs or outputs: (name, type, link ids) each, listed beside its input/output node."""
+            return [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}/{kind}/{name}")), "name": name, "type": type_,
+                     "linkIds": link_ids, "pos": [x + 20, top + 20 + 20 * index]}
+                    for index, (name, type_, link_ids) in enumerate(items)]
+
+        links = ui["links"]
+        inputs = ends([(i.name, i.type, [l[0] for l in links if l[1] == SUBGRAPH_INPUT_ID and l[2] == i.index])
+                       for i in self.inputs], left, "input")
+        outputs = ends([(name, _output_type(source, object_info),
+                         [l[0] for l in links if l[3] == SUBGRAPH_OUTPUT_ID and l[4] == index])
+                        for index, (name, source) in enumerate(self.outputs)], right, "output")
+        definition = {
+            "id": graph_id, "version": 1,
+            "state": {"lastGroupId": len(ui["groups"]), "lastNodeId": len(nodes), "lastLinkId": len(links),
+                      "lastRerouteId": 0},
+            "revision": 0, "config": {}, "name": self.name, "category": category, "description": description,
+            "inputNode": {"id": SUBGRAPH_INPUT_ID, "bounding": [left, top, 160, 40 + 20 * len(self.inputs)]},
+            "outputNode": {"id": SUBGRAPH_OUTPUT_ID, "bounding": [right, top, 160, 40 + 20 * len(self.outputs)]},
+            "inputs": inputs, "outputs": outputs, "widgets": [], "nodes": nodes, "groups": ui["groups"],
+            "links": [dict(zip(("id", "origin_id", "origin_slot", "target_id", "target_slot", "type"), link))
+                      for link in links],
+            "extra": {},
+        }
+        node = {"id": 1, "type": graph_id, "title": self.name, "pos": [0, 0], "size": [400, 60 + 24 * len(promoted)],
+                "flags": {}, "order": 0, "mode": 0,
+                "inputs": [{"name": i.name, "type": i.type, "link": None,
+                            **({"widget": {"name": i.name}} if i.value is not None else {})} for i in self.inputs],
+                "outputs": [{"name": o["name"], "type": o["type"], "links": []} for o in outputs],
+                # "-1": a widget of the subgraph's own input of that name, as the front end saves a promoted one
+                "properties": {"proxyWidgets": [["-1", i.name] for i in promoted]},
+                "widgets_values": [i.value for i in promoted]}
+        return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, key + "/root")), "revision": 0, "last_node_id": 1,
+                "last_link_id": 0, "nodes": [node], "links": [], "groups": [], "definitions": {"subgraphs": [definition]},
+                "config": {}, "extra": {"BlueprintDescription": description, "ds": {"scale": 1.0, "offset": [120, 120]}},
+                "version": UI_FORMAT_VERSION}
+
     def _check_save_prefixes(self) -> None:
         # ComfyUI numbers files per prefix across save nodes: two nodes sharing one would number each other's files.
         prefixes = [node.values.get("filename_prefix") for node in self.nodes if node.type in SAVE_NODES]
@@ -139,6 +240,14 @@ class Workflow:
             sockets = []
             for name, spec in _input_specs(node, object_info):
                 value = node.values.get(name)
+                if isinstance(value, Input):
+                    if value.type != _type_name(spec):
+                        raise WorkflowDefinitionError(f"{self.name}: input {value.name} ({value.type}) feeds "
+                                                      f"{node.type}'s {name} ({_type_name(spec)})")
+                    links.append([len(links) + 1, SUBGRAPH_INPUT_ID, value.index, node.id, len(sockets), value.type])
+                    sockets.append({"name": name, "type": _type_name(spec), "link": len(links),
+                                    **({"widget": {"name": name}} if _is_widget(spec) else {})})
+                    continue
                 if not isinstance(value, Output):
                     if not _is_widget(spec):
                         sockets.append({"name": name, "type": _type_name(spec), "link": None})
@@ -156,6 +265,10 @@ class Workflow:
                     socket["widget"] = {"name": name}
                 sockets.append(socket)
             inputs[node.id] = sockets
+        for index, (name, source) in enumerate(self.outputs):
+            origin = object_info[source.node.type]
+            slot = origin["output_name"].index(source.name)
+            links.append([len(links) + 1, source.node.id, slot, SUBGRAPH_OUTPUT_ID, index, origin["output"][slot]])
         return links, inputs
 
     def _node_ui(self, node: Node, object_info: dict, sockets: list, links: list) -> dict:
@@ -190,6 +303,8 @@ class Workflow:
             if not _is_widget(spec) or name in added:
                 continue
             value = node.values.get(name)
+            if isinstance(value, Input):  # a promoted widget: the blueprint's value
+                value = value.value
             if value is None or isinstance(value, Output):  # a linked widget keeps its slot, holding the default
                 value = _default(spec)
             if value is None:
@@ -218,6 +333,11 @@ class Workflow:
 
     def _groups_bounds(self) -> list[dict]:
         return [self._group_ui(0, *group) for group in self.groups]
+
+
+def _output_type(source: Output, object_info: dict) -> str:
+    origin = object_info[source.node.type]
+    return origin["output"][origin["output_name"].index(source.name)]
 
 
 def _input_specs(node: Node, object_info: dict) -> list[tuple[str, list]]:

@@ -6,7 +6,7 @@ keyframe (Picture Story Latents, Keep Picture Keyframes)."""
 
 from dataclasses import dataclass
 
-from .graph import Node, Output, Workflow, workflow
+from .graph import Column, Node, Output, Workflow, workflow
 from .layout import (
     LOAD,
     PROMPTS,
@@ -28,6 +28,7 @@ from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, SD15, SD21_768,
 # FreeMorph's settings: 7 frames, strength 0.8 of 50 DDIM steps, 5 fixed-point iterations, its phase bounds.
 FRAMES, STRENGTH, ITERATIONS, ATTENTION_BETA = 7, 0.8, 5, 20.0
 MEAN_FROM, ENDS_FROM, LOW_FREQUENCIES, PURE_UNTIL, FUSED_UNTIL = 0.3, 0.6, 0.875, 0.2, 0.6
+CAPTIONS = ("a photo of a cat sitting on a sofa, soft light", "a photo of a dog sitting on a sofa, soft light")
 
 
 @dataclass(frozen=True)
@@ -110,13 +111,24 @@ def _photo_morph(w: Workflow, setting: Setting, model_text: str, loaders, prefix
     picture_nodes, scaled, latents = encoded_photos(w, pictures, vae, setting.size)
     w.group("Pictures", picture_nodes, color=LOAD)
 
-    a = prompt(w, prompts, clip, "Caption A (photo A)", "a photo of a cat sitting on a sofa, soft light")
-    b = prompt(w, prompts, clip, "Caption B (photo B)", "a photo of a dog sitting on a sofa, soft light")
+    a = prompt(w, prompts, clip, "Caption A (photo A)", CAPTIONS[0])
+    b = prompt(w, prompts, clip, "Caption B (photo B)", CAPTIONS[1])
     negative = prompt(w, prompts, clip, "Negative (unused at cfg 1)" if setting.guidance else "Negative", "")
     w.group("Captions", [a, b, negative], color=PROMPTS)
+    ends = morph_and_sample(w, (sequence, morph, sample), setting, model, vae, a, b, negative, scaled, latents)
+    w.group("Save", save_sequence(w, save, ends, prefix, grid_columns=FRAMES), color=SAVE)
 
+
+def morph_and_sample(w: Workflow, cols: tuple[Column, Column, Column], setting: Setting, model, vae, a: Node,
+                     b: Node, negative: Node, scaled: list, latents: list, frames=FRAMES, steps=None,
+                     strength=STRENGTH, iterations=ITERATIONS, noise_seed=42, cfg=None) -> Output:
+    """From the captions' encoders, the scaled pictures and their latents to the frames, the pictures as ends: the
+    schedules, FreeMorph's inversion and attention, SamplerCustom (noise off), Keep Picture Ends. ``frames``,
+    ``steps``... default to the setting's and may be a blueprint's inputs."""
+    sequence, morph, sample = cols
+    steps = setting.steps if steps is None else steps
     uniform = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250), title="Morph schedule (uniform)",
-                     frames=FRAMES, preset="uniform", steps=setting.steps, start=0.0, end=1.0)
+                     frames=frames, preset="uniform", steps=steps, start=0.0, end=1.0)
     batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], uniform["schedule"])
     positive, sequence_nodes = batch["CONDITIONING"], [uniform, batch]
     if setting.guidance:
@@ -124,16 +136,16 @@ def _photo_morph(w: Workflow, setting: Setting, model_text: str, loaders, prefix
         positive, sequence_nodes = guidance["CONDITIONING"], sequence_nodes + [guidance]
     attention_schedule = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250),
                                 title=f"Attention schedule (Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}))",
-                                frames=FRAMES, preset="custom alpha / beta", steps=setting.steps,
+                                frames=frames, preset="custom alpha / beta", steps=steps,
                                 alpha=ATTENTION_BETA, beta=ATTENTION_BETA, start=0.0, end=1.0)
     w.group("Sequence", sequence_nodes + [attention_schedule], color=SEQUENCE)
 
-    sigmas = w.node("BasicScheduler", morph.next(110), model=model, scheduler=setting.scheduler, steps=setting.steps,
+    sigmas = w.node("BasicScheduler", morph.next(110), model=model, scheduler=setting.scheduler, steps=steps,
                     denoise=1.0)
     latents_node = w.node("InbetweenPictureMorphLatents", morph.next(310), model=model, positive=positive,
                           latent_a=latents[0], latent_b=latents[1], schedule=uniform["schedule"],
-                          sigmas=sigmas["SIGMAS"], strength=STRENGTH, iterations=ITERATIONS, mean_from=MEAN_FROM,
-                          ends_from=ENDS_FROM, low_frequencies=LOW_FREQUENCIES, noise_seed=42)
+                          sigmas=sigmas["SIGMAS"], strength=strength, iterations=iterations, mean_from=MEAN_FROM,
+                          ends_from=ENDS_FROM, low_frequencies=LOW_FREQUENCIES, noise_seed=noise_seed)
     attention = w.node("InbetweenPictureMorphAttention", morph.next(180), model=model,
                        schedule=attention_schedule["schedule"], pure_until=PURE_UNTIL, fused_until=FUSED_UNTIL,
                        layers="self + cross", apply_to_uncond=False, max_rows=0)
@@ -141,14 +153,15 @@ def _photo_morph(w: Workflow, setting: Setting, model_text: str, loaders, prefix
 
     sampler_select = w.node("KSamplerSelect", sample.next(58), sampler_name=setting.sampler)
     sampler = w.node("SamplerCustom", sample.next(240), title="SamplerCustom (add_noise off)",
-                     model=attention["MODEL"], add_noise=False, noise_seed=0, cfg=setting.cfg, positive=positive,
+                     model=attention["MODEL"], add_noise=False, noise_seed=0,
+                     cfg=setting.cfg if cfg is None else cfg, positive=positive,
                      negative=negative["CONDITIONING"], sampler=sampler_select["SAMPLER"],
                      sigmas=latents_node["sigmas"], latent_image=latents_node["latent"])
     decode = w.node("VAEDecode", sample.next(46), samples=sampler["output"], vae=vae)
     ends = w.node("InbetweenKeepPictureEnds", sample.next(104), images=decode["IMAGE"], picture_a=scaled[0],
                   picture_b=scaled[1], ends="pictures")
     w.group("Sample", [sampler_select, sampler, decode, ends], color=SAMPLE)
-    w.group("Save", save_sequence(w, save, ends["IMAGE"], prefix, grid_columns=FRAMES), color=SAVE)
+    return ends["IMAGE"]
 
 
 def _checkpoint_loader(model: Model):
