@@ -1,7 +1,7 @@
 """What the pack has shown only on a CPU, measured on one GPU in one run (issue 30): one table, also written as JSON.
 
 Real-size architectures with random weights, made from configs through ComfyUI's own classes and detection
-(``tests/host/tiny_models.py``), in fp16 (bf16 where said), on the GPU ComfyUI picks:
+(``tests/host/tiny_models.py``), in bf16 (the kernels also in fp16), on the GPU ComfyUI picks:
 
 - ``exact``: each AID backend (FlashAttention-2 and memory-efficient log-sum-exp kernels, joined keys on SDPA) against
   the formulas in float64 (``tests/engine/aid_reference.py``), outer and inner (fused), without a mask, with
@@ -11,10 +11,10 @@ Real-size architectures with random weights, made from configs through ComfyUI's
   ``torch.cuda.set_sync_debug_mode("error")`` inside every diffusion-model call (a sync there stops the run and is
   reported with its place) and ``"warn"`` outside it, where ComfyUI's sampler reads values: those are counted per
   model call.
-- ``compiled``: dynamo's graphs and breaks for a patched SDXL UNet call inside AID's window and after it, and for the
-  Flux-size blocks (Flux's width 3072, heads of 128, 2 double and 4 single blocks); then ComfyUI's torch.compile
-  wrapper (what TorchCompileModel sets) on the Flux blocks with ``mode="reduce-overhead"`` (CUDA graphs): its frames
-  against the eager run's.
+- ``graphs``: dynamo's graphs and breaks for a patched SDXL UNet call inside AID's window and after it, and for the
+  Flux-size blocks (Flux's width 3072, heads of 128, 2 double and 4 single blocks).
+- ``compiled``: ComfyUI's torch.compile wrapper (what TorchCompileModel sets) on the patched Flux blocks with
+  ``mode="reduce-overhead"`` (CUDA graphs): its frames against the eager run's, and a second run against the first.
 - ``time``: plain sampling against AID (fused outer, the default window: the first half of the steps), interleaved
   rounds, on SDXL 1024x1024 x 7 frames (cfg 5), the Flux blocks at 1024x1024 x 7 frames (cfg 1) and Wan 2.1 1.3B
   (through detection) at 832x480x33 x 3 clips (cfg 5); ratios from the same run.
@@ -49,7 +49,15 @@ import harness
 sys.path.insert(0, str(harness.REPO / "tests" / "engine"))
 
 SEED, CFG = 0, 5.0
-WAN_SIZE = ("wan21_1.3b", 832, 480, 33)  # a row of aid_overhead.WAN_SIZES: the computed figures it is set beside
+WAN_SIZE = ("wan21_1.3b", 832, 480, 33)
+
+
+def model_dtype():
+    """The models' dtype on a GPU: bf16, whose range random weights through a real-depth model cannot overflow as
+    fp16's might (a NaN frame would hide every comparison); the kernels' fp16 is checked in ``exact``."""
+    import torch
+
+    return torch.bfloat16  # a row of aid_overhead.WAN_SIZES: the computed figures it is set beside
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +87,7 @@ class Sizes:
     wan_clips: int
     wan_steps: int
     repeats: int
+    warm_up: bool  # a warm-up run before the timed ones: not for the tiny figures, which mean nothing
 
 
 # SDXL base at 1024x1024; Flux at its width and 1024x1024 (4,096 image and 512 text tokens) with fewer blocks; Wan
@@ -87,11 +96,12 @@ class Sizes:
 REAL = Sizes(frames=7, exact_heads=4, exact_tokens=1024, exact_head_dims=(64, 128), sdxl_latent=128, sdxl_steps=6,
              flux_hidden=3072, flux_head=128, flux_axes=(16, 56, 56), flux_blocks=(2, 4), flux_context=4096,
              flux_text=512, flux_latent=128, flux_steps=6, wan_width=1536, wan_ffn=8960, wan_blocks=30,
-             wan_context=4096, wan_latent=(9, 60, 104), wan_text=512, wan_clips=3, wan_steps=4, repeats=2)
+             wan_context=4096, wan_latent=(9, 60, 104), wan_text=512, wan_clips=3, wan_steps=4, repeats=2,
+             warm_up=True)
 TINY = Sizes(frames=4, exact_heads=2, exact_tokens=24, exact_head_dims=(64,), sdxl_latent=8, sdxl_steps=2, flux_hidden=128,
              flux_head=64, flux_axes=(16, 24, 24), flux_blocks=(2, 2), flux_context=32, flux_text=8, flux_latent=8,
              flux_steps=2, wan_width=128, wan_ffn=256, wan_blocks=2, wan_context=32, wan_latent=(1, 4, 4), wan_text=8,
-             wan_clips=3, wan_steps=2, repeats=1)
+             wan_clips=3, wan_steps=2, repeats=1, warm_up=False)
 
 
 def sdxl_base_unet_config() -> dict:
@@ -233,7 +243,7 @@ def sdxl_workload(pack, sizes: Sizes, tiny: bool):
     import tiny_models
     from aid_overhead import two_prompts
 
-    dtype = torch.float32 if tiny else torch.float16
+    dtype = torch.float32 if tiny else model_dtype()
     device = comfy.model_management.get_torch_device()
     if tiny:
         model, width = tiny_models.build_small_sdxl_model_patcher(SEED, dtype), 64
@@ -257,7 +267,7 @@ def flux_workload(pack, sizes: Sizes, tiny: bool):
     device = None if tiny else comfy.model_management.get_torch_device()
     double, single = sizes.flux_blocks
     model = pinned_sdpa(tiny_models.build_flux_model_patcher(
-        SEED, torch.float32 if tiny else torch.bfloat16, hidden=sizes.flux_hidden, head=sizes.flux_head,
+        SEED, torch.float32 if tiny else model_dtype(), hidden=sizes.flux_hidden, head=sizes.flux_head,
         axes_dim=sizes.flux_axes, mlp_ratio=4.0, double=double, single=single, context=sizes.flux_context,
         pooled=768, device=device))
     schedule, positive, negative = two_prompts(pack, sizes.frames, sizes.flux_text, sizes.flux_context, pooled=768,
@@ -279,7 +289,7 @@ def wan_workload(pack, sizes: Sizes, tiny: bool):
     keys = tiny_models.wan_keys(hidden=sizes.wan_width, layers=sizes.wan_blocks,
                                 extra={f"blocks.{i}.ffn.0.weight": (sizes.wan_ffn, sizes.wan_width)
                                        for i in range(sizes.wan_blocks)})
-    model = pinned_sdpa(tiny_models.detected_model_patcher(keys, SEED, torch.float32 if tiny else torch.float16, device,
+    model = pinned_sdpa(tiny_models.detected_model_patcher(keys, SEED, torch.float32 if tiny else model_dtype(), device,
                                                            num_heads=sizes.wan_width // 128,
                                                            text_dim=sizes.wan_context))
     schedule, positive, negative = two_prompts(pack, sizes.wan_clips, sizes.wan_text, sizes.wan_context)
@@ -320,13 +330,13 @@ def peak_gb(run) -> float | None:
     return torch.cuda.max_memory_allocated() / 1e9
 
 
-def time_and_memory(report: Report, section: str, workload, pack, steps: int, repeats: int) -> None:
+def time_and_memory(report: Report, section: str, workload, pack, steps: int, sizes: Sizes) -> None:
     """Plain against AID: interleaved medians, their ratio, and each one's peak CUDA memory."""
     model, schedule = workload[:2]
     runs = {"plain": sampler(workload, model, steps), "aid": sampler(workload, aid(pack, model, schedule), steps)}
-    seconds = harness.interleaved(runs, repeats)
+    seconds = harness.interleaved(runs, sizes.repeats, sizes.warm_up)
     for name, value in seconds.items():
-        report.add(section, f"time {name} s", value, f"{steps} steps, median of {repeats}")
+        report.add(section, f"time {name} s", value, f"{steps} steps, median of {sizes.repeats}")
     report.add(section, "time ratio aid / plain", seconds["aid"] / seconds["plain"], "same run, interleaved")
     for name, run in runs.items():
         if not on_cuda():  # the timing ran these samplings already
@@ -435,10 +445,8 @@ def check_sync(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
                    "ComfyUI's sampler")
 
 
-def check_compiled(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
-    import torch
-
-    from comfy_api.torch_helpers import set_torch_compile_wrapper
+def check_graphs(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
+    """Dynamo's graphs and breaks for one patched model call inside AID's window and one after it."""
     from sync_audit import explain_call, model_calls
 
     for family, build in (("SDXL", sdxl_workload), ("Flux blocks", flux_workload)):
@@ -451,36 +459,45 @@ def check_compiled(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
         for window, (args, kwargs) in zip(("window on", "window off"), calls):
             explained = explain_call(body, args, kwargs)
             reasons = "; ".join(b.reason[:100] for b in explained.break_reasons[:2])
-            report.add("compiled", f"{family} {window}: graphs, breaks",
+            report.add("graphs", f"{family} {window}: graphs, breaks",
                        f"{explained.graph_count}, {explained.graph_break_count}", reasons)
-        if family != "Flux blocks":
-            continue
-        eager = sampler(workload, patched, sizes.flux_steps)()
-        compiled = patched.clone()
-        # CUDA graphs where there is CUDA; the CPU runs dynamo's graphs eagerly through the same wrapper: inductor
-        # takes minutes on a small CPU, and the host suite's test_aid_compiled runs it there.
-        if on_cuda():
-            set_torch_compile_wrapper(model=compiled, backend="inductor", mode="reduce-overhead")
-            how = "inductor, mode reduce-overhead (CUDA graphs)"
-        else:
-            set_torch_compile_wrapper(model=compiled, backend="eager")
-            how = "backend eager on the CPU; CUDA graphs: no CUDA here"
-        start = time.perf_counter()
-        frames = sampler(workload, compiled, sizes.flux_steps)()
-        report.add("compiled", "Flux blocks compiled: first run s", time.perf_counter() - start, how)
-        again = sampler(workload, compiled, sizes.flux_steps)()
-        scale = eager.abs().max().item()
-        report.add("compiled", "Flux blocks compiled vs eager: max |diff| / max |eager|",
-                   (frames - eager).abs().max().item() / scale, how)
-        report.add("compiled", "Flux blocks compiled: second run equals the first", bool(torch.equal(frames, again)))
-        torch._dynamo.reset()
+
+
+def check_compiled(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
+    """ComfyUI's torch.compile wrapper on the patched Flux blocks: CUDA graphs on a GPU, frames against eager."""
+    import torch
+
+    from comfy_api.torch_helpers import set_torch_compile_wrapper
+
+    workload = flux_workload(pack, sizes, tiny)
+    patched = aid(pack, *workload[:2])
+    eager = sampler(workload, patched, sizes.flux_steps)()
+    compiled = patched.clone()
+    # CUDA graphs where there is CUDA; the CPU runs dynamo's graphs eagerly through the same wrapper: inductor
+    # takes minutes on a small CPU, and the host suite's test_aid_compiled runs it there.
+    if on_cuda():
+        set_torch_compile_wrapper(model=compiled, backend="inductor", mode="reduce-overhead")
+        how = "inductor, mode reduce-overhead (CUDA graphs)"
+    else:
+        set_torch_compile_wrapper(model=compiled, backend="eager")
+        how = "backend eager on the CPU; CUDA graphs: no CUDA here"
+    start = time.perf_counter()
+    frames = sampler(workload, compiled, sizes.flux_steps)()
+    report.add("compiled", "Flux blocks compiled: first run s", time.perf_counter() - start, how)
+    again = sampler(workload, compiled, sizes.flux_steps)()
+    scale = eager.abs().max().item()
+    report.add("compiled", "Flux blocks compiled vs eager: max |diff| / max |eager|",
+               (frames - eager).abs().max().item() / scale, how)
+    report.add("compiled", "Flux blocks compiled: second run equals the first", bool(torch.equal(frames, again)))
+    report.add("compiled", "Flux blocks compiled: frames finite", bool(torch.isfinite(frames).all()))
+    torch._dynamo.reset()
 
 
 def check_time_and_memory(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
     for family, build, steps, latent in (("SDXL", sdxl_workload, sizes.sdxl_steps, sizes.sdxl_latent),
                                          ("Flux blocks", flux_workload, sizes.flux_steps, sizes.flux_latent)):
         section = f"{family} {latent * 8}x{latent * 8} x {sizes.frames}"
-        time_and_memory(report, section, build(pack, sizes, tiny), pack, steps, sizes.repeats)
+        time_and_memory(report, section, build(pack, sizes, tiny), pack, steps, sizes)
 
 
 def check_wan(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
@@ -490,7 +507,7 @@ def check_wan(report: Report, pack, sizes: Sizes, tiny: bool) -> None:
     section = (f"Wan {'1.3B' if sizes.wan_width == 1536 else 'tiny'} {width * 8}x{height * 8}x{(frames - 1) * 4 + 1}"
                f" x {sizes.wan_clips}")
     workload = wan_workload(pack, sizes, tiny)
-    time_and_memory(report, section, workload, pack, sizes.wan_steps, sizes.repeats)
+    time_and_memory(report, section, workload, pack, sizes.wan_steps, sizes)
     model, schedule = workload[:2]
     key = "_".join([WAN_SIZE[0], "x".join(str(n) for n in WAN_SIZE[1:])])
     computed = wan_memory_figures()
@@ -509,9 +526,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU, CUDA parts skipped by name (CI)")
     parser.add_argument("--json", type=Path, help="write the table here as JSON (rewritten after every row)")
-    parser.add_argument("--budget", type=float, default=420.0,
-                        help="seconds after which no further section starts (default 420: a run ends inside 8 minutes)")
-    parser.add_argument("--only", nargs="+", choices=["exact", "sync", "compiled", "time", "wan"],
+    parser.add_argument("--budget", type=float, default=330.0,
+                        help="seconds after which no further section starts (default 330, so that a run ends inside 8 "
+                             "minutes: the last section, compiling, may take two)")
+    parser.add_argument("--only", nargs="+", choices=["exact", "sync", "time", "wan", "graphs", "compiled"],
                         help="these sections only")
     args = parser.parse_args(argv)
     pack = harness.setup(cpu=args.tiny)
@@ -530,9 +548,10 @@ def main(argv=None) -> int:
               "sizes": "tiny" if args.tiny else "real"}
     print(" ".join(f"{key}={value}" for key, value in header.items()), flush=True)
     report = Report(args.json, args.budget, header)
+    # The slowest and least certain last (compiling, on a GPU a minute or more a graph), so that a budget cut takes it.
     sections = {"exact": (check_exactness, pack, sizes), "sync": (check_sync, pack, sizes, args.tiny),
-                "compiled": (check_compiled, pack, sizes, args.tiny),
-                "time": (check_time_and_memory, pack, sizes, args.tiny), "wan": (check_wan, pack, sizes, args.tiny)}
+                "time": (check_time_and_memory, pack, sizes, args.tiny), "wan": (check_wan, pack, sizes, args.tiny),
+                "graphs": (check_graphs, pack, sizes, args.tiny), "compiled": (check_compiled, pack, sizes, args.tiny)}
     for section, (check, *check_args) in sections.items():
         if not args.only or section in args.only:
             report.run(section, check, *check_args)

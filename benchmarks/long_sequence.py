@@ -59,7 +59,7 @@ def measure_times(frame_counts, repeats: int, full_reference: bool) -> dict:
             runs["reference"] = _run(pack, model, "reference", frames)
         elif index == 0:
             runs["reference_one"] = _run(pack, model, "reference", 3)  # one [A, t, B] sampling
-        medians = interleaved(runs, repeats, warm_up=index == 0)
+        medians = interleaved(runs, repeats, warm_up=index == 0 and harness.WARM_UP)
         for name, value in medians.items():
             seconds[name, 3 if name == "reference_one" else frames] = value
     if not full_reference:
