@@ -53,9 +53,10 @@ import statistics
 import time
 
 import harness
-from harness import CFG, LATENT, SEED, STEPS, interleaved, setup, timed
+from harness import CFG, SEED, interleaved, setup, timed
 
 FRAMES = 7
+FLUX_LATENT, FLUX_TEXT = 64, 64
 # (figure suffix, hidden size, MLP ratio): joint attention dominant (hidden 128: about two thirds of a step's work is
 # attention), and Flux's own proportions (tokens about twice the hidden size, MLP ratio 4: about a quarter).
 FLUX_WORKLOADS = (("flux", 128, 2.0), ("flux_proportions", 512, 4.0))
@@ -90,7 +91,7 @@ def measure_attention_op(repeats: int) -> dict:
     pack = setup()
     aid = pack.inbetween.aid
     generator = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(FRAMES, 8, LATENT * LATENT, 8, generator=generator) for _ in range(3))
+    q, k, v = (torch.randn(FRAMES, 8, harness.LATENT * harness.LATENT, 8, generator=generator) for _ in range(3))
     t = torch.linspace(0, 1, FRAMES)[1:-1]
     middle = slice(1, FRAMES - 1)
 
@@ -118,7 +119,7 @@ def measure_patched_layer(repeats: int) -> dict:
     pack = setup()
     patch, aid = pack.nodes.attention_patch, pack.inbetween.aid
     plan = patch.plan
-    heads, tokens, dim, middle = 8, LATENT * LATENT, 8, FRAMES - 2
+    heads, tokens, dim, middle = 8, harness.LATENT * harness.LATENT, 8, FRAMES - 2
     generator = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(FRAMES, tokens, heads * dim, generator=generator) for _ in range(3))
     layer = patch.unet.AIDAttentionReplace("attn1")
@@ -163,7 +164,7 @@ def _with_recorded_patches(model, record):
     return patched
 
 
-def measure_gpu_readiness(compile_too: bool) -> dict:
+def measure_gpu_readiness(compile_too: bool, variants=("outer_window", "outer_all", "inner_all")) -> dict:
     """Syncs per model call and dynamo graphs per AID variant; compiled vs eager time of the windowed run."""
     import comfy.patcher_extension as extension
     import torch
@@ -174,15 +175,15 @@ def measure_gpu_readiness(compile_too: bool) -> dict:
     model, schedule, a, b, negative = _workload(pack)
     positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(a, b, schedule, "lerp",
                                                                                      "error").args[0]
-    latent = pack.nodes.latent_nodes.SharedNoiseLatent.execute(LATENT * 8, LATENT * 8, 1, schedule).args[0]
+    latent = pack.nodes.latent_nodes.SharedNoiseLatent.execute(harness.LATENT * 8, harness.LATENT * 8, 1, schedule).args[0]
     import nodes as comfy_nodes
 
-    def sample(patched, steps=STEPS):
-        return comfy_nodes.common_ksampler(patched, SEED, steps, CFG, "euler", "normal", positive, negative,
-                                           latent)[0]["samples"]
+    def sample(patched, steps=None):
+        return comfy_nodes.common_ksampler(patched, SEED, steps or harness.STEPS, CFG, "euler", "normal", positive,
+                                           negative, latent)[0]["samples"]
 
     results = {}
-    for variant in ("outer_window", "outer_all", "inner_all"):
+    for variant in variants:
         settings = VARIANTS[variant]
         patched = pack.nodes.aid_nodes.AIDAttentionPatch.execute(
             model, schedule, settings["mode"], settings["fused"], "self + cross", 0.0, settings["end"], False).args[0]
@@ -232,41 +233,36 @@ def measure_flux(repeats: int, hidden: int, mlp_ratio: float, suffix: str) -> di
     import torch
 
     pack = setup()
-    import comfy.ldm.modules.attention as attention
-    import comfy.supported_models
     import nodes as comfy_nodes
     import tiny_models
 
-    # A wider Flux than the tests' tiny one, so joint attention dominates a step.
-    config = {"image_model": "flux", "in_channels": 16, "out_channels": 16, "patch_size": 2,
-              "vec_in_dim": tiny_models.TINY_POOLED, "context_in_dim": tiny_models.TINY_CONTEXT, "hidden_size": hidden,
-              "mlp_ratio": mlp_ratio, "num_heads": hidden // 64, "depth": 2, "depth_single_blocks": 2, "axes_dim": [16, 24, 24],
-              "theta": 10000, "qkv_bias": True, "guidance_embed": True}
-    model = tiny_models.model_patcher(comfy.supported_models.Flux(config), 0, torch.float32)
-    # Flux's attention module bound the host's CPU default (sub-quadratic) at import: SDPA for both variants.
-    model.model_options["transformer_options"]["optimized_attention_override"] = \
-        lambda func, *args, **kwargs: attention.attention_pytorch(*args, **kwargs)
+    # A wider Flux than the tests' tiny one (heads of 64), so joint attention dominates a step; built through
+    # ComfyUI's detection, which writes the fields each version's config needs. Flux's attention module bound the
+    # host's CPU default (sub-quadratic) at import: SDPA for both variants.
+    model = pinned_sdpa(tiny_models.build_flux_model_patcher(0, torch.float32, hidden=hidden, head=64,
+                                                              axes_dim=(16, 24, 24), mlp_ratio=mlp_ratio))
     generator = torch.Generator().manual_seed(1)
-    conditioning = [[[torch.randn(1, 64, tiny_models.TINY_CONTEXT, generator=generator),
+    conditioning = [[[torch.randn(1, FLUX_TEXT, tiny_models.TINY_CONTEXT, generator=generator),
                       {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=generator), "guidance": 3.5}]]
                     for _ in range(2)]
     schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=FRAMES, preset="classic (alpha = beta = steps)", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+        frames=FRAMES, preset="classic (alpha = beta = steps)", steps=harness.STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
     ).args[0]
     positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(
         *conditioning, schedule, "lerp", "error").args[0]
-    latent = {"samples": torch.zeros(FRAMES, 16, 64, 64), "batch_index": [0] * FRAMES}
+    latent = {"samples": torch.zeros(FRAMES, 16, FLUX_LATENT, FLUX_LATENT), "batch_index": [0] * FRAMES}
     patched = pack.nodes.aid_nodes.AIDAttentionPatch.execute(model, schedule, "outer", True, "self + cross", 0.0, 0.5,
                                                              False).args[0]
 
     def run(target):
-        return lambda: comfy_nodes.common_ksampler(target, SEED, STEPS, 1.0, "euler", "simple", positive,
+        return lambda: comfy_nodes.common_ksampler(target, SEED, harness.STEPS, 1.0, "euler", "simple", positive,
                                                    conditioning[0], latent)
 
     times = interleaved({"plain": run(model), "outer_window": run(patched)}, repeats)
 
     aid = pack.inbetween.aid
-    q, k, v = (torch.randn(FRAMES, hidden // 64, 64 + 32 * 32, 64, generator=generator) for _ in range(3))
+    tokens = FLUX_TEXT + (FLUX_LATENT // 2) ** 2  # text, then the image's 2x2 patches
+    q, k, v = (torch.randn(FRAMES, hidden // 64, tokens, 64, generator=generator) for _ in range(3))
     t = torch.linspace(0, 1, FRAMES)[1:-1]
     sdpa = torch.nn.functional.scaled_dot_product_attention
     return {f"time_plain_{suffix}_s": times["plain"], f"time_outer_window_{suffix}_s": times["outer_window"],
@@ -294,7 +290,17 @@ WAN = dict(width=128, ffn=768, frames=21, height=16, width_latent=32, text=42, c
 ZIMAGE = dict(layers=6, latent=40, text=32, frames=7)
 
 
-def _pinned_sdpa(model):
+def use_quick_sizes() -> None:
+    """``--quick``: every workload at its smallest, so that CI runs each code path in seconds (the figures mean
+    nothing). 4 frames keep two in-between rows; the Flux latent keeps 2x2 patches, Wan 3 clips (one in-between) of
+    one latent frame's 4 x 4 patches, Z-Image 2 main layers."""
+    global FRAMES, FLUX_LATENT, FLUX_TEXT, WAN, ZIMAGE
+    FRAMES, FLUX_LATENT, FLUX_TEXT = 4, 16, 8
+    WAN = {**WAN, "frames": 1, "height": 8, "width_latent": 8, "text": 8, "clips": 3}
+    ZIMAGE = {**ZIMAGE, "layers": 2, "latent": 8, "text": 8, "frames": 4}
+
+
+def pinned_sdpa(model):
     """SDPA for every attention of ``model`` (the transformers bound the host's CPU default at import)."""
     import comfy.ldm.modules.attention as attention
 
@@ -313,9 +319,9 @@ def wan_workload(pack):
     width, blocks = WAN["width"], 2
     keys = tiny_models.wan_keys(hidden=width, layers=blocks,
                                 extra={f"blocks.{i}.ffn.0.weight": (WAN["ffn"], width) for i in range(blocks)})
-    model = _pinned_sdpa(tiny_models.detected_model_patcher(keys, 0, torch.float32, num_heads=width // 128,
+    model = pinned_sdpa(tiny_models.detected_model_patcher(keys, 0, torch.float32, num_heads=width // 128,
                                                             text_dim=tiny_models.TINY_CONTEXT))
-    schedule, positive, negative = _two_prompts(pack, WAN["clips"], WAN["text"])
+    schedule, positive, negative = two_prompts(pack, WAN["clips"], WAN["text"])
     latent = {"samples": torch.zeros(WAN["clips"], 16, WAN["frames"], WAN["height"], WAN["width_latent"]),
               "batch_index": [0] * WAN["clips"]}
     return model, schedule, positive, negative, latent
@@ -328,24 +334,35 @@ def zimage_workload(pack):
 
     keys = {"cap_embedder.1.weight": (3840, tiny_models.TINY_CONTEXT), "cap_pad_token": (1, 3840),
             **{f"layers.{i}.ffn_norm1.weight": (3840,) for i in range(ZIMAGE["layers"])}}
-    model = _pinned_sdpa(tiny_models.shrunk_model_patcher(keys, 0, torch.float32, dim=256, n_heads=2, n_kv_heads=2,
+    model = pinned_sdpa(tiny_models.shrunk_model_patcher(keys, 0, torch.float32, dim=256, n_heads=2, n_kv_heads=2,
                                                           axes_dims=[32, 48, 48], n_refiner_layers=1,
                                                           multiple_of=32))
-    schedule, positive, negative = _two_prompts(pack, ZIMAGE["frames"], ZIMAGE["text"])
+    schedule, positive, negative = two_prompts(pack, ZIMAGE["frames"], ZIMAGE["text"])
     latent = {"samples": torch.zeros(ZIMAGE["frames"], 16, ZIMAGE["latent"], ZIMAGE["latent"]),
               "batch_index": [0] * ZIMAGE["frames"]}
     return model, schedule, positive, negative, latent
 
 
-def _two_prompts(pack, frames: int, tokens: int):
+def two_prompts(pack, frames: int, tokens: int, width: int | None = None, pooled: int | None = None,
+                guidance: float | None = None):
+    """A schedule of ``frames`` frames (Beta(steps, steps)), prompts A and B interpolated over it and a negative:
+    random ``tokens`` x ``width`` embeddings (default the tiny models' width), with a ``pooled`` output (SDXL, Flux)
+    and Flux's ``guidance`` where given."""
     import torch
 
     import tiny_models
 
     generator = torch.Generator().manual_seed(1)
-    a, b, negative = ([[torch.randn(1, tokens, tiny_models.TINY_CONTEXT, generator=generator), {}]] for _ in range(3))
+
+    def prompt():
+        extras = {} if pooled is None else {"pooled_output": torch.randn(1, pooled, generator=generator)}
+        if guidance is not None:
+            extras["guidance"] = guidance
+        return [[torch.randn(1, tokens, width or tiny_models.TINY_CONTEXT, generator=generator), extras]]
+
+    a, b, negative = (prompt() for _ in range(3))
     schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=frames, preset="classic (alpha = beta = steps)", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+        frames=frames, preset="classic (alpha = beta = steps)", steps=harness.STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
     ).args[0]
     positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(a, b, schedule, "lerp",
                                                                                      "error").args[0]
@@ -361,8 +378,12 @@ def measure_video(repeats: int) -> dict:
     import nodes as comfy_nodes
 
     aid = pack.inbetween.aid
+    import tiny_models
+
     results = {}
     for suffix, build, cfg in (("wan", wan_workload, WAN["cfg"]), ("zimage", zimage_workload, 1.0)):
+        if suffix == "zimage" and not tiny_models.host_has("ZImage"):
+            continue  # print_video names the skip
         model, schedule, positive, negative, latent = build(pack)
 
         def patched(layers):
@@ -370,7 +391,7 @@ def measure_video(repeats: int) -> dict:
                                                                   False).args[0]
 
         def run(target):
-            return lambda: comfy_nodes.common_ksampler(target, SEED, STEPS, cfg, "euler", "simple", positive,
+            return lambda: comfy_nodes.common_ksampler(target, SEED, harness.STEPS, cfg, "euler", "simple", positive,
                                                        negative, latent)
 
         runs = {"plain": run(model), "outer_window": run(patched("self + cross"))}
@@ -393,7 +414,7 @@ def measure_video(repeats: int) -> dict:
                                                    max(repeats, 10)) * 1e3
         # The share of a plain step its self (Wan) or main-layer joint (Z-Image) attention takes, from the op's time
         # per row: rows a model call (2 a frame with cfg), attention layers, steps.
-        calls = (2 if cfg > 1 else 1) * rows * (2 if suffix == "wan" else ZIMAGE["layers"]) * STEPS
+        calls = (2 if cfg > 1 else 1) * rows * (2 if suffix == "wan" else ZIMAGE["layers"]) * harness.STEPS
         results[f"attn_share_of_plain_{suffix}"] = (results[f"attn_plain_{suffix}_ms"] / 1e3 / (rows - 2) * calls
                                                     / results[f"time_plain_{suffix}_s"])
     return results
@@ -478,6 +499,9 @@ def print_video(repeats: int) -> None:
     for name, value in wan_memory_figures().items():
         print(f"{name}={value:g}" if isinstance(value, int) else f"{name}={value:.2f}")
     for suffix in ("wan", "zimage"):
+        if f"time_plain_{suffix}_s" not in video:
+            print(f"{suffix}=skipped: this ComfyUI has no Z-Image (ComfyUI v0.12 on)")
+            continue
         print(f"attn_ratio_outer_vs_plain_{suffix}="
               f"{video[f'attn_outer_{suffix}_ms'] / video[f'attn_plain_{suffix}_ms']:.3f}")
         print(f"ratio_outer_window_vs_plain_{suffix}="
@@ -488,18 +512,17 @@ def print_video(repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median reported)")
-    parser.add_argument("--no-compile", action="store_true", help="skip the compiled-vs-eager timing")
+    harness.add_arguments(parser, repeats=5)
+    parser.add_argument("--no-compile", action="store_true", help="skip the compiled-vs-eager timing (--quick does: "
+                                                                  "inductor takes minutes on a small CPU)")
     parser.add_argument("--only-flux", action="store_true", help="only the Flux-shaped workload")
     parser.add_argument("--only-video", action="store_true", help="only the Wan and Z-Image workloads and the Wan "
                                                                    "memory figures")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    harness.apply_arguments(args)
+    if args.quick:
+        use_quick_sizes()
     if args.variant:
         print(harness.peak_memory(_sampler(setup(), args.variant)))
         return
@@ -519,24 +542,30 @@ def main() -> None:
     if args.only_flux:
         return
     print_video(args.repeats)
-    op = measure_attention_op(max(args.repeats, 10))
+    # The ops alone take milliseconds: at least 10 calls each, but one with --quick, which only checks they run.
+    op_repeats = args.repeats if args.quick else max(args.repeats, 10)
+    op = measure_attention_op(op_repeats)
     for name, value in op.items():
         print(f"{name}={value:.3f}")
-    layer = measure_patched_layer(max(args.repeats, 10))
+    layer = measure_patched_layer(op_repeats)
     for name, value in layer.items():
         print(f"{name}={value:.3f}")
     parts = measure_window_parts(args.repeats)
     for name, value in parts.items():
         print(f"time_outer_window_{name}_s={value:.3f}")
-    readiness = measure_gpu_readiness(not args.no_compile)
+    # --quick audits one variant: dynamo's tracing is most of the quick run's time, and the variants share the code.
+    readiness = measure_gpu_readiness(not (args.no_compile or args.quick),
+                                      ("outer_window",) if args.quick else ("outer_window", "outer_all", "inner_all"))
     for name, value in readiness.items():
         print(f"{name}={value:g}" if isinstance(value, int) else f"{name}={value:.3f}")
     seconds = measure_times(args.repeats)
     peak = {}
     for variant in VARIANTS:
-        peak[variant] = harness.in_fresh_process(__file__, "--variant", variant)
         print(f"time_{variant}_s={seconds[variant]:.3f}")
-        print(f"peak_{variant}_mib={peak[variant]:.1f}")
+        # A fresh process costs seconds of ComfyUI's import: --quick checks the path with one.
+        if not args.quick or variant == "outer_window":
+            peak[variant] = harness.in_fresh_process(__file__, "--variant", variant, *harness.passed_on(args))
+            print(f"peak_{variant}_mib={peak[variant]:.1f}")
 
     print(f"attn_ratio_naive_outer_vs_plain={op['attn_naive_outer_ms'] / op['attn_plain_ms']:.3f}")
     print(f"attn_ratio_outer_vs_plain={op['attn_outer_ms'] / op['attn_plain_ms']:.3f}")
@@ -547,7 +576,8 @@ def main() -> None:
     print(f"ratio_outer_all_vs_plain={seconds['outer_all'] / seconds['plain']:.3f}")
     print(f"ratio_inner_all_vs_plain={seconds['inner_all'] / seconds['plain']:.3f}")
     print(f"ratio_reference_vs_outer={seconds['reference'] / seconds['outer_window']:.3f}")
-    print(f"mem_ratio_outer_vs_plain={peak['outer_window'] / max(peak['plain'], 1e-9):.3f}")
+    if "plain" in peak:
+        print(f"mem_ratio_outer_vs_plain={peak['outer_window'] / max(peak['plain'], 1e-9):.3f}")
     if "time_outer_window_compiled_s" in readiness:
         ratio = readiness["time_outer_window_compiled_s"] / readiness["time_outer_window_eager_s"]
         print(f"ratio_outer_window_compiled_vs_eager={ratio:.3f}")

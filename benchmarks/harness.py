@@ -22,9 +22,42 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "host"))
 
 STEPS, CFG, SEED, LATENT = 6, 5.0, 0, 32
+# --quick: CI runs every benchmark so on both hosts, so that one which stops running fails CI; its figures mean
+# nothing. Two steps keep a window of AID steps and plain ones (end 0.5); a 16x16 latent keeps every UNet level.
+QUICK_STEPS, QUICK_LATENT = 2, 16
+WARM_UP = True  # --quick times nothing worth a warm-up run
 # glibc: serve blocks of 64 KiB and more by mmap and give freed memory back at once, so the resident
 # size tracks live tensors instead of the allocator's high-water mark.
 FREE_AT_ONCE = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+
+
+def add_arguments(parser, repeats: int) -> None:
+    """The arguments every benchmark takes: ``--repeats``, ``--threads`` and ``--quick``."""
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed rounds (median reported)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); 1 on a machine shared with other work, where a "
+                             "thread barrier waiting for a descheduled thread makes small calls slow")
+    parser.add_argument("--quick", action="store_true",
+                        help="one repeat at the smallest sizes: checks that the benchmark runs (CI), measures nothing")
+
+
+def apply_arguments(args) -> None:
+    """Threads and, with ``--quick``, one repeat and the UNet workload at its smallest (:data:`QUICK_STEPS`,
+    :data:`QUICK_LATENT`); a benchmark reads ``harness.STEPS`` and ``harness.LATENT`` after this, never a copy made
+    at import."""
+    global STEPS, LATENT, WARM_UP
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.repeats = 1
+        STEPS, LATENT, WARM_UP = QUICK_STEPS, QUICK_LATENT, False
+
+
+def passed_on(args) -> list[str]:
+    """The shared arguments as a fresh process of the same benchmark must get them (its memory runs)."""
+    return [f"--threads={args.threads}"] + (["--quick"] if args.quick else [])
 
 
 def resident_bytes() -> int:
@@ -32,11 +65,12 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * resource.getpagesize()
 
 
-def setup():
-    """ComfyUI imported on CPU with SDPA attention pinned; returns the pack as ComfyUI loads it."""
+def setup(cpu: bool = True):
+    """ComfyUI imported with SDPA attention pinned, on the CPU (unless ``cpu`` is False: then on the device ComfyUI
+    picks, as gpu_check.py measures it); returns the pack as ComfyUI loads it."""
     import comfy_host
 
-    comfy_host.import_comfy_on_cpu()
+    comfy_host.import_comfy(cpu)
     import comfy.cli_args
 
     comfy.cli_args.args.use_pytorch_cross_attention = True
@@ -135,10 +169,11 @@ def in_fresh_process(script: str, *args: str):
     return json.loads(output.strip().splitlines()[-1])
 
 
-def interleaved(runs: dict, repeats: int, warm_up: bool = True) -> dict:
-    """Median seconds per run, after a warm-up call of each (unless ``warm_up`` is False), the runs timed in turn
-    round after round (interleaving keeps a slow spell of a noisy machine from landing on one run)."""
-    for run in runs.values() if warm_up else ():
+def interleaved(runs: dict, repeats: int, warm_up: bool | None = None) -> dict:
+    """Median seconds per run, after a warm-up call of each (unless ``warm_up`` is False; by default :data:`WARM_UP`),
+    the runs timed in turn round after round (interleaving keeps a slow spell of a noisy machine from landing on one
+    run)."""
+    for run in runs.values() if (WARM_UP if warm_up is None else warm_up) else ():
         run()  # warm-up: lazy allocations, kernel selection
     times = {name: [] for name in runs}
     for _ in range(repeats):

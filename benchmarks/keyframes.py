@@ -108,14 +108,14 @@ def two_endpoint_sampler(pack, model, frames: int):
 
 
 def main() -> None:
+    global KEYFRAMES, SEGMENT_FRAMES, FRAMES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (median reported)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    harness.add_arguments(parser, repeats=3)
     args = parser.parse_args()
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    harness.apply_arguments(args)
+    if args.quick:  # 3 keyframes keep an inner keyframe (kept for two segments); 3 frames a segment, 7 in all
+        KEYFRAMES, SEGMENT_FRAMES = 3, 3
+        FRAMES = (KEYFRAMES - 1) * SEGMENT_FRAMES + 1
     pack = setup()
     model = harness.unet_model()
     print(harness.machine_line())

@@ -59,7 +59,7 @@ def measure_times(frame_counts, repeats: int, full_reference: bool) -> dict:
             runs["reference"] = _run(pack, model, "reference", frames)
         elif index == 0:
             runs["reference_one"] = _run(pack, model, "reference", 3)  # one [A, t, B] sampling
-        medians = interleaved(runs, repeats, warm_up=index == 0)
+        medians = interleaved(runs, repeats, warm_up=index == 0 and harness.WARM_UP)
         for name, value in medians.items():
             seconds[name, 3 if name == "reference_one" else frames] = value
     if not full_reference:
@@ -108,20 +108,15 @@ def measure_call_costs(batches, repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, nargs="+", default=list(FRAMES), help="frame counts (default 7 15 31)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (median reported)")
+    parser.add_argument("--frames", type=int, nargs="+", help="frame counts (default 7 15 31; --quick: 4 7)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (fresh processes)")
     parser.add_argument("--full-reference", action="store_true",
                         help="time every [A, t, B] sampling of the reference structure (slow: 3 rows per frame)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads (0: torch's default); 1 on a machine shared with other work, where a "
-                             "thread barrier waiting for a descheduled thread makes small calls slow")
+    harness.add_arguments(parser, repeats=3)
     parser.add_argument("--peak", nargs=2, metavar=("STRUCTURE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    harness.apply_arguments(args)
+    args.frames = args.frames or ([4, 7] if args.quick else list(FRAMES))
     if args.peak:
         print(measure_peak(args.peak[0], int(args.peak[1])))
         return
@@ -146,8 +141,11 @@ def main() -> None:
     if not args.no_memory:
         for frames in frame_counts:
             for structure in ("batch", "rows4"):
+                # A fresh process costs seconds of ComfyUI's import: --quick checks the path with one.
+                if args.quick and (structure, frames) != ("rows4", last):
+                    continue
                 peak[structure, frames] = harness.in_fresh_process(__file__, "--peak", structure, str(frames),
-                                                                   "--threads", str(args.threads))
+                                                                   *harness.passed_on(args))
                 print(f"peak_{structure}_f{frames}_mib={peak[structure, frames]:.1f}")
 
     # What the calls' sizes alone predict: rows4's parts and the reference's batches of 3 frames, priced by the bare
@@ -172,7 +170,7 @@ def main() -> None:
         print(f"ratio_reference_vs_rows4_f{frames}_from_call_sizes={predicted_reference[frames]:.3f}")
         print(f"ratio_reference_vs_batch_f{frames}={seconds['reference', frames] / seconds['batch', frames]:.3f}")
     conditioning = {}
-    if peak and last != first:
+    if len(peak) == 2 * len(frame_counts) and last != first:
         for structure in ("batch", "rows4"):
             print(f"mem_ratio_{structure}_f{last}_vs_f{first}={peak[structure, last] / max(peak[structure, first], 1e-9):.3f}")
         # ComfyUI holds the whole batch's conditioning while it samples: the interpolated positive, the negative
@@ -188,7 +186,7 @@ def targets(frame_counts, peak, conditioning, time_ratio, predicted, reference_r
     """One line per target: met, or missed and what bounds it."""
     first, last = frame_counts[0], frame_counts[-1]
     lines = []
-    if peak and last != first:
+    if conditioning:  # every structure's memory at the first and last length
         ratio = peak["rows4", last] / max(peak["rows4", first], 1e-9)
         line = f"target_memory_rows4_f{last}_vs_f{first}={'met' if ratio <= MEMORY_TARGET else 'missed'} ({ratio:.2f}, <= {MEMORY_TARGET})"
         if ratio > MEMORY_TARGET:

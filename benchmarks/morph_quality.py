@@ -291,7 +291,12 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=0, help="at most this many pairs per data set (0: all)")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even where a GPU is")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="the smallest run: 3 frames at 32x32, 2 steps, one pair "
+                                                             "per data set (CI checks it runs; the figures mean nothing)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.frames, args.size, args.steps, args.limit = 3, 32, 2, 1
+    return args
 
 
 def missing(args) -> list[str]:
@@ -328,14 +333,7 @@ def import_comfy(cpu: bool):
     import comfy_host
     import torch
 
-    if cpu or not torch.cuda.is_available():
-        comfy_host.import_comfy_on_cpu()
-    else:
-        sys.path.insert(0, str(comfy_host.comfyui_path()))
-        import comfy.options
-
-        comfy.options.enable_args_parsing(False)
-        import comfy.model_management  # noqa: F401 (picks the GPU)
+    comfy_host.import_comfy(cpu or not torch.cuda.is_available())
     return comfy_host.load_pack()
 
 

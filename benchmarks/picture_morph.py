@@ -96,17 +96,16 @@ def morph_runs(pack, model) -> dict:
 
 
 def main() -> None:
+    global FRAMES, STEPS, ITERATIONS, TABLE_STEPS, TABLE_ITERATIONS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    harness.add_arguments(parser, repeats=3)
     parser.add_argument("--only", choices=["inversion", "cost"])
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # one run's peak memory, in a fresh process
     args = parser.parse_args()
+    harness.apply_arguments(args)
+    if args.quick:  # 4 frames, 5 steps (4 inverted at strength 0.8), 2 iterations: every part of both graphs runs
+        FRAMES, STEPS, ITERATIONS, TABLE_STEPS, TABLE_ITERATIONS = 4, 5, 2, (5,), (1, 2)
     pack = setup()
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     model = harness.unet_model()
     if args.memory_of:
         runs = morph_runs(pack, model)
@@ -123,9 +122,10 @@ def main() -> None:
     for name, seconds in times.items():
         print(f"{name}_seconds_per_frame={seconds / FRAMES:.4f}")
         print(f"{name}_model_rows={rows[name]}")
-        extra = [f"--threads={args.threads}"] if args.threads else []
-        memory = harness.in_fresh_process(sys.argv[0], f"--memory-of={name}", *extra)["mib"]
-        print(f"{name}_peak_mib={memory:.1f}")
+        # A fresh process costs seconds of ComfyUI's import: --quick checks the path with one.
+        if not args.quick or name == "picture_morph":
+            memory = harness.in_fresh_process(sys.argv[0], f"--memory-of={name}", *harness.passed_on(args))["mib"]
+            print(f"{name}_peak_mib={memory:.1f}")
     print(f"picture_morph_vs_img2img_time={times['picture_morph'] / times['img2img']:.2f}")
     print(f"picture_morph_vs_img2img_model_rows={rows['picture_morph'] / rows['img2img']:.2f}")
 

@@ -32,6 +32,12 @@ def comfyui_path() -> Path:
 
 def import_comfy_on_cpu() -> Path:
     """Put the checkout first on sys.path and force CPU before comfy.model_management is imported."""
+    return import_comfy(cpu=True)
+
+
+def import_comfy(cpu: bool) -> Path:
+    """Put the checkout first on sys.path; ``cpu`` forces the CPU before comfy.model_management is imported, else
+    ComfyUI picks its device as it does when it starts (the GPU where there is one: the benchmarks that measure one)."""
     path = comfyui_path()
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
@@ -40,7 +46,7 @@ def import_comfy_on_cpu() -> Path:
     comfy.options.enable_args_parsing(False)
     import comfy.cli_args
 
-    comfy.cli_args.args.cpu = True
+    comfy.cli_args.args.cpu = cpu
     import comfy.model_management
 
     import nodes as comfy_nodes

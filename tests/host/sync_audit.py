@@ -119,19 +119,33 @@ def with_pytorch_attention(model):
     return base
 
 
-def assert_one_graph_per_model_call(n, body, run) -> None:
-    """``run()`` samples two steps, the first inside AID's window and the second after it; every call it makes to
-    ``body`` (the diffusion model) traces under dynamo as one graph without breaks."""
+def model_calls(body, run) -> list:
+    """The calls ``run()`` makes to ``body`` (a module: the diffusion model), ``(args, kwargs)`` as it received them."""
     calls = []
     hook = body.register_forward_pre_hook(lambda module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
     try:
         run()
     finally:
         hook.remove()
+    return calls
+
+
+def explain_call(body, args, kwargs):
+    """``torch._dynamo.explain`` of one call of ``body`` (graph_count, graph_break_count, break_reasons), from a
+    fresh dynamo cache."""
+    torch._dynamo.reset()
+    try:
+        return torch._dynamo.explain(body)(*args, **kwargs)
+    finally:
+        torch._dynamo.reset()
+
+
+def assert_one_graph_per_model_call(n, body, run) -> None:
+    """``run()`` samples two steps, the first inside AID's window and the second after it; every call it makes to
+    ``body`` (the diffusion model) traces under dynamo as one graph without breaks."""
+    calls = model_calls(body, run)
     assert [n.attention_patch.plan_of(kwargs["transformer_options"]).active for _, kwargs in calls] == [True, False]
     for args, kwargs in calls:
-        torch._dynamo.reset()
-        explained = torch._dynamo.explain(body)(*args, **kwargs)
+        explained = explain_call(body, args, kwargs)
         assert (explained.graph_count, explained.graph_break_count) == (1, 0), \
             [b.reason[:300] for b in explained.break_reasons]
-    torch._dynamo.reset()

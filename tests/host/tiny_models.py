@@ -280,13 +280,23 @@ def build_redux_style_model(seed: int = 0, vision_width: int = 64, context: int 
     return comfy.sd.StyleModel(init_random_(encoder, seed).requires_grad_(False))
 
 
-def model_patcher(model_config, seed: int, dtype: torch.dtype):
-    """A random-weight model of a ``supported_models`` config in a real ModelPatcher."""
+def host_has(model_class: str) -> bool:
+    """Whether the ComfyUI imported knows a model family (``comfy.supported_models.<model_class>``): Z-Image and
+    Flux 2 exist from v0.12 on, so what builds them skips by this name on older hosts."""
+    import comfy.supported_models
+
+    return hasattr(comfy.supported_models, model_class)
+
+
+def model_patcher(model_config, seed: int, dtype: torch.dtype, device: torch.device | None = None):
+    """A random-weight model of a ``supported_models`` config in a real ModelPatcher. ``device``: where its weights
+    are made and drawn (default the CPU); a real-size model is made on the GPU that runs it, where drawing billions
+    of weights takes a moment rather than minutes on the CPU."""
     import comfy.model_management
     import comfy.model_patcher
 
     model_config.set_inference_dtype(dtype, None)
-    model = model_config.get_model({})
+    model = model_config.get_model({}, device=device)
     init_random_(model.diffusion_model, seed)
     model.diffusion_model.to(dtype)
     model.diffusion_model.eval()
@@ -308,7 +318,8 @@ def build_small_sdxl_model_patcher(seed: int = 0, dtype: torch.dtype = torch.flo
     return model_patcher(comfy.supported_models.SDXL(config), seed, dtype)
 
 
-def detected_model_patcher(keys: dict[str, tuple], seed: int = 0, dtype: torch.dtype = torch.float32, **small):
+def detected_model_patcher(keys: dict[str, tuple], seed: int = 0, dtype: torch.dtype = torch.float32,
+                           device: torch.device | None = None, **small):
     """A random-weight model of the family ComfyUI's model detection finds in a state dict with ``keys`` (key ->
     shape: the keys and shapes detection reads), in a real ModelPatcher.
 
@@ -325,7 +336,7 @@ def detected_model_patcher(keys: dict[str, tuple], seed: int = 0, dtype: torch.d
     model_config = comfy.model_detection.model_config_from_unet_config({**unet_config, **small}, state_dict)
     if model_config is None:
         raise RuntimeError(f"ComfyUI's model detection matched no supported model for {unet_config}")
-    return model_patcher(model_config, seed, dtype)
+    return model_patcher(model_config, seed, dtype, device)
 
 
 def _blocks(prefix: str, count: int, suffix: str, shape: tuple) -> dict[str, tuple]:
@@ -337,15 +348,21 @@ def _blocks(prefix: str, count: int, suffix: str, shape: tuple) -> dict[str, tup
 TINY_CONTEXT, TINY_POOLED = 32, 24
 
 
-def build_flux_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
-    """A random-weight Flux-dev-type model: 2 double and 2 single blocks, 2 heads of 32, guidance embedding."""
-    hidden = 64
-    keys = {"img_in.weight": (hidden, 16 * 4), "txt_in.weight": (hidden, TINY_CONTEXT),
-            "vector_in.in_layer.weight": (hidden, TINY_POOLED), "guidance_in.in_layer.weight": (hidden, 256),
-            **_blocks("double_blocks", 2, "img_attn.norm.key_norm.scale", (32,)),
-            **_blocks("single_blocks", 2, "norm.key_norm.scale", (32,))}
-    return detected_model_patcher(keys, seed, dtype, hidden_size=hidden, num_heads=2, axes_dim=[8, 12, 12],
-                                  mlp_ratio=2.0, context_in_dim=TINY_CONTEXT)
+def build_flux_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32, hidden: int = 64, head: int = 32,
+                             axes_dim=(8, 12, 12), mlp_ratio: float = 2.0, double: int = 2, single: int = 2,
+                             context: int = TINY_CONTEXT, pooled: int = TINY_POOLED,
+                             device: torch.device | None = None):
+    """A random-weight Flux-dev-type model with a guidance embedding: by default 2 double and 2 single blocks, 2 heads
+    of 32. The benchmarks build wider ones (heads of 64 and 128, Flux's own 3072 at reduced depth) the same way, so
+    every Flux here gets the config ComfyUI's detection writes (``txt_ids_dims`` from v0.12 on). ``axes_dim``: the
+    rotary axes, summing to ``head`` (Flux: 16, 56, 56 of 128)."""
+    keys = {"img_in.weight": (hidden, 16 * 4), "txt_in.weight": (hidden, context),
+            "vector_in.in_layer.weight": (hidden, pooled), "guidance_in.in_layer.weight": (hidden, 256),
+            **_blocks("double_blocks", double, "img_attn.norm.key_norm.scale", (head,)),
+            **_blocks("single_blocks", single, "norm.key_norm.scale", (head,))}
+    assert sum(axes_dim) == head, "the rotary axes split a head"
+    return detected_model_patcher(keys, seed, dtype, device, hidden_size=hidden, num_heads=hidden // head,
+                                  axes_dim=list(axes_dim), mlp_ratio=mlp_ratio, context_in_dim=context)
 
 
 def build_qwen_image_model_patcher(seed: int = 0, dtype: torch.dtype = torch.float32):
