@@ -17,6 +17,7 @@ from .noise_nodes import InterpolatedNoise
 from .picture_morph_nodes import InvertLatent, KeepPictureEnds, PictureMorphAttention, PictureMorphLatents
 from .prompt_pair_nodes import EncodeKeyframePrompts, EncodePromptPair
 from .schedule_nodes import BetaCoefficientSchedule, KeyframeSchedule
+from .share_nodes import AIDCheckGatheredFrames, AIDShareFrames
 
 NODES: list[type[io.ComfyNode]] = [
     BetaCoefficientSchedule,
@@ -45,6 +46,8 @@ NODES: list[type[io.ComfyNode]] = [
     PictureMorphLatents,
     PictureMorphAttention,
     KeepPictureEnds,
+    AIDShareFrames,
+    AIDCheckGatheredFrames,
 ]
 
 
