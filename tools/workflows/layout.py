@@ -7,7 +7,7 @@ from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, Model
 NOTE_WIDTH = 440
 GROUP_GAP = 48          # between the columns, so the groups drawn around them never touch
 PROMPT_HEIGHT = 130
-AID_PATCH_HEIGHT = 230  # AID Attention Patch's widgets with max_rows: the front end draws it 222 high
+AID_PATCH_HEIGHT = 278  # AID Attention Patch's widgets with max_rows and the shares: the front end draws it 270 high
 NEGATIVE = "blurry, low quality, watermark"
 
 # group colours from the front end's palette: loaders, prompts, sequence (the pack's nodes), sampling, output
