@@ -16,8 +16,10 @@ import pytest
 from PIL import Image
 
 import comfy_host
+from conftest import WORKFLOWS
 from server import ComfyServer
 from share_prompts import sequence_prompt
+from ui_workflow import ui_to_api
 
 DISTRIBUTED = comfy_host.PACK_DIR.parent / "shared" / "packs" / "ComfyUI-Distributed-v1.4.4.tar.gz"
 FRAMES, SHARES = 13, 2  # share_prompts' sequence: max_rows 4
@@ -86,3 +88,32 @@ def test_comfyui_distributed_master_and_worker_give_the_reference_frames(partici
     entry = master.wait_for(body["prompt_id"], timeout=300)
     assert entry.get("status", {}).get("status_str") == "success", (entry.get("status"), master.log_tail(40))
     assert np.array_equal(saved_frames(master, entry), reference)
+
+
+@pytest.mark.skipif(not DISTRIBUTED.is_file(), reason=f"ComfyUI-Distributed snapshot absent: {DISTRIBUTED}")
+def test_the_distributed_template_gives_the_one_participant_frames(participants, test_checkpoint):
+    """aid_long_sequence_distributed_sd15 as shipped (test checkpoint, 64x64, 13 frames, 2 steps) through POST
+    /distributed/queue, against the same prompt with share_count 1 on the master alone (DistributedSeed then passes
+    0 and the collector passes the pictures through): the same grid, bit for bit."""
+    master, _ = participants
+    workflow = json.loads((WORKFLOWS / "aid_long_sequence_distributed_sd15.json").read_text())
+    prompt = ui_to_api(workflow, master.object_info(), overrides={"ckpt_name": test_checkpoint.name, "width": 64,
+                                                                  "height": 64, "frames": FRAMES, "steps": 2})
+    alone = json.loads(json.dumps(prompt))
+    for node in alone.values():
+        if node["class_type"] == "InbetweenAIDAttentionPatch":
+            node["inputs"]["share_count"] = 1
+        if "filename_prefix" in node["inputs"]:
+            node["inputs"]["filename_prefix"] += "_alone"
+    grids = []
+    for run in ("alone", "distributed"):
+        if run == "alone":
+            entry = master.run_prompt(alone)
+        else:
+            status, body = master.post_json("/distributed/queue", {"prompt": prompt, "client_id": uuid.uuid4().hex,
+                                                                   "enabled_worker_ids": [WORKER_ID]}, timeout=120)
+            assert status == 200 and body.get("worker_count") == 1, body
+            entry = master.wait_for(body["prompt_id"], timeout=300)
+            assert entry["status"]["status_str"] == "success", (entry["status"], master.log_tail(40))
+        grids.append(saved_frames(master, entry))
+    assert grids[0].shape[0] == 1 and np.array_equal(grids[0], grids[1])

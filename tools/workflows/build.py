@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 # each module registers its workflows
-from . import aid, aid_transformers, aid_video, attributes, keyframes, morphs, picture_morphs, sequences  # noqa: F401
+from . import (aid, aid_transformers, aid_video, attributes, distributed, keyframes, morphs,  # noqa: F401
+               picture_morphs, sequences)
 from .graph import REGISTRY, Workflow, WorkflowDefinitionError  # noqa: F401  (the host suite's API)
 
 PACK_DIR = Path(__file__).resolve().parents[2]

@@ -25,6 +25,10 @@ ADDED_WIDGETS = {"ImageScaleToTotalPixels": ("resolution_steps",)}
 
 # name -> function that fills a Workflow; definition modules register with @workflow (see build.py)
 REGISTRY: dict = {}
+# Node type -> its /object_info entry, for nodes of another pack that a workflow uses (ComfyUI-Distributed's), written
+# from the snapshot the tests run (../shared/packs/): the workflows build on a server without that pack. A server
+# that lists the type wins.
+OTHER_PACKS: dict = {}
 
 
 class WorkflowDefinitionError(ValueError):
@@ -110,6 +114,7 @@ class Workflow:
 
     # UI format ------------------------------------------------------------------------------------
     def to_ui(self, object_info: dict) -> dict:
+        object_info = {**OTHER_PACKS, **object_info}
         self._check_save_prefixes()
         links, inputs = self._links(object_info)
         return {

@@ -61,11 +61,12 @@ def prompt_batch(w: Workflow, col: Column, a: Output, b: Output, schedule: Outpu
                   schedule=schedule, method="lerp", token_alignment="error", **({"guide": guide} if guide else {}))
 
 
-def aid_patch(w: Workflow, col: Column, model: Output, schedule: Output, max_rows: int = 0) -> Node:
-    """AID Attention Patch as the paper runs it: fused outer, self + cross, the first half of the steps."""
+def aid_patch(w: Workflow, col: Column, model: Output, schedule: Output, max_rows: int = 0, **shares) -> Node:
+    """AID Attention Patch as the paper runs it: fused outer, self + cross, the first half of the steps (``shares``:
+    its ``share_index`` and ``share_count``)."""
     return w.node("InbetweenAIDAttentionPatch", col.next(AID_PATCH_HEIGHT), model=model, schedule=schedule,
                   mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
-                  apply_to_uncond=False, max_rows=max_rows)
+                  apply_to_uncond=False, max_rows=max_rows, **shares)
 
 
 def sample_and_decode(w: Workflow, col: Column, model: Output, positive: Output, negative: Output, latent: Output,
