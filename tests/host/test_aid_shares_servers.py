@@ -83,9 +83,9 @@ def test_comfyui_distributed_master_and_worker_give_the_reference_frames(partici
     master, _ = participants
     prompt = sequence_prompt(test_checkpoint.name, "distributed", ["seed", 0], SHARES, collect=True)
     status, body = master.post_json("/distributed/queue", {"prompt": prompt, "client_id": uuid.uuid4().hex,
-                                                           "enabled_worker_ids": [WORKER_ID]}, timeout=120)
+                                                           "enabled_worker_ids": [WORKER_ID]}, timeout=300)
     assert status == 200 and body.get("worker_count") == 1, body
-    entry = master.wait_for(body["prompt_id"], timeout=300)
+    entry = master.wait_for(body["prompt_id"], timeout=900)
     assert entry.get("status", {}).get("status_str") == "success", (entry.get("status"), master.log_tail(40))
     assert np.array_equal(saved_frames(master, entry), reference)
 
@@ -111,9 +111,9 @@ def test_the_distributed_template_gives_the_one_participant_frames(participants,
             entry = master.run_prompt(alone)
         else:
             status, body = master.post_json("/distributed/queue", {"prompt": prompt, "client_id": uuid.uuid4().hex,
-                                                                   "enabled_worker_ids": [WORKER_ID]}, timeout=120)
+                                                                   "enabled_worker_ids": [WORKER_ID]}, timeout=300)
             assert status == 200 and body.get("worker_count") == 1, body
-            entry = master.wait_for(body["prompt_id"], timeout=300)
+            entry = master.wait_for(body["prompt_id"], timeout=900)
             assert entry["status"]["status_str"] == "success", (entry["status"], master.log_tail(40))
         grids.append(saved_frames(master, entry))
     assert grids[0].shape[0] == 1 and np.array_equal(grids[0], grids[1])
