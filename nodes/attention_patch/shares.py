@@ -79,10 +79,14 @@ def shares(config: AIDConfig, count: int) -> tuple[Share, ...]:
     n = len(runs)
     if not 1 <= count <= n:
         raise ValueError(f"{count} shares of {n} units")
+    ends = _ends_of(config)
     cost = [[0] * (n + 1) for _ in range(n + 1)]  # cost[i][j]: frames computed for units i .. j - 1
     for i in range(n):
+        needed: set[int] = set()  # keyframes the in-betweens of units i .. j - 1 attend to (a few: grown per unit)
         for j in range(i + 1, n + 1):
-            cost[i][j] = len(_computes(config, range(runs[i].start, runs[j - 1].stop)))
+            needed.update(*(ends.get(frame, ()) for frame in runs[j - 1]))
+            start, stop = runs[i].start, runs[j - 1].stop
+            cost[i][j] = stop - start + sum(1 for frame in needed if not start <= frame < stop)
     inf = float("inf")
     best = [[inf] * (n + 1) for _ in range(count + 1)]
     cut = [[0] * (n + 1) for _ in range(count + 1)]
