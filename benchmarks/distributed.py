@@ -74,9 +74,16 @@ def on_paper(pack) -> None:
 
 
 def measure(pack, frames: int, steps: int, size: int, repeats: int) -> None:
+    import importlib.util
+
     import tiny_models
-    from server import ComfyServer
     from share_prompts import sequence_prompt
+
+    # tests/host/server.py by its path: ComfyUI's own server.py comes first on sys.path once ComfyUI is imported.
+    spec = importlib.util.spec_from_file_location("inbetween_test_server", harness.REPO / "tests" / "host" / "server.py")
+    server_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server_module)
+    ComfyServer = server_module.ComfyServer
 
     import comfy_host
 
