@@ -54,17 +54,24 @@ class AIDAttentionPatch(io.ComfyNode):
                              tooltip="Rows per model call for long sequences (0: whole batch at once). Each keyframe "
                                      "(A, B) runs alone once per call, the in-betweens in parts of max_rows rows (cfg: "
                                      "2 rows a frame)."),
+                io.Int.Input("share_index", default=0, min=0, max=4095, optional=True,
+                             tooltip="Which frame share this participant samples (0 .. share_count - 1; several GPUs or "
+                                     "machines: DistributedSeed fixed at 0). Other frames are not computed."),
+                io.Int.Input("share_count", default=1, min=1, max=4096, optional=True,
+                             tooltip="How many participants share the sequence (1: all frames here). Needs max_rows: "
+                                     "a share is a run of whole parts. Take the frames out with AID Share Frames."),
             ],
             outputs=[io.Model.Output(tooltip="A patched clone; the input model is unchanged.")],
         )
 
     @classmethod
     def execute(cls, model, schedule, mode, fused, layers, start_percent, end_percent, apply_to_uncond,
-                max_rows=0) -> io.NodeOutput:
+                max_rows=0, share_index=0, share_count=1) -> io.NodeOutput:
         if layers not in LAYERS:
             raise InbetweenInputError(cls.DISPLAY_NAME, "layers", f"must be one of {list(LAYERS)}, got {layers!r}")
         config = AIDConfig(coefficients=tuple(schedule.coefficients), mode=mode, fused=fused,
                            start_percent=start_percent, end_percent=end_percent, apply_to_uncond=apply_to_uncond,
-                           max_rows=max_rows, keyframed=schedule.keyframed)
+                           max_rows=max_rows, keyframed=schedule.keyframed, share_index=share_index,
+                           share_count=share_count)
         self_attention, cross_attention = LAYERS[layers]
         return io.NodeOutput(patch_model(model, config, self_attention, cross_attention))

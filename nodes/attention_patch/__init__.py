@@ -37,8 +37,9 @@ from .config import NODE_NAME, AIDConfig
 from .plan import plan_of, with_plan
 from .transformer import JointAttentionOverride, layout_of
 from .unet import AIDAttentionReplace, patch_unet
+from .wrappers import WRAPPER_KEY, ModelCallWrapper
 
-__all__ = ["NODE_NAME", "AIDConfig", "has_aid_patch", "layout_of", "patch_model", "plan_of", "with_plan"]
+__all__ = ["NODE_NAME", "AIDConfig", "aid_config", "has_aid_patch", "layout_of", "patch_model", "plan_of", "with_plan"]
 
 # On a transformer, self-attention reads as the endpoints' image tokens, cross-attention as their text.
 TOKENS = {(True, True): "all", (True, False): "image", (False, True): "text"}
@@ -73,3 +74,12 @@ def has_aid_patch(model) -> bool:
     replaces = options.get("patches_replace", {})
     return isinstance(options.get(transformer.OVERRIDE), JointAttentionOverride) or any(
         isinstance(patch, AIDAttentionReplace) for layer in replaces.values() for patch in layer.values())
+
+
+def aid_config(model) -> AIDConfig | None:
+    """The settings of the AID patch on ``model`` (a ModelPatcher), ``None`` without one: read from the model-call
+    wrapper the patch registered (``WrappersMP.APPLY_MODEL``, key :data:`.wrappers.WRAPPER_KEY`)."""
+    from comfy.patcher_extension import WrappersMP
+
+    wrappers = model.wrappers.get(WrappersMP.APPLY_MODEL, {}).get(WRAPPER_KEY, [])
+    return next((wrapper.config for wrapper in wrappers if isinstance(wrapper, ModelCallWrapper)), None)

@@ -61,6 +61,8 @@ class AIDConfig:
     max_rows: int = 0
     keyframed: KeyframeLayout | None = None
     phases: tuple[Phase, ...] = ()
+    share_index: int = 0
+    share_count: int = 1
 
     def __post_init__(self):
         coefficients = tuple(float(c) for c in self.coefficients)
@@ -101,6 +103,31 @@ class AIDConfig:
             if phase.behaviour not in (FUSED, PURE) or not 0.0 <= phase.start_percent < phase.end_percent <= 1.0:
                 raise InbetweenInputError(NODE_NAME, "phases", f"each phase needs 0 <= start < end <= 1 and fused "
                                                                f"or pure attention, got {phase}")
+        self._check_share()  # last: it hashes the settings (cached units), which must be final by then
+
+    def _check_share(self) -> None:
+        """Frame shares (:mod:`.shares`): checked here, so a share that would hold no frame is refused before
+        sampling."""
+        for name, least in (("share_count", 1), ("share_index", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InbetweenInputError(NODE_NAME, name, f"must be a whole number >= {least}, got {value!r}")
+        if self.share_index >= self.share_count:
+            raise InbetweenInputError(NODE_NAME, "share_index", f"must be below share_count ({self.share_count}): "
+                                      f"shares are numbered 0 .. {self.share_count - 1}, got {self.share_index}")
+        if self.share_count == 1:
+            return
+        if self.max_rows == 0:
+            raise InbetweenInputError(NODE_NAME, "max_rows", f"share_count {self.share_count} needs max_rows > 0: a "
+                                      "share is a run of the parts max_rows splits each model call into; got 0")
+        from .shares import units  # .shares builds on .plan, which imports this module
+
+        available = len(units(self))
+        if self.share_count > available:
+            raise InbetweenInputError(NODE_NAME, "share_count", f"the {self.frames} frames split into {available} "
+                                      f"runs of whole parts at max_rows {self.max_rows}, so at most {available} "
+                                      f"shares hold a frame each; got {self.share_count} (lower share_count or "
+                                      "max_rows)")
 
     @property
     def frames(self) -> int:

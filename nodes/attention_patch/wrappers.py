@@ -26,7 +26,7 @@ from comfy.patcher_extension import WrappersMP
 
 from ..errors import InbetweenInputError
 from ..schedule_type import CONDITIONING_KEY
-from . import plan
+from . import plan, shares
 from .config import NODE_NAME, AIDConfig, step_of
 from .schedule_parts import WHOLE_KEY
 
@@ -51,10 +51,15 @@ class ModelCallWrapper:
 
     def __init__(self, config: AIDConfig):
         self.config = config
+        self.share = shares.share_of(config)  # None: every frame
 
     def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                  **kwargs):
         whole = self.plan(x, t, c_crossattn, transformer_options)
+        if self.share is not None and not self.config.max_rows < x.shape[0]:
+            raise InbetweenInputError(NODE_NAME, "max_rows", f"max_rows {self.config.max_rows} holds the whole model "
+                                      f"call ({x.shape[0]} rows) in one part, so there are no parts to share among "
+                                      f"{self.share.count}; lower max_rows below {x.shape[0]} or set share_count to 1")
         if 0 < self.config.max_rows < x.shape[0]:
             return self._in_parts(executor, whole, x, t, c_concat, c_crossattn, control, transformer_options, kwargs)
         return executor(x, t, c_concat, c_crossattn, control, plan.with_plan(transformer_options, whole), **kwargs)
@@ -89,28 +94,26 @@ class ModelCallWrapper:
         """The model call on ``x`` carried out in parts of at most ``max_rows`` rows, as one call."""
         chunk_kinds = list(transformer_options.get("cond_or_uncond") or [0])
         frames, batch = self.config.frames, x.shape[0]
-        uuids = transformer_options.get("uuids")
-        sigmas = transformer_options.get("sigmas")
         active = {c for c, kind in enumerate(chunk_kinds) if self.config.chunk_is_active(kind)}
         kept: dict = {}
         done: dict[tuple[int, int], torch.Tensor] = {}  # (chunk, first frame of a run) -> those rows of the output
         call_parts, releases = plan.parts(len(chunk_kinds), self.config, self.config.max_rows)
+        if self.share is not None:
+            shares.check_parts(self.share, self.config, len(chunk_kinds))
         for index, part in enumerate(call_parts):
             if index:
                 comfy.model_management.throw_exception_if_processing_interrupted()
             rows = part.rows(frames)
-            options = {**plan.with_plan(transformer_options, plan.part_plan(part, self.config, active, whole, kept,
-                                                                            x.device)),
-                       "cond_or_uncond": [chunk_kinds[c] for c in part.chunks]}
-            if isinstance(uuids, list) and len(uuids) == len(chunk_kinds):
-                options["uuids"] = [uuids[c] for c in part.chunks]
-            if isinstance(sigmas, torch.Tensor) and sigmas.dim() == 1 and sigmas.shape[0] == frames:
-                options["sigmas"] = take_rows(sigmas, [slice(run.start, run.stop) for run in part.runs], frames,
-                                              "sigmas")
-            out = executor(*(take_rows(value, rows, batch, name) for name, value in
-                             (("x", x), ("timestep", t), ("c_concat", c_concat), ("c_crossattn", c_crossattn),
-                              ("control", control))),
-                           options, **{key: take_rows(value, rows, batch, key) for key, value in kwargs.items()})
+            if self.share is not None and not self.share.runs(part):
+                # Another participant's rows: the model does not see them. Their denoised is x itself, so the
+                # sampler's step leaves them where they are (d = (x - denoised) / sigma = 0) and no row of this
+                # share ever reads them: the parts this share runs take only their own rows and kept keyframes.
+                out = take_rows(x, rows, batch, "x")
+            else:
+                options = {**plan.with_plan(transformer_options, plan.part_plan(part, self.config, active, whole,
+                                                                                kept, x.device)),
+                           "cond_or_uncond": [chunk_kinds[c] for c in part.chunks]}
+                out = self._run_part(executor, part, rows, options, x, t, c_concat, c_crossattn, control, kwargs)
             row = 0
             for c in part.chunks:
                 for run in part.runs:
@@ -119,6 +122,21 @@ class ModelCallWrapper:
             for key in [key for key in kept if key[1].keyframe in releases.get(index, ())]:
                 del kept[key]  # no later part of this call attends to that keyframe
         return torch.cat([done[key] for key in sorted(done)])
+
+    def _run_part(self, executor, part: plan.Part, rows: list[slice], options: dict, x, t, c_concat, c_crossattn,
+                  control, kwargs: dict) -> torch.Tensor:
+        """The model call on ``part``'s rows (``options``: the part's copy of the call's ``transformer_options``),
+        every per-row input cut with them."""
+        frames, batch = self.config.frames, x.shape[0]
+        uuids, sigmas = options.get("uuids"), options.get("sigmas")
+        if isinstance(uuids, list) and len(uuids) == batch // frames:
+            options["uuids"] = [uuids[c] for c in part.chunks]
+        if isinstance(sigmas, torch.Tensor) and sigmas.dim() == 1 and sigmas.shape[0] == frames:
+            options["sigmas"] = take_rows(sigmas, [slice(run.start, run.stop) for run in part.runs], frames, "sigmas")
+        return executor(*(take_rows(value, rows, batch, name) for name, value in
+                          (("x", x), ("timestep", t), ("c_concat", c_concat), ("c_crossattn", c_crossattn),
+                           ("control", control))),
+                        options, **{key: take_rows(value, rows, batch, key) for key, value in kwargs.items()})
 
 
 def take_rows(value, rows: list[slice], batch: int, name: str):

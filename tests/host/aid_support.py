@@ -117,9 +117,9 @@ def make_sdxl_sequence(n, frames: int = FRAMES) -> dict:
 
 
 def patch(n, model, schedule, mode="outer", fused=True, layers="self + cross", start=0.0, end=1.0, uncond=False,
-          max_rows=0):
+          max_rows=0, share_index=0, share_count=1):
     return n.aid_nodes.AIDAttentionPatch.execute(model, schedule, mode, fused, layers, start, end, uncond,
-                                                 max_rows).args[0]
+                                                 max_rows, share_index, share_count).args[0]
 
 
 def sample(model, seq, cfg=5.0, steps=3, positive=None, latent=None, sampler="euler"):

@@ -133,7 +133,7 @@ class ComfyServer:
         return self.get_json("/object_info", timeout=120)
 
     def queue_prompt(self, prompt: dict) -> str:
-        status, body = self.post_json("/prompt", {"prompt": prompt, "client_id": self.client_id})
+        status, body = self.post_json("/prompt", {"prompt": prompt, "client_id": self.client_id}, timeout=300)
         if status != 200:
             raise WorkflowFailed(f"/prompt rejected the workflow (HTTP {status}): {json.dumps(body, indent=1)[:4000]}")
         return body["prompt_id"]
@@ -141,7 +141,13 @@ class ComfyServer:
     def wait_for(self, prompt_id: str, timeout: float = 600.0) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            history = self.get_json(f"/history/{prompt_id}")
+            try:
+                history = self.get_json(f"/history/{prompt_id}")
+            except (TimeoutError, urllib.error.URLError) as err:
+                # A server sampling on a loaded CPU can answer late; only the deadline decides that it failed.
+                if self._process is not None and self._process.poll() is not None:
+                    raise WorkflowFailed(f"ComfyUI died while running {prompt_id}:\n{self.log_tail()}") from err
+                continue
             if prompt_id in history:
                 entry = history[prompt_id]
                 status = entry.get("status", {})

@@ -62,6 +62,11 @@ def test_template_route_lists_every_workflow_with_a_thumbnail(comfy_server):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_workflow_in_the_real_front_end(browser, object_info, name):
+    other_packs = sorted({node["type"] for node in json.loads((WORKFLOWS / f"{name}.json").read_text())["nodes"]}
+                         - set(object_info) - {"MarkdownNote"})
+    if other_packs:
+        pytest.skip(f"{name} uses {other_packs}, another pack's nodes this server does not have (its thumbnail is "
+                    "drawn with that pack; test_aid_shares_servers.py runs it)")
     browser.console.clear()
     workflow = frontend.load_template(browser, name)
     dialogs = frontend.open_dialogs(browser)

@@ -21,7 +21,9 @@ NOT_RUNNABLE_HERE = {"expression_qwen_image_edit.json": "test_qwen_workflow.py",
                                                                          "photo_morph_flux.json",
                                                                          "keyframes_flux.json",
                                                                          "aid_wan21_t2v.json", "aid_wan22_ti2v_5b.json",
-                                                                         "aid_z_image.json")}}
+                                                                         "aid_z_image.json")},
+                     # ComfyUI-Distributed's nodes: run on a master and a worker that have that pack.
+                     "aid_long_sequence_distributed_sd15.json": "test_aid_shares_servers.py"}
 RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]
 # Overrides beyond the test checkpoint and 64x64, by workflow: fewer steps (schedule and sampler alike) where the
 # frames are many, so the suite stays short; the AID window still covers the first half of them.

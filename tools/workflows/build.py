@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 # each module registers its workflows
-from . import aid, aid_transformers, aid_video, attributes, keyframes, morphs, picture_morphs, sequences  # noqa: F401
+from . import (aid, aid_transformers, aid_video, attributes, distributed, keyframes, morphs,  # noqa: F401
+               picture_morphs, sequences)
 from . import blueprints  # noqa: F401
 from .graph import BLUEPRINTS, REGISTRY, TITLE_HEIGHT, Workflow, WorkflowDefinitionError  # noqa: F401  (host suite's)
 

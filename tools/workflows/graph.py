@@ -35,6 +35,10 @@ REGISTRY: dict = {}
 BLUEPRINTS: dict = {}
 # the ids the front end gives a subgraph's input and output nodes
 SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID = -10, -20
+# Node type -> its /object_info entry, for nodes of another pack that a workflow uses (ComfyUI-Distributed's), written
+# from the snapshot the tests run (../shared/packs/): the workflows build on a server without that pack. A server
+# that lists the type wins.
+OTHER_PACKS: dict = {}
 
 
 class WorkflowDefinitionError(ValueError):
@@ -160,6 +164,7 @@ class Workflow:
 
     # UI format ------------------------------------------------------------------------------------
     def to_ui(self, object_info: dict) -> dict:
+        object_info = {**OTHER_PACKS, **object_info}
         self._check_save_prefixes()
         links, inputs = self._links(object_info)
         return {

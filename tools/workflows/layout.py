@@ -7,7 +7,7 @@ from .models import FLUX_CLIP_L, FLUX_DEV, FLUX_T5XXL, FLUX_VAE, Model
 NOTE_WIDTH = 440
 GROUP_GAP = 48          # between the columns, so the groups drawn around them never touch
 PROMPT_HEIGHT = 130
-AID_PATCH_HEIGHT = 230  # AID Attention Patch's widgets with max_rows: the front end draws it 222 high
+AID_PATCH_HEIGHT = 278  # AID Attention Patch's widgets with max_rows and the shares: the front end draws it 270 high
 NEGATIVE = "blurry, low quality, watermark"
 
 # group colours from the front end's palette: loaders, prompts, sequence (the pack's nodes), sampling, output
@@ -61,11 +61,12 @@ def prompt_batch(w: Workflow, col: Column, a: Output, b: Output, schedule: Outpu
                   schedule=schedule, method="lerp", token_alignment="error", **({"guide": guide} if guide else {}))
 
 
-def aid_patch(w: Workflow, col: Column, model: Output, schedule: Output, max_rows: int = 0) -> Node:
-    """AID Attention Patch as the paper runs it: fused outer, self + cross, the first half of the steps."""
+def aid_patch(w: Workflow, col: Column, model: Output, schedule: Output, max_rows: int = 0, **shares) -> Node:
+    """AID Attention Patch as the paper runs it: fused outer, self + cross, the first half of the steps (``shares``:
+    its ``share_index`` and ``share_count``)."""
     return w.node("InbetweenAIDAttentionPatch", col.next(AID_PATCH_HEIGHT), model=model, schedule=schedule,
                   mode="outer", fused=True, layers="self + cross", start_percent=0.0, end_percent=0.5,
-                  apply_to_uncond=False, max_rows=max_rows)
+                  apply_to_uncond=False, max_rows=max_rows, **shares)
 
 
 def sample_and_decode(w: Workflow, col: Column, model: Output, positive: Output, negative: Output, latent: Output,

@@ -45,31 +45,52 @@ FIT_JS = """(() => {
 
 def screenshots(comfyui: Path, names: list[str]) -> None:
     """Every workflow's thumbnail and the help panel; with ``names``, only those workflows' thumbnails."""
-    import frontend
     from browser import find_chromium
     from server import ComfyServer
 
     executable = find_chromium()
     if executable is None:
         sys.exit("no Chromium found: install Debian's chromium package")
-    with tempfile.TemporaryDirectory() as base, ComfyServer(comfyui, Path(base), PACK_DIR, []) as server:
-        browser = frontend.open_frontend(server, executable)
-        try:
-            for path in sorted(WORKFLOWS_DIR.glob("*.json")):
-                if names and path.stem not in names:
-                    continue
-                frontend.load_template(browser, path.stem)
-                if frontend.open_dialogs(browser):
-                    frontend.close_dialogs(browser)
-                clip = browser.evaluate(FIT_JS)
-                browser.screenshot(path.with_suffix(".jpg"), clip, quality=70, scale=THUMBNAIL_SCALE)
-                if path.stem == README_GRAPH:
-                    browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_SCALE)
-                print(f"wrote {path.with_suffix('.jpg').relative_to(PACK_DIR)}")
-            if not names:
-                help_panel(browser)
-        finally:
-            browser.close()
+    with tempfile.TemporaryDirectory() as base:
+        install_other_packs(Path(base) / "custom_nodes")
+        with ComfyServer(comfyui, Path(base), PACK_DIR, []) as server:
+            _thumbnails(server, executable, names)
+
+
+def install_other_packs(custom_nodes: Path) -> None:
+    """The snapshots of other packs whose nodes a workflow uses (graph.OTHER_PACKS: ComfyUI-Distributed), extracted
+    into ``custom_nodes`` where they are beside the project, so a thumbnail draws those nodes as users see them."""
+    import tarfile
+
+    from .distributed import SNAPSHOT
+
+    if SNAPSHOT.is_file():
+        custom_nodes.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(SNAPSHOT) as archive:
+            archive.extractall(custom_nodes, filter="data")
+
+
+def _thumbnails(server, executable: str, names: list[str]) -> None:
+    """Every workflow's thumbnail and the help panel (only ``names``' thumbnails where given), drawn by ``server``."""
+    import frontend
+
+    browser = frontend.open_frontend(server, executable)
+    try:
+        for path in sorted(WORKFLOWS_DIR.glob("*.json")):
+            if names and path.stem not in names:
+                continue
+            frontend.load_template(browser, path.stem)
+            if frontend.open_dialogs(browser):
+                frontend.close_dialogs(browser)
+            clip = browser.evaluate(FIT_JS)
+            browser.screenshot(path.with_suffix(".jpg"), clip, quality=70, scale=THUMBNAIL_SCALE)
+            if path.stem == README_GRAPH:
+                browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_SCALE)
+            print(f"wrote {path.with_suffix('.jpg').relative_to(PACK_DIR)}")
+        if not names:
+            help_panel(browser)
+    finally:
+        browser.close()
 
 
 def help_panel(browser) -> None:
