@@ -18,6 +18,7 @@ from .picture_morph_nodes import (InvertLatent, KeepPictureEnds, KeepPictureKeyf
                                   PictureMorphLatents, PictureStoryLatents)
 from .prompt_pair_nodes import EncodeKeyframePrompts, EncodePromptPair
 from .schedule_nodes import BetaCoefficientSchedule, KeyframeSchedule
+from .video_morph_nodes import JoinClips, WanClipsFromStills
 
 NODES: list[type[io.ComfyNode]] = [
     BetaCoefficientSchedule,
@@ -48,6 +49,8 @@ NODES: list[type[io.ComfyNode]] = [
     PictureMorphAttention,
     KeepPictureEnds,
     KeepPictureKeyframes,
+    WanClipsFromStills,
+    JoinClips,
 ]
 
 
