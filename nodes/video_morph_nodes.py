@@ -16,6 +16,7 @@ from comfy_api.latest import io
 from comfy_extras.nodes_wan import WanFirstLastFrameToVideo
 
 from ..inbetween.clips import clip_pairs, join_clips
+from .attention_patch.wan import is_wan
 from .comfy_values import describe, latent_like, read_clip_vision_output, read_conditioning, read_images
 from .errors import InbetweenInputError, engine_errors
 
@@ -59,6 +60,8 @@ class WanClipsFromStills(io.ComfyNode):
                 io.ClipVisionOutput.Input("clip_vision_stills", optional=True,
                                           tooltip="Optional: CLIP Vision Encode of the same stills (Wan 2.1 FLF2V "
                                                   "reads both ends of each clip)."),
+                io.Model.Input("model", optional=True, tooltip="Optional: the model that samples the clips, checked "
+                                                               "to read first-last-frame conditioning."),
             ],
             outputs=[
                 io.Conditioning.Output(display_name="positive", tooltip="Each clip row with its pair's start and end."),
@@ -70,7 +73,7 @@ class WanClipsFromStills(io.ComfyNode):
 
     @classmethod
     def execute(cls, positive, negative, vae, stills, width, height, length, loop,
-                clip_vision_stills=None) -> io.NodeOutput:
+                clip_vision_stills=None, model=None) -> io.NodeOutput:
         node = cls.DISPLAY_NAME
         pictures = read_images(node, "stills", stills, least=2)
         if pictures.shape[-1] != 3:
@@ -79,6 +82,8 @@ class WanClipsFromStills(io.ComfyNode):
         read_conditioning(node, "positive", positive)
         read_conditioning(node, "negative", negative)
         _check_video_vae(node, vae)
+        if model is not None:
+            _check_first_last_frame_model(node, model, vae.latent_channels)
         if length < TEMPORAL_COMPRESSION + 1 or (length - 1) % TEMPORAL_COMPRESSION:
             raise InbetweenInputError(node, "length", f"Wan clips have 4k + 1 frames (the VAE packs 4 frames in a "
                                                       f"latent frame after the first); {_clip_length_hint(length)}, "
@@ -108,6 +113,22 @@ def _check_video_vae(node: str, vae) -> None:
     if dims != 3:
         got = f"a VAE of {dims}-D latents (an image VAE)" if isinstance(dims, int) else describe(vae)
         raise InbetweenInputError(node, "vae", f"expected Wan's video VAE (3-D latents), got {got}")
+
+
+def _check_first_last_frame_model(node: str, model, latent_channels: int) -> None:
+    """A Wan model that reads a concat image and mask beside its latent: ``2 C + 4`` input channels for C latent
+    channels (Wan 2.1 FLF2V and I2V, Wan 2.2 I2V A14B: 36). A text-to-video Wan (C in) would drop the stills without
+    a word (ComfyUI's WAN21.concat_cond returns nothing when no channel is left for them)."""
+    diffusion_model = model.get_model_object("diffusion_model") if hasattr(model, "get_model_object") else None
+    if not is_wan(diffusion_model):
+        raise InbetweenInputError(node, "model", f"expected a Wan first-last-frame model (Wan 2.1 FLF2V, Wan 2.2 I2V "
+                                                 f"A14B), got {type(diffusion_model or model).__name__}")
+    wanted, taken = 2 * latent_channels + 4, diffusion_model.patch_embedding.weight.shape[1]
+    if taken != wanted:
+        raise InbetweenInputError(node, "model", f"expected a Wan model reading {wanted} latent channels (the clip, "
+                                                 f"the stills' latent and a 4-channel mask: a first-last-frame model), "
+                                                 f"got one reading {taken} (text-to-video reads {latent_channels}); "
+                                                 "it would not see the stills")
 
 
 def _clip_length_hint(length: int) -> str:

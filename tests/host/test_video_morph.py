@@ -31,7 +31,7 @@ def parts(tmp_path_factory):
 def _clips(n, parts, loop, clip_vision=True, **changed):
     inputs = dict(positive=parts["positive"], negative=parts["negative"], vae=parts["vae"], stills=parts["stills"],
                   width=SIZE, height=SIZE, length=LENGTH, loop=loop,
-                  clip_vision_stills=parts["encoded"] if clip_vision else None)
+                  clip_vision_stills=parts["encoded"] if clip_vision else None, model=parts["model"])
     with torch.no_grad():
         return n.video_morph_nodes.WanClipsFromStills.execute(**{**inputs, **changed}).args
 
@@ -151,6 +151,15 @@ def test_clip_vision_of_other_stills_is_named(n, parts):
 def test_an_image_vae_is_named(n, parts):
     expect_input_error(lambda: _clips(n, parts, False, vae=tiny_models.build_sd_vae(seed=2)), NODE, "vae",
                        "video VAE \\(3-D latents\\), got a VAE of 2-D latents")
+
+
+@pytest.mark.parametrize("family", ["wan21_t2v", "wan22_ti2v_5b", "sd15"])
+def test_a_model_without_first_last_frame_conditioning_is_named(n, parts, family):
+    model = {"wan21_t2v": lambda: tiny_models.build_wan_model_patcher(seed=3),
+             "wan22_ti2v_5b": lambda: tiny_models.build_wan_model_patcher(seed=3, channels=48),
+             "sd15": lambda: tiny_models.build_sd15_model_patcher(seed=3)}[family]()
+    shown = "got UNetModel" if family == "sd15" else f"got one reading {16 if family == 'wan21_t2v' else 48}"
+    expect_input_error(lambda: _clips(n, parts, False, model=model), NODE, "model", shown)
 
 
 def test_join_of_partial_clips_is_named(n):
