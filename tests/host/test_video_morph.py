@@ -165,3 +165,22 @@ def test_a_model_without_first_last_frame_conditioning_is_named(n, parts, family
 def test_join_of_partial_clips_is_named(n):
     expect_input_error(lambda: n.video_morph_nodes.JoinClips.execute(torch.zeros(12, 8, 8, 3), 5, False),
                        "Join Clips", "images", "multiple of 5\\), got 12 frames")
+
+
+@pytest.mark.parametrize("max_rows", [1, 2])
+def test_aid_across_clip_rows_in_parts_gives_the_one_batch_clips(n, parts, max_rows):
+    """AID with a row per clip (the first and last clip as the ends, as AID on Wan takes clips): every row's own
+    concat latent, mask and CLIP vision states are cut with the rows, so ``max_rows`` parts give the one-batch
+    clips; the end clips are the plain batch's bit for bit, the clip between them changed by AID."""
+    from aid_support import patch
+
+    positive, negative, latent = _clips(n, parts, True)
+    rows = latent["samples"].shape[0]
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(
+        frames=rows, preset="uniform", steps=20, alpha=2.0, beta=2.0, start=0.0, end=1.0).args[0]
+    plain = _sample(parts["model"], positive, negative, latent)
+    whole = _sample(patch(n, parts["model"], schedule, uncond=True), positive, negative, latent)
+    split = _sample(patch(n, parts["model"], schedule, uncond=True, max_rows=max_rows), positive, negative, latent)
+    torch.testing.assert_close(split, whole, rtol=0, atol=1e-5 * whole.abs().max().item())
+    assert torch.equal(whole[0], plain[0]) and torch.equal(whole[-1], plain[-1])
+    assert not torch.allclose(whole[1], plain[1], atol=1e-4)
