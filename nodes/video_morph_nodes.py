@@ -79,8 +79,7 @@ class WanClipsFromStills(io.ComfyNode):
         if pictures.shape[-1] != 3:
             raise InbetweenInputError(node, "stills", f"expected RGB pictures (3 channels), got "
                                                       f"{pictures.shape[-1]} channels")
-        read_conditioning(node, "positive", positive)
-        read_conditioning(node, "negative", negative)
+        conditionings = read_conditioning(node, "positive", positive), read_conditioning(node, "negative", negative)
         _check_video_vae(node, vae)
         if model is not None:
             _check_first_last_frame_model(node, model, vae.latent_channels)
@@ -97,13 +96,20 @@ class WanClipsFromStills(io.ComfyNode):
                                                                       f"({pictures.shape[0]}), got {states.shape[0]}")
         with engine_errors(node, stills="stills"):
             pairs = clip_pairs(pictures.shape[0], loop)
+        for entry in (entry for entries in conditionings for entry in entries):
+            # ComfyUI would tile other batches over the rows (prompts 0, 1, 0 for 2 prompts and 3 clips) without a word.
+            if entry.tokens.shape[0] not in (1, len(pairs)):
+                raise InbetweenInputError(node, entry.input, f"entry {entry.index}: expected one prompt (batch 1) or "
+                                                             f"one per clip ({len(pairs)} for {pictures.shape[0]} "
+                                                             f"stills{', loop' if loop else ''}), got batch "
+                                                             f"{entry.tokens.shape[0]}")
         rows = [_pair_row(positive, negative, vae, pictures, states, width, height, length, first, last)
                 for first, last in pairs]
         latent = rows[0][2]
         samples = torch.cat([row[2]["samples"] for row in rows])
         # batch_index all 0: KSampler draws one noise and gives it to every row (comfy.sample.prepare_noise), the
         # noise it draws for a single clip: each row then samples as its pair sampled alone would.
-        return io.NodeOutput(_stacked(rows, 0), _stacked(rows, 1),
+        return io.NodeOutput(_stacked(rows, 0, states is not None), _stacked(rows, 1, states is not None),
                              latent_like(latent, samples, None, [0] * len(rows)))
 
 
@@ -159,16 +165,18 @@ def _still_encoding(states: torch.Tensor, index: int):
     return output
 
 
-def _stacked(rows: list[tuple], which: int) -> list:
+def _stacked(rows: list[tuple], which: int, clip_vision: bool) -> list:
     """One conditioning from the rows' (``which``: 0 positive, 1 negative): entry j is the input's entry j with the
-    rows' concat latents, masks and CLIP vision states stacked in row order, so clip row r meets its pair's."""
+    rows' concat latents, masks and (``clip_vision``: the node was given the stills' encoding) CLIP vision states
+    stacked in row order, so clip row r meets its pair's. Without it an input's own CLIP vision output stays as it
+    came, as WanFirstLastFrameToVideo leaves it."""
     conditionings = [row[which] for row in rows]
     stacked = []
     for entries in zip(*conditionings):
         options = dict(entries[0][1])
         for key in ROW_KEYS:
             options[key] = torch.cat([entry[1][key] for entry in entries])
-        if "clip_vision_output" in options:
+        if clip_vision:
             output = comfy.clip_vision.Output()
             output.penultimate_hidden_states = torch.cat([entry[1]["clip_vision_output"].penultimate_hidden_states
                                                           for entry in entries])

@@ -136,6 +136,16 @@ def test_clip_length_wan_cannot_take_is_named(n, parts, length, hint):
     expect_input_error(lambda: _clips(n, parts, False, length=length), NODE, "length", "4k \\+ 1", hint)
 
 
+def test_prompts_per_clip_and_other_batches(n, parts):
+    """A prompt per clip row is taken (row r of the text meets clip r); another batch, which ComfyUI would tile over
+    the rows, is named."""
+    per_clip = [[torch.cat([parts["positive"][0][0]] * 2), {}]]
+    positive = _clips(n, parts, False, clip_vision=False, positive=per_clip)[0]
+    assert positive[0][0] is per_clip[0][0] and positive[0][1]["concat_latent_image"].shape[0] == 2
+    expect_input_error(lambda: _clips(n, parts, True, negative=[[torch.cat([parts["negative"][0][0]] * 2), {}]]),
+                       NODE, "negative", "one per clip \\(3 for 3 stills, loop\\), got batch 2")
+
+
 def test_pictures_without_rgb_are_named(n, parts):
     rgba = torch.cat([parts["stills"], torch.ones(STILLS, 40, 48, 1)], dim=-1)
     expect_input_error(lambda: _clips(n, parts, False, stills=rgba), NODE, "stills", "3 channels\\), got 4")
