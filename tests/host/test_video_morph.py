@@ -36,7 +36,7 @@ def _clips(n, parts, loop, clip_vision=True, **changed):
         return n.video_morph_nodes.WanClipsFromStills.execute(**{**inputs, **changed}).args
 
 
-def _core_pair(parts, first, last, clip_vision=True):
+def _core_pair(parts, first, last, clip_vision=True, positive=None):
     """ComfyUI's WanFirstLastFrameToVideo for one pair of stills, each still encoded by CLIP vision on its own."""
     from comfy_extras.nodes_wan import WanFirstLastFrameToVideo
 
@@ -47,8 +47,8 @@ def _core_pair(parts, first, last, clip_vision=True):
                     "clip_vision_end_image": parts["clip_vision"].encode_image(parts["stills"][last:last + 1])}
     with torch.no_grad():
         return WanFirstLastFrameToVideo.execute(
-            positive=parts["positive"], negative=parts["negative"], vae=parts["vae"], width=SIZE, height=SIZE,
-            length=LENGTH, batch_size=1, start_image=parts["stills"][first:first + 1],
+            positive=positive or parts["positive"], negative=parts["negative"], vae=parts["vae"], width=SIZE,
+            height=SIZE, length=LENGTH, batch_size=1, start_image=parts["stills"][first:first + 1],
             end_image=parts["stills"][last:last + 1], **ends).args
 
 
@@ -91,15 +91,21 @@ def _sample(model, positive, negative, latent):
                                            latent)[0]["samples"]
 
 
+@pytest.mark.parametrize("prompts", ["one", "per clip"])
 @pytest.mark.parametrize("loop", [False, True])
-def test_all_clips_at_once_are_each_pair_sampled_alone(n, parts, loop):
+def test_all_clips_at_once_are_each_pair_sampled_alone(n, parts, loop, prompts):
     """One KSampler over every clip row (no AID) gives each row what KSampler gives its pair alone (core node's
-    conditioning and latent, batch 1, same seed) to the last bits: one shared noise, each row its own ends."""
-    positive, negative, latent = _clips(n, parts, loop)
+    conditioning and latent, batch 1, same seed) to the last bits: one shared noise, each row its own ends (and, with
+    a prompt per clip, its own prompt)."""
+    clips = len(_pairs(loop))
+    per_clip = [[[dit_conditioning(10 + row)[0][0], {}]] for row in range(clips)]
+    positive = parts["positive"] if prompts == "one" else [[torch.cat([c[0][0] for c in per_clip]), {}]]
+    positive, negative, latent = _clips(n, parts, loop, positive=positive)
     together = _sample(parts["model"], positive, negative, latent)
     assert torch.isfinite(together).all()
     for row, (first, last) in enumerate(_pairs(loop)):
-        alone = _sample(parts["model"], *_core_pair(parts, first, last))
+        alone = _sample(parts["model"], *_core_pair(parts, first, last, positive=None if prompts == "one" else
+                                                    per_clip[row]))
         # Not bit for bit: the host's CPU kernels round a batch of 2R rows and one of 2 differently (measured 7e-6 of
         # values up to 5; docs/development.md, "Exactness of end frames"); another pair's ends or noise is O(1) off.
         torch.testing.assert_close(together[row:row + 1], alone, rtol=0, atol=5e-6 * alone.abs().max().item())
