@@ -233,8 +233,9 @@ def read_clip_vision_output(node: str, input: str, value: object,
     ``penultimate_hidden_states`` what Wan's image-to-video models read."""
     hidden = getattr(value, field, None)
     if hidden is None:
-        raise InbetweenInputError(node, input, f"expected a CLIP_VISION_OUTPUT (CLIP Vision Encode's output) with "
-                                               f"{field}, got {describe(value)}")
+        raise InbetweenInputError(node, input, f"expected a CLIP_VISION_OUTPUT (CLIP Vision Encode's output), got "
+                                               f"{describe(value)}" + ("" if field == "last_hidden_state" else
+                                                                       f" (no {field})"))
     return _check_float_tensor(node, input, f"{field} [images, tokens, width]", hidden, (3,))
 
 

@@ -200,3 +200,9 @@ def test_aid_across_clip_rows_in_parts_gives_the_one_batch_clips(n, parts, max_r
     torch.testing.assert_close(split, whole, rtol=0, atol=1e-5 * whole.abs().max().item())
     assert torch.equal(whole[0], plain[0]) and torch.equal(whole[-1], plain[-1])
     assert not torch.allclose(whole[1], plain[1], atol=1e-4)
+
+
+def test_clip_vision_without_what_wan_reads_is_named(n, parts):
+    expect_input_error(lambda: _clips(n, parts, False, clip_vision_stills="image"), NODE, "clip_vision_stills",
+                       "CLIP_VISION_OUTPUT \\(CLIP Vision Encode's output\\), got str 'image' \\(no "
+                       "penultimate_hidden_states\\)")
