@@ -17,6 +17,8 @@ It knows tensors, not ComfyUI. Every public name of these modules is importable 
   regenerates a given one), for any denoiser.
 - ``frequency``: FreeMorph's Fourier noise injection, the low frequencies of one latent with the high ones of another.
 - ``grid``: a contact sheet of a frame batch.
+- ``clips``: video morphs from stills: which stills each clip joins (open or looping), and decoded clips joined into
+  one video with each shared boundary frame once.
 - ``metrics``: the AID paper's smoothness (1 - Gini of adjacent distances), consistency (mean
   distance) and largest jump of a finished sequence; the morphing papers' distance sum, perceptual
   distance variance and perceptual path length; LPIPS's and AID's input normalisations.
@@ -53,6 +55,7 @@ from .attributes import (
     combine,
     embedding_delta,
 )
+from .clips import clip_pairs, join_clips, joined_length
 from .errors import ArgumentError
 from .frequency import replace_high_frequencies, window_half_widths
 from .grid import image_grid
@@ -150,6 +153,7 @@ __all__ = [
     "check_real",
     "check_tensor",
     "check_unit_interval",
+    "clip_pairs",
     "combine",
     "consistency",
     "cumulative_fractions",
@@ -165,6 +169,8 @@ __all__ = [
     "interpolate_keyframes",
     "interpolate_sequence",
     "invert",
+    "join_clips",
+    "joined_length",
     "keyframe_layout",
     "lerp",
     "lpips_inputs",

@@ -19,6 +19,7 @@ from .picture_morph_nodes import (InvertLatent, KeepPictureEnds, KeepPictureKeyf
 from .prompt_pair_nodes import EncodeKeyframePrompts, EncodePromptPair
 from .schedule_nodes import BetaCoefficientSchedule, KeyframeSchedule
 from .share_nodes import AIDCheckGatheredFrames, AIDShareFrames
+from .video_morph_nodes import JoinClips, WanClipsFromStills
 
 NODES: list[type[io.ComfyNode]] = [
     BetaCoefficientSchedule,
@@ -51,6 +52,8 @@ NODES: list[type[io.ComfyNode]] = [
     KeepPictureKeyframes,
     AIDShareFrames,
     AIDCheckGatheredFrames,
+    WanClipsFromStills,
+    JoinClips,
 ]
 
 

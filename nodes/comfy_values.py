@@ -13,7 +13,8 @@ input's dict is never mutated either.
   Entry i of one conditioning meets entry i of another; token counts are aligned by one rule
   (:func:`aligned_tokens`) and attention masks follow it (:func:`aligned_mask`). After Apply Style Model
   (Flux Redux) the mask is instead a joint text + image bias ``[B, Q, Q]`` (``read_conditioning(joint_mask=True)``).
-- CLIP_VISION_OUTPUT: an object whose ``last_hidden_state`` ``[images, tokens, width]`` style models read.
+- CLIP_VISION_OUTPUT: an object whose ``last_hidden_state`` ``[images, tokens, width]`` style models read (Wan's
+  image-to-video models read its ``penultimate_hidden_states``).
 """
 
 from __future__ import annotations
@@ -226,13 +227,16 @@ def read_images(node: str, input: str, value: object, least: int = 1) -> torch.T
 
 # CLIP_VISION_OUTPUT -------------------------------------------------------------------------------
 
-def read_clip_vision_output(node: str, input: str, value: object) -> torch.Tensor:
-    """The ``last_hidden_state`` ``[images, tokens, width]`` of a CLIP_VISION_OUTPUT: what style models read."""
-    hidden = getattr(value, "last_hidden_state", None)
+def read_clip_vision_output(node: str, input: str, value: object,
+                            field: str = "last_hidden_state") -> torch.Tensor:
+    """A CLIP_VISION_OUTPUT's ``field`` ``[images, tokens, width]``: ``last_hidden_state`` is what style models read,
+    ``penultimate_hidden_states`` what Wan's image-to-video models read."""
+    hidden = getattr(value, field, None)
     if hidden is None:
         raise InbetweenInputError(node, input, f"expected a CLIP_VISION_OUTPUT (CLIP Vision Encode's output), got "
-                                               f"{describe(value)}")
-    return _check_float_tensor(node, input, "last_hidden_state [images, tokens, width]", hidden, (3,))
+                                               f"{describe(value)}" + ("" if field == "last_hidden_state" else
+                                                                       f" (no {field})"))
+    return _check_float_tensor(node, input, f"{field} [images, tokens, width]", hidden, (3,))
 
 
 # CONDITIONING -------------------------------------------------------------------------------------

@@ -470,3 +470,25 @@ def build_wan_clip_vision(config_path: Path, seed: int = 0):
     in 8 px patches: 17 tokens."""
     return build_clip_vision(config_path, seed, hidden_size=1280, intermediate_size=256, num_attention_heads=8,
                              projection_dim=32)
+
+
+def build_wan_flf2v_model_patcher(seed: int = 0, image_tokens: int = 17, dtype: torch.dtype = torch.float32):
+    """Wan 2.1 FLF2V as detection finds it: the I2V model (:func:`wan_keys` with ``i2v``) with the learnt positions of
+    both ends' CLIP image tokens (``img_emb.emb_pos``, 2 x ``image_tokens``: the tiny CLIP vision model's 17 each;
+    the real one 2 x 257)."""
+    return build_wan_model_patcher(seed, dtype, i2v=True, extra={"img_emb.emb_pos": (1, 2 * image_tokens, 1280)})
+
+
+def build_wan_vae(seed: int = 0):
+    """Wan 2.1's VAE (16-channel latents, 8x spatial and 4x temporal compression) with random weights, loaded by
+    ``comfy.sd.VAE`` from its state dict as Load VAE loads it. Width 16 where ComfyUI reads the width from the
+    weights (v0.12), else the real model's 96, which older versions (v0.3.64) fix."""
+    import inspect
+
+    import comfy.sd
+    from comfy.ldm.wan.vae import WanVAE
+
+    dim = 16 if "decoder.head.0.gamma" in inspect.getsource(comfy.sd.VAE.__init__) else 96
+    model = WanVAE(dim=dim, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                   temperal_downsample=[False, True, True], dropout=0.0)
+    return comfy.sd.VAE(sd=init_random_(model, seed).state_dict())
