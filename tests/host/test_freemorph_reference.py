@@ -139,7 +139,8 @@ def test_picture_morph_equals_freemorphs_code(n, freemorph, twin):
     cond_a, cond_b, uncond = (torch.randn(1, TOKENS, 1024, generator=generator) for _ in range(3))
     slerped, start, expected = _reference(freemorph, twin, a, b, cond_a, cond_b, uncond)
 
-    whole = n.picture_morph_nodes.interpolation.slerp(a, b, torch.linspace(0, 1, FRAMES, dtype=torch.float64))
+    uniform = n.schedule_type.two_endpoints([i / (FRAMES - 1) for i in range(FRAMES)])
+    whole = n.picture_morph_nodes.interpolate_keyframes(torch.cat([a, b]), uniform, "slerp")  # the node's slerp
     _close(whole, slerped, 1e-6)  # the pictures make both slerps one curve
     pack_start, morph, positive = _pack(n, twin, a, b, cond_a, cond_b, uncond)
     torch.testing.assert_close(positive[0][0], freemorph["aid_utils"].linear_interpolation(cond_a, cond_b, FRAMES))
