@@ -22,6 +22,9 @@ NOT_RUNNABLE_HERE = {"expression_qwen_image_edit.json": "test_qwen_workflow.py",
                                                                          "keyframes_flux.json",
                                                                          "aid_wan21_t2v.json", "aid_wan22_ti2v_5b.json",
                                                                          "aid_z_image.json")},
+                     # Wan 14B video morphs: validated, their Wan part run on tiny Wan models.
+                     **{name: "test_video_morph_workflows.py" for name in ("video_morph_wan21_flf2v.json",
+                                                                           "video_story_wan22.json")},
                      # ComfyUI-Distributed's nodes: run on a master and a worker that have that pack.
                      "aid_long_sequence_distributed_sd15.json": "test_aid_shares_servers.py"}
 RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]

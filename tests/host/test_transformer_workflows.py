@@ -51,8 +51,9 @@ def _only(prompt, class_type):
     return node["inputs"]
 
 
-@pytest.mark.parametrize("name", [*sorted(FAMILY), *sorted(KEYFRAMED), REDUX, PHOTO_MORPH, *sorted(VIDEO), Z_IMAGE])
-def test_workflow_is_valid_on_the_server(name, object_info):
+def valid_prompt(name, object_info) -> dict:
+    """The workflow's API prompt, checked against the server's /object_info: every node a listed type, every link
+    of the type its origin gives and its target takes."""
     workflow = json.loads((WORKFLOWS / name).read_text())
     prompt = _prompt(name, object_info)
     graph_nodes = [node for node in workflow["nodes"] if node["type"] != "MarkdownNote"]
@@ -63,6 +64,12 @@ def test_workflow_is_valid_on_the_server(name, object_info):
         info = object_info[nodes[target]["type"]]["input"]
         spec = {**info.get("required", {}), **info.get("optional", {})}[nodes[target]["inputs"][target_slot]["name"]]
         assert produced == link_type == ("COMBO" if isinstance(spec[0], list) else spec[0]), link_id
+    return prompt
+
+
+@pytest.mark.parametrize("name", [*sorted(FAMILY), *sorted(KEYFRAMED), REDUX, PHOTO_MORPH, *sorted(VIDEO), Z_IMAGE])
+def test_workflow_is_valid_on_the_server(name, object_info):
+    prompt = valid_prompt(name, object_info)
     (sampler,) = [node["inputs"] for node in prompt.values() if node["class_type"] in ("KSampler", "SamplerCustom")]
     patches = ("InbetweenAIDAttentionPatch", "InbetweenPictureMorphAttention")
     assert prompt[sampler["model"][0]]["class_type"] in patches

@@ -45,15 +45,20 @@ benchmark's Wan workload (attention half of a step, CPU) sampling with AID (`sel
 sampling, with `cross` alone 1.00x."""
 
 
-def _wan_loaders(w: Workflow, col: Column, unet_model, vae_model) -> tuple[Node, Node, Node, Node]:
-    """UNETLoader with the templates' shift 8 (ModelSamplingSD3), umT5 through CLIPLoader type wan, the VAE."""
+def wan_loaders(w: Workflow, col: Column, unet_model, vae_model, title: str = "Load",
+                clip_vision=None) -> tuple[Node, Node, Node, Node, Node | None]:
+    """UNETLoader with the templates' shift 8 (ModelSamplingSD3), umT5 through CLIPLoader type wan, the VAE, and the
+    ``clip_vision`` model's CLIPVisionLoader where one is given (else None), in one group."""
     unet = w.node("UNETLoader", col.next(82), models=[unet_model], unet_name=unet_model.name, weight_dtype="default")
     shift = w.node("ModelSamplingSD3", col.next(58), model=unet["MODEL"], shift=8.0)
     clip = w.node("CLIPLoader", col.next(106), models=[WAN_UMT5], clip_name=WAN_UMT5.name, type="wan",
                   device="default")
     vae = w.node("VAELoader", col.next(58), models=[vae_model], vae_name=vae_model.name)
-    w.group("Load", [unet, shift, clip, vae], color=LOAD)
-    return unet, shift, clip, vae
+    vision = None
+    if clip_vision is not None:
+        vision = w.node("CLIPVisionLoader", col.next(58), models=[clip_vision], clip_name=clip_vision.name)
+    w.group(title, [unet, shift, clip, vae] + ([vision] if vision else []), color=LOAD)
+    return unet, shift, clip, vae, vision
 
 
 def _wan_prompts(w: Workflow, col: Column, clip: Output) -> tuple[Node, Node, Node]:
@@ -141,7 +146,7 @@ the latent's `batch_size` together; add a clip group per clip).
 **Expect** in `output/inbetween/`: five MP4s (`aid_wan21_t2v_clip1` to `_clip5`, 16 fps) and a contact sheet,
 one row a clip.
 """, notes.next(1500))], color="#432")
-    _, shift, clip, vae = _wan_loaders(w, load, WAN21_T2V_1_3B, WAN21_VAE)
+    _, shift, clip, vae, _ = wan_loaders(w, load, WAN21_T2V_1_3B, WAN21_VAE)
     a, b, negative = _wan_prompts(w, prompts, clip["CLIP"])
     schedule = _clip_schedule(w, sequence, WAN21_STEPS)
     batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], schedule["schedule"])
@@ -191,7 +196,7 @@ every clip then starts from it.
 **Expect** in `output/inbetween/`: five MP4s (`aid_wan22_ti2v_5b_clip1` to `_clip5`, 24 fps) and a contact sheet,
 one row a clip.
 """, notes.next(1500))], color="#432")
-    _, shift, clip, vae = _wan_loaders(w, load, WAN22_TI2V_5B, WAN22_VAE)
+    _, shift, clip, vae, _ = wan_loaders(w, load, WAN22_TI2V_5B, WAN22_VAE)
     a, b, negative = _wan_prompts(w, prompts, clip["CLIP"])
     schedule = _clip_schedule(w, sequence, WAN22_STEPS)
     batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], schedule["schedule"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 # each module registers its workflows
 from . import (aid, aid_transformers, aid_video, attributes, distributed, keyframes, morphs,  # noqa: F401
-               picture_morphs, sequences)
+               picture_morphs, sequences, video_morphs)
 from . import blueprints  # noqa: F401
 from .graph import BLUEPRINTS, REGISTRY, TITLE_HEIGHT, Workflow, WorkflowDefinitionError  # noqa: F401  (host suite's)
 

@@ -96,3 +96,16 @@ QWEN3_4B = Model("qwen_3_4b.safetensors",
                  "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/text_encoders/qwen_3_4b.safetensors",
                  "text_encoders")
 # Z-Image decodes with Flux's VAE: the file FLUX_VAE names (ae.safetensors), which Comfy-Org also ships with Z-Image.
+# Wan 2.1 FLF2V 14B 720p (first-last-frame) and its CLIP vision (ViT-H), as ComfyUI's Wan first-last-frame guide names
+# them; the fp8 file (wan2.1_flf2v_720p_14B_fp8_e4m3fn.safetensors, same folder) halves the weights.
+WAN21_FLF2V_14B = Model("wan2.1_flf2v_720p_14B_fp16.safetensors",
+                        f"{WAN21_REPACK}/diffusion_models/wan2.1_flf2v_720p_14B_fp16.safetensors", "diffusion_models")
+WAN_CLIP_VISION_H = Model("clip_vision_h.safetensors", f"{WAN21_REPACK}/clip_vision/clip_vision_h.safetensors",
+                          "clip_vision")
+# Wan 2.2 I2V A14B: two experts (high noise for the first steps, low noise for the rest), fp8 as Comfy-Org ships them.
+WAN22_I2V_HIGH = Model("wan2.2_i2v_high_noise_14B_fp8_scaled.safetensors",
+                       f"{WAN22_REPACK}/diffusion_models/wan2.2_i2v_high_noise_14B_fp8_scaled.safetensors",
+                       "diffusion_models")
+WAN22_I2V_LOW = Model("wan2.2_i2v_low_noise_14B_fp8_scaled.safetensors",
+                      f"{WAN22_REPACK}/diffusion_models/wan2.2_i2v_low_noise_14B_fp8_scaled.safetensors",
+                      "diffusion_models")
