@@ -102,9 +102,10 @@ def read_me_edge(browser: Browser) -> dict:
         const [x, y] = canvas.ds.convertOffsetToCanvas([note.pos[0], note.pos[1]]);
         const bottom = canvas.ds.convertOffsetToCanvas([note.pos[0], note.pos[1] + note.size[1]])[1];
         const left = box.left + x, middle = box.top + (Math.max(y, 0) + Math.min(bottom, box.height)) / 2;
+        const right = box.left + canvas.ds.convertOffsetToCanvas([note.pos[0] + note.size[0], note.pos[1]])[0];
         const bar = document.querySelector(".side-tool-bar-container").getBoundingClientRect();
         const shown = document.elementFromPoint(left + 2, middle);
-        return {note_left: left, toolbar_right: bar.right, probe: [left + 2, middle],
+        return {note_left: left, note_right: right, toolbar_right: bar.right, probe: [left + 2, middle],
                 under_toolbar: !!shown?.closest(".side-tool-bar-container"),
                 shown: shown ? shown.tagName + "." + shown.className : null};
     })()""")

@@ -25,6 +25,7 @@ import urllib.request
 import blueprint_runs
 import docs_pages
 import frontend
+import numpy as np
 import pytest
 from browser import find_chromium
 from conftest import WORKFLOWS
@@ -95,7 +96,7 @@ def _skip_other_packs(name: str, object_info: dict) -> None:
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_workflow_in_the_real_front_end(browser, object_info, name):
+def test_workflow_in_the_real_front_end(browser, object_info, name, tmp_path):
     _skip_other_packs(name, object_info)
     browser.console.clear()
     workflow = frontend.load_template(browser, name)
@@ -110,12 +111,16 @@ def test_workflow_in_the_real_front_end(browser, object_info, name):
     assert not listing or "not allowed" not in listing and "Invalid directory" not in listing
     frontend.close_dialogs(browser)
 
-    # The saved view opens with the Read me readable: its left edge right of the toolbar, and the page shows the
-    # note there, not the toolbar.
+    # The saved view opens with the Read me readable: its left edge right of the toolbar, the page shows the note
+    # there, not the toolbar, and so does a screenshot: the note's left margin looks like its right margin.
     edge = frontend.read_me_edge(browser)
     assert edge["note_left"] >= edge["toolbar_right"] and not edge["under_toolbar"], (
         f"{name}: the Read me's left edge is at x={edge['note_left']:.0f} px, under the side toolbar (its right edge "
         f"x={edge['toolbar_right']:.0f} px; the page shows {edge['shown']} at {edge['probe']})")
+    margins = [_mean_colour(browser, tmp_path / f"margin_{side}.png", x, edge["probe"][1])
+               for side, x in (("left", edge["note_left"] + 2), ("right", edge["note_right"] - 6))]
+    assert max(abs(a - b) for a, b in zip(*margins)) <= 12, (
+        f"{name}: the screenshot shows the Read me's left margin {margins[0]} unlike its right margin {margins[1]}")
 
     assert _comparable(frontend.graph_to_prompt(browser), object_info) == _comparable(
         ui_to_api(workflow, object_info, unlisted_files=MODEL_WIDGETS), object_info)
@@ -134,6 +139,13 @@ def test_workflow_in_the_real_front_end(browser, object_info, name):
     errors = [entry for entry in browser.console if entry["level"] in ("error", "exception")
               and not any(noise in entry["text"] + entry["url"] for noise in OFFLINE_NOISE)]
     assert not errors, f"{name}: console errors {errors}"
+
+
+def _mean_colour(browser, path, x: float, y: float) -> tuple[float, ...]:
+    """Mean RGB of a 4 x 40 px strip of the page, screenshot from (x, y - 20)."""
+    browser.screenshot(path, {"x": x, "y": y - 20, "width": 4, "height": 40})
+    with Image.open(path) as image:
+        return tuple(np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(axis=0).round(1))
 
 
 def _comparable(prompt: dict, object_info: dict) -> dict:
