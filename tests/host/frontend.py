@@ -92,6 +92,17 @@ def canvas_nodes(browser: Browser) -> list[dict]:
     return browser.evaluate(NODES_JS)
 
 
+def unknown_node_types(browser: Browser) -> list[str]:
+    """Types of the graph's nodes (subgraphs' included) that the front end has no definition for: the placeholders it
+    draws for a missing node type."""
+    return browser.evaluate("""(() => {
+        const graphs = [window.app.graph, ...(window.app.graph.subgraphs?.values() ?? [])];
+        return graphs.flatMap(graph => graph._nodes ?? graph.nodes)
+            .filter(node => !node.subgraph && !window.LiteGraph.registered_node_types[node.type])
+            .map(node => node.type);
+    })()""")
+
+
 def read_me_edge(browser: Browser) -> dict:
     """Where the "Read me" note's left edge is drawn in the page (CSS pixels), the right edge of the side toolbar
     over the canvas, and what the page shows just right of the note's edge, halfway down its visible part (the

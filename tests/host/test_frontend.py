@@ -100,9 +100,11 @@ def test_workflow_in_the_real_front_end(browser, object_info, name, tmp_path):
     _skip_other_packs(name, object_info)
     browser.console.clear()
     workflow = frontend.load_template(browser, name)
+    assert frontend.unknown_node_types(browser) == [], name
     dialogs, listing = frontend.missing_models(browser)
     models = [model for node in workflow["nodes"] for model in node["properties"].get("models", [])]
     assert not dialogs, f"{name}: unexpected dialogs {dialogs}"
+    assert not listing or "missing node" not in listing.lower(), f"{name}: {listing}"
     # The test server has none of the real models: the listing offers each one, from its metadata, downloadable
     # (1.37 writes "directory / name"; the newest front end the name, then the directory, under it).
     for model in models:
@@ -220,6 +222,7 @@ def test_blueprint_in_the_real_front_end(browser, front_end_server, object_info,
                                             {"steps": 3})
     browser.evaluate(f"window.app.loadGraphData({json.dumps(workflow)}, true, true, {json.dumps(name)})")
     assert frontend.open_dialogs(browser) == [], name
+    assert frontend.unknown_node_types(browser) == [], name
     assert _canonical(frontend.graph_to_prompt(browser), object_info) == _canonical(
         ui_to_api(expand_subgraphs(workflow), object_info, unlisted_files=MODEL_WIDGETS), object_info)
     errors = [entry for entry in browser.console if entry["level"] in ("error", "exception")
