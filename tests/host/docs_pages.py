@@ -1,10 +1,11 @@
 """The pack's documentation as the tests read it: the node help pages ComfyUI's front end shows, the translations it
 loads, and the links and pictures of every Markdown file.
 
-Node pages live in ``web/docs`` (``WEB_DIRECTORY`` ``web``): ``<NodeId>.md`` in English and ``<NodeId>/<locale>.md``
-translated. The front end fetches them from ``/extensions/<pack folder>/docs/`` and resolves a relative picture
-against that folder whatever page shows it (so ``images/x.png`` is ``web/docs/images/x.png`` on a Chinese page
-too); a relative link it leaves to the browser, which resolves it against ComfyUI's own address, so node pages link
+Node pages live in ``web/docs`` (``WEB_DIRECTORY`` ``web``): ``<NodeId>/<locale>.md``, English (``en``) included,
+since every front end tested fetches ``/extensions/<pack folder>/docs/<NodeId>/<locale>.md`` first and only then the
+flat ``<NodeId>.md`` (a 404 first, were the English page flat). It resolves a relative picture against
+``/extensions/<pack folder>/docs/`` whatever page shows it (so ``images/x.png`` is ``web/docs/images/x.png`` on every
+page); a relative link it leaves to the browser, which resolves it against ComfyUI's own address, so node pages link
 elsewhere only by absolute address (the repository's files on GitHub).
 """
 
@@ -34,20 +35,25 @@ _CODE_SPAN = re.compile(r"`[^`\n]*`")
 
 
 def english_page(node_id: str) -> Path:
-    return WEB_DOCS / f"{node_id}.md"
+    return translated_page(node_id, "en")
 
 
 def translated_page(node_id: str, locale: str) -> Path:
     return WEB_DOCS / node_id / f"{locale}.md"
 
 
-def page_node_ids() -> set[str]:
-    """Node ids that have an English page."""
-    return {path.stem for path in WEB_DOCS.glob("*.md")}
-
-
 def translated_node_ids(locale: str) -> set[str]:
     return {path.parent.name for path in WEB_DOCS.glob(f"*/{locale}.md")}
+
+
+def page_node_ids() -> set[str]:
+    """Node ids that have an English page."""
+    return translated_node_ids("en")
+
+
+def node_pages() -> list[Path]:
+    """Every node page, English and translated."""
+    return sorted(WEB_DOCS.glob("*/*.md"))
 
 
 def locale_messages(locale: str) -> dict:
