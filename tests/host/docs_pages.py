@@ -94,6 +94,45 @@ def opening(path: Path) -> PageOpening:
     return PageOpening(plain(title), match.group(1) if match else text)
 
 
+# A page's Inputs and Outputs are lists, "- **name** (TYPE): text": the help panel of newer front ends is 275 px wide
+# and a table there scrolls sideways. One item may name several ("**alpha**, **beta** (FLOAT)") or a numbered run
+# ("**weight_1** ... **weight_4** (FLOAT)").
+_IO_SECTIONS = {"Inputs": "inputs", "输入": "inputs", "Outputs": "outputs", "输出": "outputs"}
+_IO_ITEM = re.compile(r"- ((?:\*\*\w+\*\*(?: \([A-Z_]+\))?(?:, |、| \.\.\. | … )?)+)[:：]")
+_IO_NAME = re.compile(r"\*\*(\w+)\*\*(?: \(([A-Z_]+)\))?")
+_TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$", re.MULTILINE)
+
+
+def io_lists(path: Path) -> dict[str, dict[str, str]]:
+    """The Inputs and Outputs lists of a node page: {"inputs": {name: type}, "outputs": ...}, a section only where
+    the page lists it (a page may describe a single output in prose). A type is "" where the item gives none."""
+    found: dict[str, dict[str, str]] = {}
+    section = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            section = _IO_SECTIONS.get(line.lstrip("#").strip())
+            continue
+        if section is None or not line.startswith("- "):
+            continue
+        item = _IO_ITEM.match(line)
+        if item is None:
+            raise ValueError(f"{path}: {line[:60]!r} is not '- **name** (TYPE): ...'")
+        names = _IO_NAME.findall(item[1])
+        if not any(kind for _, kind in names[:-1]):  # one type after the last name, for all of them
+            names = [(name, names[-1][1]) for name, _ in names]
+        if "..." in item[1] or "…" in item[1]:
+            (first, kind), (last, _) = names
+            stem = first.rstrip("0123456789")
+            names = [(f"{stem}{number}", kind) for number in range(int(first[len(stem):]), int(last[len(stem):]) + 1)]
+        found.setdefault(section, {}).update(names)
+    return found
+
+
+def has_table(path: Path) -> bool:
+    """Whether a Markdown file holds a table (its delimiter row, outside code)."""
+    return bool(_TABLE_DELIMITER.search(_FENCE.sub("", path.read_text(encoding="utf-8"))))
+
+
 @dataclass(frozen=True)
 class Reference:
     source: Path

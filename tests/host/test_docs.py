@@ -63,6 +63,18 @@ def test_translations_cover_every_node_input_and_output(locale):
     assert set(messages["nodeCategories"]) == categories - FRONT_END_CATEGORIES
 
 
+@pytest.mark.parametrize("path", docs_pages.node_pages(), ids=lambda path: str(path.relative_to(docs_pages.WEB_DOCS)))
+def test_node_pages_list_inputs_and_outputs_as_the_node_declares_them(path):
+    """Lists, not tables (a table is wider than the 275 px help panel), naming every input with its type, and every
+    output where the page lists them."""
+    assert not docs_pages.has_table(path), f"{path.name}: a table; the help panel is 275 px wide, write a list"
+    schema = SCHEMAS[path.parent.name]
+    listed = docs_pages.io_lists(path)
+    assert listed.get("inputs") == {item.id: item.io_type for item in schema.inputs}
+    if "outputs" in listed:
+        assert listed["outputs"] == {item.display_name: item.io_type for item in schema.outputs}
+
+
 @pytest.mark.parametrize("path", docs_pages.markdown_files(), ids=lambda path: str(path.relative_to(comfy_host.PACK_DIR)))
 def test_links_and_pictures_resolve_to_repository_files(path):
     for reference in docs_pages.references(path):
