@@ -114,6 +114,19 @@ def _overlap(a, b) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
+# The Markdown files the page fetched since the last clearResourceTimings(), with their HTTP status.
+HELP_REQUESTS_JS = """performance.getEntriesByType("resource").map(e => [new URL(e.name).pathname, e.responseStatus])
+    .filter(([path]) => path.endsWith(".md"))"""
+# What of the help panel's content reaches past its right edge or scrolls sideways: [tag, text, px too wide].
+HELP_OVERFLOW_JS = """(() => {
+    const content = document.querySelector(".node-help-content");
+    const right = content.getBoundingClientRect().right;
+    return [content, ...content.querySelectorAll("*")].map(e => [e, Math.max(e.getBoundingClientRect().right - right,
+        e.clientWidth ? e.scrollWidth - e.clientWidth : 0)]).filter(([, excess]) => excess > 1)
+        .map(([e, excess]) => [e.tagName, (e.innerText || "").slice(0, 40), Math.round(excess)]);
+})()"""
+
+
 @pytest.mark.parametrize("locale", ["en", *docs_pages.TRANSLATED])
 def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
     executable = find_chromium()
@@ -125,12 +138,21 @@ def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
     messages = docs_pages.locale_messages(locale)["nodeDefs"] if locale != "en" else {}
     page = frontend.open_frontend(comfy_server, executable, locale=locale)
     try:
+        page.evaluate("performance.setResourceTimingBufferSize(100000)")
         for node_id in pack_nodes:
             path = docs_pages.english_page(node_id) if locale == "en" else docs_pages.translated_page(node_id, locale)
             opening = docs_pages.opening(path)
+            page.evaluate("performance.clearResourceTimings()")
+            page.console.clear()
             shown = frontend.show_node_help(page, node_id, [opening.title, opening.sentence])
             assert opening.title in shown["panel"] and opening.sentence in shown["panel"], (
                 f"{node_id} ({locale}): the help panel shows {shown['panel'][:300]!r}")
+            # The page the front end asks for first is there: no 404 before a fallback, in the network or the log.
+            asked = page.evaluate(HELP_REQUESTS_JS)
+            assert asked == [[f"/extensions/{PACK_FOLDER_NAME}/docs/{node_id}/{locale}.md", 200]], (node_id, asked)
+            assert not [entry for entry in page.console if "404" in entry["text"]], (node_id, page.console)
+            overflow = page.evaluate(HELP_OVERFLOW_JS)
+            assert not overflow, f"{node_id} ({locale}): wider than the help panel: {overflow}"
             assert "**" not in shown["panel"], f"{node_id} ({locale}): emphasis the renderer did not take"
             expected_title = messages[node_id]["display_name"] if messages else object_info[node_id]["display_name"]
             assert shown["title"] == expected_title, (node_id, locale)
