@@ -95,18 +95,25 @@ def opening(path: Path) -> PageOpening:
 
 
 # A page's Inputs and Outputs are lists, "- **name** (TYPE): text": the help panel of newer front ends is 275 px wide
-# and a table there scrolls sideways. One item may name several ("**alpha**, **beta** (FLOAT)") or a numbered run
-# ("**weight_1** ... **weight_4** (FLOAT)").
+# and a table there scrolls sideways. A translated page shows the name the front end shows in its language, then the
+# input's id ("- **关键帧数** `keyframes` (INT)：..."). One item may name several ("**alpha**, **beta** (FLOAT)"), each
+# with its type or one type after the last for all, or a numbered run ("**weight_1** ... **weight_4** (FLOAT)").
 _IO_SECTIONS = {"Inputs": "inputs", "输入": "inputs", "Outputs": "outputs", "输出": "outputs"}
-_IO_ITEM = re.compile(r"- ((?:\*\*\w+\*\*(?: \([A-Z_]+\))?(?:, |、| \.\.\. | … )?)+)[:：]")
-_IO_NAME = re.compile(r"\*\*(\w+)\*\*(?: \(([A-Z_]+)\))?")
+_IO_UNIT = r"\*\*([^*]+)\*\*(?: `(\w+)`)?(?: \(([A-Z_]+)\))?"
+_IO_ITEM = re.compile(rf"- ((?:{_IO_UNIT}(?:, |、| \.\.\. | … )?)+)[:：]")
 _TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$", re.MULTILINE)
 
 
-def io_lists(path: Path) -> dict[str, dict[str, str]]:
-    """The Inputs and Outputs lists of a node page: {"inputs": {name: type}, "outputs": ...}, a section only where
-    the page lists it (a page may describe a single output in prose). A type is "" where the item gives none."""
-    found: dict[str, dict[str, str]] = {}
+@dataclass(frozen=True)
+class Listed:
+    type: str
+    shown: str | None  # the name the page shows; None inside a numbered run, which shows its ends only
+
+
+def io_lists(path: Path) -> dict[str, dict[str, Listed]]:
+    """The Inputs and Outputs lists of a node page, by section ("inputs", "outputs") and id; a section only where the
+    page lists it (a page may describe a single output in prose). A type is "" where the item gives none."""
+    found: dict[str, dict[str, Listed]] = {}
     section = None
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("#"):
@@ -117,14 +124,16 @@ def io_lists(path: Path) -> dict[str, dict[str, str]]:
         item = _IO_ITEM.match(line)
         if item is None:
             raise ValueError(f"{path}: {line[:60]!r} is not '- **name** (TYPE): ...'")
-        names = _IO_NAME.findall(item[1])
-        if not any(kind for _, kind in names[:-1]):  # one type after the last name, for all of them
-            names = [(name, names[-1][1]) for name, _ in names]
+        units = re.findall(_IO_UNIT, item[1])
+        if not any(kind for *_, kind in units[:-1]):  # one type after the last name, for all of them
+            units = [(shown, ident, units[-1][2]) for shown, ident, _ in units]
+        listed = {ident or shown: Listed(kind, shown) for shown, ident, kind in units}
         if "..." in item[1] or "…" in item[1]:
-            (first, kind), (last, _) = names
+            (first, ends), (last, _) = listed.items()
             stem = first.rstrip("0123456789")
-            names = [(f"{stem}{number}", kind) for number in range(int(first[len(stem):]), int(last[len(stem):]) + 1)]
-        found.setdefault(section, {}).update(names)
+            run = range(int(first[len(stem):]) + 1, int(last[len(stem):]))
+            listed = {first: ends, **{f"{stem}{n}": Listed(ends.type, None) for n in run}, last: listed[last]}
+        found.setdefault(section, {}).update(listed)
     return found
 
 
