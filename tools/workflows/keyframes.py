@@ -29,7 +29,7 @@ KEYFRAME_SETTINGS = """**Settings that matter**
 
 
 def _schedule(w: Workflow, col: Column, keyframes: int, frames: int, loop: bool, steps: int,
-              preset: str = "classic (alpha = beta = steps)") -> Node:
+              preset: str = "classic") -> Node:
     return w.node("InbetweenKeyframeSchedule", col.next(300), keyframes=keyframes, frames_per_segment=frames, loop=loop,
                   preset=preset, steps=steps, alpha=2.0, beta=2.0, segment_frames="")
 
