@@ -10,7 +10,7 @@ against its template; a blueprint added from the node search box, as a user adds
 In the newest front end's Nodes 2.0 renderer (``Comfy.VueNodes.Enabled``), whose nodes are drawn taller than their
 saved size, no two drawn nodes overlap and each lies inside its group.
 
-Every node of the pack opens its help page in the front end's help panel (select the node, press the selection
+Every node of the pack opens its help page in each front end's help panel (select the node, press the selection
 toolbox's info button), in English and in each translated locale, where the node also carries its translated title
 and description; the front end's first request for the page finds it (no 404 before a fallback), and from 1.37 on
 nothing on the page is wider than the panel.
@@ -183,7 +183,7 @@ HELP_OVERFLOW_JS = """(() => {
 
 
 @pytest.mark.parametrize("locale", ["en", *docs_pages.TRANSLATED])
-def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
+def test_node_help_pages_in_the_front_end(front_end_server, object_info, locale):
     executable = find_chromium()
     if executable is None:
         pytest.skip("front-end test skipped: no Chromium found (install Debian's chromium package; .ci/run does)")
@@ -191,7 +191,7 @@ def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
                         if info["python_module"] == f"custom_nodes.{PACK_FOLDER_NAME}")
     assert set(pack_nodes) == docs_pages.page_node_ids()
     messages = docs_pages.locale_messages(locale)["nodeDefs"] if locale != "en" else {}
-    page = frontend.open_frontend(comfy_server, executable, locale=locale)
+    page = frontend.open_frontend(front_end_server, executable, locale=locale)
     try:
         page.evaluate("performance.setResourceTimingBufferSize(100000)")
         version = tuple(int(part) for part in page.evaluate("window.__COMFYUI_FRONTEND_VERSION__").split(".")[:2])
