@@ -176,7 +176,7 @@ def comfy_server(test_checkpoints, test_controlnet, tmp_path_factory):
     yield from _serve(test_checkpoints, test_controlnet, tmp_path_factory)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # started once for the front-end test, stopped after it with what it loaded
 def newest_frontend_server(test_checkpoints, test_controlnet, tmp_path_factory):
     """A second server, the same ComfyUI serving the newest front end on the registry (``--front-end-root``): the
     static folder of comfyui-frontend-package named by INBETWEEN_NEWEST_FRONTEND (.ci/run installs the version it
