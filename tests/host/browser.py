@@ -106,9 +106,12 @@ class Browser:
         self.call("Page.navigate", url=url)
 
     # input as a user gives it: real mouse and keyboard events at the page's CSS pixels -------------------
+    def move(self, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+
     def click(self, x: float, y: float, count: int = 1) -> None:
         """Press and release the left button ``count`` times at (x, y) (2: a double-click)."""
-        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        self.move(x, y)
         for click in range(1, count + 1):
             for kind in ("mousePressed", "mouseReleased"):
                 self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=click)

@@ -257,6 +257,28 @@ def test_blueprint_in_the_real_front_end(browser, front_end_server, object_info,
     assert not errors, f"{name}: console errors {errors}"
 
 
+@pytest.mark.parametrize("name", blueprint_runs.NAMES)
+def test_blueprint_from_the_node_search_holds_its_values_in_the_real_front_end(browser, front_end_server, name):
+    """Every blueprint added from the search box carries, in each node inside it, the widget values its file gives
+    (1.37 once wrote a promoted value into the widget at its socket's position: steps into a schedule's preset)."""
+    blueprint_runs.listed_blueprints(front_end_server)
+    browser.evaluate("window.app.graph.clear()")
+    frontend.close_dialogs(browser)
+    (added,) = frontend.node_search_add(browser, name)
+    assert added["subgraph"] == name, added
+    # The newest front end renumbers the nodes inside; their order stays the file's.
+    shown = browser.evaluate(f"""window.app.graph.getNodeById({json.dumps(added["id"])}).subgraph.nodes
+        .map(n => [n.type, (n.widgets ?? []).map(w => [w.name, w.value])])""")
+    (graph,) = blueprint_runs.blueprint_file(name)["definitions"]["subgraphs"]
+    assert [node_type for node_type, _ in shown] == [node["type"] for node in graph["nodes"]], name
+    for node, (_, widgets) in zip(graph["nodes"], shown):
+        # a widget fed by the blueprint's input takes that input's value, whatever the widget holds
+        fed = {socket["widget"]["name"] for socket in node["inputs"] if "widget" in socket and socket["link"]}
+        wrong = [(widget, value, saved) for (widget, value), saved in zip(widgets, node.get("widgets_values", []))
+                 if widget not in fed and value != saved]
+        assert not wrong, f"{name}: node {node['id']} ({node['type']}) holds (widget, value, its file's) {wrong}"
+
+
 # what the blueprint added from the search box is given: few frames and steps, the test checkpoint's size
 SEARCHED_BLUEPRINT = "AID prompt morph"
 SEARCHED_SETTINGS = {"frames": 3, "steps": 2, "width": 64, "height": 64}
