@@ -1,11 +1,15 @@
 """The shipped workflows are the generator's output (tools/workflows) for this server's /object_info, and each one
 carries what a new user needs on the canvas: a note, groups, model metadata on its loaders."""
 
+import importlib
+import json
+
 import comfy_host
 import pytest
 from conftest import WORKFLOWS
 
 generator = comfy_host.load_workflow_generator()
+pictures = importlib.import_module(generator.__package__ + ".pictures")
 SIDEBAR = 56  # px: the front end's left sidebar (1.3x on), over the canvas
 NAMES = sorted(generator.REGISTRY)
 # Loader -> how many of its first widgets name model files.
@@ -107,3 +111,16 @@ def test_unknown_input_and_output_names_are_refused(object_info):
     workflow.node("VAEDecode", column.next(100), samples=checkpoint["MODEL"], vae=checkpoint["VAES"])
     with pytest.raises(generator.WorkflowDefinitionError, match="has no output 'VAES'"):
         workflow.to_ui(object_info)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_thumbnail_shows_the_graph_alone_as_the_picture_maker_draws_it(name):
+    """The thumbnail is the saved graph's extent (at the picture maker's zoom, above the front end's low-detail
+    threshold), not the front end's window: a thumbnail older than its workflow's layout, or a shot of the whole
+    page, has another size."""
+    from PIL import Image
+
+    ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
+    with Image.open(WORKFLOWS / f"{name}.jpg") as thumbnail:
+        size = thumbnail.size
+    assert size == pictures.thumbnail_size(ui), f"redraw it: python -m tools.workflows.pictures {name}"
