@@ -26,8 +26,8 @@ SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent", 
 # Node type -> the height Nodes 2.0 (front end 1.58.1, setting Comfy.VueNodes.Enabled) draws its body at, title bar
 # excluded, where that can exceed a saved size: it draws a node at least as tall as its rows, widgets and footer need,
 # 8-52 px more than LiteGraph. Columns keep that room below a node and groups hold it, so neither renderer overlaps.
-# Measured in headless Chromium (each node loaded with a saved height of 1, its DOM height less TITLE_HEIGHT); a
-# node type missing here gets its saved height, which the front-end test's Nodes 2.0 geometry check then holds to.
+# Measured in headless Chromium (every workflow loaded with its nodes' saved heights set to 1: a node's DOM height less
+# TITLE_HEIGHT); a node type missing here gets its saved height only, so measure a type when a workflow first uses it.
 NODES_2_HEIGHTS = {
     "BasicScheduler": 118, "CFGGuider": 102, "CLIPLoader": 114, "CLIPTextEncode": 102, "CLIPVisionEncode": 82,
     "CLIPVisionLoader": 86, "CheckpointLoaderSimple": 126, "ControlNetApplyAdvanced": 198, "ControlNetLoader": 86,
