@@ -11,7 +11,7 @@ The lines below are ComfyUI-Manager's metadata (its scanner reads ``@`` lines of
 
 from .nodes import comfy_entrypoint
 
-# Served by ComfyUI under /extensions/<folder>/: the node help pages (docs/<NodeId>.md, docs/<NodeId>/zh.md).
+# Served by ComfyUI under /extensions/<folder>/: the node help pages (docs/<NodeId>/en.md, docs/<NodeId>/zh.md).
 WEB_DIRECTORY = "./web"
 
 __all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]

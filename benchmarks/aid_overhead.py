@@ -246,7 +246,7 @@ def measure_flux(repeats: int, hidden: int, mlp_ratio: float, suffix: str) -> di
                       {"pooled_output": torch.randn(1, tiny_models.TINY_POOLED, generator=generator), "guidance": 3.5}]]
                     for _ in range(2)]
     schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=FRAMES, preset="classic (alpha = beta = steps)", steps=harness.STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+        frames=FRAMES, preset="classic", steps=harness.STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
     ).args[0]
     positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(
         *conditioning, schedule, "lerp", "error").args[0]
@@ -362,7 +362,7 @@ def two_prompts(pack, frames: int, tokens: int, width: int | None = None, pooled
 
     a, b, negative = (prompt() for _ in range(3))
     schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=frames, preset="classic (alpha = beta = steps)", steps=harness.STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+        frames=frames, preset="classic", steps=harness.STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
     ).args[0]
     positive = pack.nodes.conditioning_nodes.ConditioningInterpolationBatch.execute(a, b, schedule, "lerp",
                                                                                      "error").args[0]

@@ -73,7 +73,7 @@ def on_paper(pack) -> None:
         print(f"{name}_ideal_speedup={frames / max(computed):.2f}  # of {count}")
 
 
-def measure(pack, frames: int, steps: int, size: int, repeats: int) -> None:
+def measure(pack, frames: int, steps: int, size: int, repeats: int, warm_up: bool = True) -> None:
     import importlib.util
 
     import tiny_models
@@ -115,11 +115,11 @@ def measure(pack, frames: int, steps: int, size: int, repeats: int) -> None:
                     thread.join()
 
             times = {"one": [], "two": []}
-            for seed in range(repeats + 1):
+            for seed in range(repeats + warm_up):
                 for name, runner in (("one", one), ("two", two)):
                     start = time.perf_counter()
                     runner(1000 + seed)
-                    if seed:  # the first round warms both servers up (model load, prompts)
+                    if seed >= warm_up:  # a first round warms both servers up (model load, prompts)
                         times[name].append(time.perf_counter() - start)
         finally:
             for server in servers:
@@ -139,10 +139,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true",
+                        help="9 frames, 2 steps, one round without warm-up: checks that it runs")
     args = parser.parse_args()
     pack = harness.setup()
     on_paper(pack)
-    if not args.paper:
+    if args.quick:
+        measure(pack, 9, 2, args.size, 1, warm_up=False)
+    elif not args.paper:
         measure(pack, args.frames, args.steps, args.size, args.repeats)
 
 

@@ -96,7 +96,7 @@ def unet_inputs(pack, frames: int):
     generator = torch.Generator().manual_seed(1)
     a, b, negative = (torch.randn(1, 77, 768, generator=generator) for _ in range(3))
     schedule = pack.nodes.schedule_nodes.BetaCoefficientSchedule.execute(
-        frames=frames, preset="classic (alpha = beta = steps)", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
+        frames=frames, preset="classic", steps=STEPS, alpha=2.0, beta=2.0, start=0.0, end=1.0
     ).args[0]
     return schedule, [[a, {}]], [[b, {}]], [[negative, {}]]
 

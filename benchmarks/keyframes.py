@@ -71,7 +71,7 @@ def keyframe_sampler(pack, model, keyframes: int, segment_frames: int, kept_size
             [[torch.randn(1, 77, 768, generator=generator), {}]], "error", rows).args[0]
     negative = [[torch.randn(1, 77, 768, generator=generator), {}]]
     schedule = n.schedule_nodes.KeyframeSchedule.execute(
-        keyframes=keyframes, frames_per_segment=segment_frames, loop=False, preset="classic (alpha = beta = steps)",
+        keyframes=keyframes, frames_per_segment=segment_frames, loop=False, preset="classic",
         steps=harness.STEPS, alpha=2.0, beta=2.0, segment_frames="").args[0]
     positive = n.conditioning_nodes.KeyframeConditioningBatch.execute(rows, schedule, "lerp", "error").args[0]
     latent = n.latent_nodes.SharedNoiseLatent.execute(harness.LATENT * 8, harness.LATENT * 8, 1, schedule).args[0]

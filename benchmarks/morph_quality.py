@@ -1,7 +1,7 @@
 """FreeMorph's table for the pack's morphs (issue 28): LPIPS_sum, FID and PPL_sum over MorphBench and Morph4Data, for
 the picture morph and for today's img2img morph (``image_morph_sd15``'s graph).
 
-What each column is (FreeMorph, ICCV 2025, Table 1; see ``web/docs/InbetweenInterpolationMetrics.md``):
+What each column is (FreeMorph, ICCV 2025, Table 1; see ``web/docs/InbetweenInterpolationMetrics/en.md``):
 
 - ``LPIPS_sum``: LPIPS summed over the adjacent frames of each sequence, then over the pairs of the data set
   (FreeMorph's "Overall" column adds its two data sets' sums, so its sums run over pairs); ``LPIPS/pair`` is the same

@@ -9,9 +9,9 @@ from .errors import engine_errors
 from .plots import schedule_curve_image
 from .schedule_type import InterpSchedule, ScheduleIO
 
-PRESET_CLASSIC = "classic (alpha = beta = steps)"
+PRESET_CLASSIC = "classic"
 PRESET_UNIFORM = "uniform"
-PRESET_CUSTOM = "custom alpha / beta"
+PRESET_CUSTOM = "custom"
 PRESETS = [PRESET_CLASSIC, PRESET_UNIFORM, PRESET_CUSTOM]
 # Frames of one keyframe segment, frames_per_segment's max and every count of segment_frames'.
 MAX_SEGMENT_FRAMES = 4096

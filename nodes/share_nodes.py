@@ -66,11 +66,9 @@ def take_frames(latent: dict, frames: range) -> dict:
     rows = latent["samples"].shape[0]
     out = {}
     for key, value in latent.items():
-        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == rows:
-            value = value[frames.start : frames.stop]
-        elif isinstance(value, list) and len(value) == rows:
-            value = value[frames.start : frames.stop]
-        out[key] = value
+        per_row = (isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == rows) or (
+            isinstance(value, list) and len(value) == rows)
+        out[key] = value[frames.start : frames.stop] if per_row else value
     return out
 
 

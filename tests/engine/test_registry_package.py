@@ -59,4 +59,4 @@ def test_comfy_node_pack_holds_what_the_nodes_need_and_no_development_files(chec
     for folder in ("workflows", "subgraphs"):
         shipped = sorted(path.relative_to(PACK_DIR).as_posix() for path in (PACK_DIR / folder).glob("*.json"))
         assert shipped and set(shipped) <= set(names), folder
-    assert "web/docs/InbetweenAIDAttentionPatch.md" in names and "locales/zh/main.json" in names
+    assert "web/docs/InbetweenAIDAttentionPatch/en.md" in names and "locales/zh/main.json" in names

@@ -1,10 +1,11 @@
 """The pack's documentation as the tests read it: the node help pages ComfyUI's front end shows, the translations it
 loads, and the links and pictures of every Markdown file.
 
-Node pages live in ``web/docs`` (``WEB_DIRECTORY`` ``web``): ``<NodeId>.md`` in English and ``<NodeId>/<locale>.md``
-translated. The front end fetches them from ``/extensions/<pack folder>/docs/`` and resolves a relative picture
-against that folder whatever page shows it (so ``images/x.png`` is ``web/docs/images/x.png`` on a Chinese page
-too); a relative link it leaves to the browser, which resolves it against ComfyUI's own address, so node pages link
+Node pages live in ``web/docs`` (``WEB_DIRECTORY`` ``web``): ``<NodeId>/<locale>.md``, English (``en``) included,
+since every front end tested fetches ``/extensions/<pack folder>/docs/<NodeId>/<locale>.md`` first and only then the
+flat ``<NodeId>.md`` (a 404 first, were the English page flat). It resolves a relative picture against
+``/extensions/<pack folder>/docs/`` whatever page shows it (so ``images/x.png`` is ``web/docs/images/x.png`` on every
+page); a relative link it leaves to the browser, which resolves it against ComfyUI's own address, so node pages link
 elsewhere only by absolute address (the repository's files on GitHub).
 """
 
@@ -34,20 +35,25 @@ _CODE_SPAN = re.compile(r"`[^`\n]*`")
 
 
 def english_page(node_id: str) -> Path:
-    return WEB_DOCS / f"{node_id}.md"
+    return translated_page(node_id, "en")
 
 
 def translated_page(node_id: str, locale: str) -> Path:
     return WEB_DOCS / node_id / f"{locale}.md"
 
 
-def page_node_ids() -> set[str]:
-    """Node ids that have an English page."""
-    return {path.stem for path in WEB_DOCS.glob("*.md")}
-
-
 def translated_node_ids(locale: str) -> set[str]:
     return {path.parent.name for path in WEB_DOCS.glob(f"*/{locale}.md")}
+
+
+def page_node_ids() -> set[str]:
+    """Node ids that have an English page."""
+    return translated_node_ids("en")
+
+
+def node_pages() -> list[Path]:
+    """Every node page, English and translated."""
+    return sorted(WEB_DOCS.glob("*/*.md"))
 
 
 def locale_messages(locale: str) -> dict:
@@ -86,6 +92,54 @@ def opening(path: Path) -> PageOpening:
     text = plain(" ".join(paragraph))
     match = re.match(r"(.+?[.。:：])(\s|$)", text)
     return PageOpening(plain(title), match.group(1) if match else text)
+
+
+# A page's Inputs and Outputs are lists, "- **name** (TYPE): text": the help panel of newer front ends is 275 px wide
+# and a table there scrolls sideways. A translated page shows the name the front end shows in its language, then the
+# input's id ("- **关键帧数** `keyframes` (INT)：..."). One item may name several ("**alpha**, **beta** (FLOAT)"), each
+# with its type or one type after the last for all, or a numbered run ("**weight_1** ... **weight_4** (FLOAT)").
+_IO_SECTIONS = {"Inputs": "inputs", "输入": "inputs", "Outputs": "outputs", "输出": "outputs"}
+_IO_UNIT = r"\*\*([^*]+)\*\*(?: `(\w+)`)?(?: \(([A-Z_]+)\))?"
+_IO_ITEM = re.compile(rf"- ((?:{_IO_UNIT}(?:, |、| \.\.\. | … )?)+)[:：]")
+_TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Listed:
+    type: str
+    shown: str | None  # the name the page shows; None inside a numbered run, which shows its ends only
+
+
+def io_lists(path: Path) -> dict[str, dict[str, Listed]]:
+    """The Inputs and Outputs lists of a node page, by section ("inputs", "outputs") and id; a section only where the
+    page lists it (a page may describe a single output in prose). A type is "" where the item gives none."""
+    found: dict[str, dict[str, Listed]] = {}
+    section = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            section = _IO_SECTIONS.get(line.lstrip("#").strip())
+            continue
+        if section is None or not line.startswith("- "):
+            continue
+        item = _IO_ITEM.match(line)
+        if item is None:
+            raise ValueError(f"{path}: {line[:60]!r} is not '- **name** (TYPE): ...'")
+        units = re.findall(_IO_UNIT, item[1])
+        if not any(kind for *_, kind in units[:-1]):  # one type after the last name, for all of them
+            units = [(shown, ident, units[-1][2]) for shown, ident, _ in units]
+        listed = {ident or shown: Listed(kind, shown) for shown, ident, kind in units}
+        if "..." in item[1] or "…" in item[1]:
+            (first, ends), (last, _) = listed.items()
+            stem = first.rstrip("0123456789")
+            run = range(int(first[len(stem):]) + 1, int(last[len(stem):]))
+            listed = {first: ends, **{f"{stem}{n}": Listed(ends.type, None) for n in run}, last: listed[last]}
+        found.setdefault(section, {}).update(listed)
+    return found
+
+
+def has_table(path: Path) -> bool:
+    """Whether a Markdown file holds a table (its delimiter row, outside code)."""
+    return bool(_TABLE_DELIMITER.search(_FENCE.sub("", path.read_text(encoding="utf-8"))))
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,10 @@ import tiny_models
 from aid_support import FRAMES, make_dit_sequence, patch
 
 
-def _has_z_image() -> bool:
-    import comfy.supported_models
-
-    return hasattr(comfy.supported_models, "ZImage")
-
-
 FAMILIES = {
     "wan21_t2v": pytest.param((lambda: tiny_models.build_wan_model_patcher(seed=0), (16, 2, 8, 8))),
     "z_image": pytest.param((lambda: tiny_models.build_z_image_model_patcher(seed=0), (16, 16, 12)),
-                            marks=pytest.mark.skipif("not _has_z_image()",
+                            marks=pytest.mark.skipif("not tiny_models.host_has('ZImage')",
                                                      reason="Z-Image exists from ComfyUI v0.12 on")),
 }
 

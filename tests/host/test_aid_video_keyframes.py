@@ -13,13 +13,7 @@ from aid_support import KEYFRAME_FRAMES, LOOP, OPEN, alone, assert_close_frames,
 from joint_formulas import OverrideRecorder
 
 
-def _has_z_image() -> bool:
-    import comfy.supported_models
-
-    return hasattr(comfy.supported_models, "ZImage")
-
-
-Z_IMAGE = pytest.mark.skipif("not _has_z_image()", reason="Z-Image exists from ComfyUI v0.12 on")
+Z_IMAGE = pytest.mark.skipif("not tiny_models.host_has('ZImage')", reason="Z-Image exists from ComfyUI v0.12 on")
 WAN_KEYS = {32: "self", 12: "cross"}  # key length -> attention, as in test_aid_wan.py
 
 

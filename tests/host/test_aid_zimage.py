@@ -17,13 +17,7 @@ from sync_audit import (assert_one_graph_per_model_call, capture_attention_calls
                         with_pytorch_attention)
 
 
-def _has_z_image() -> bool:
-    import comfy.supported_models
-
-    return hasattr(comfy.supported_models, "ZImage")
-
-
-pytestmark = pytest.mark.skipif("not _has_z_image()", reason="Z-Image exists from ComfyUI v0.12 on")
+pytestmark = pytest.mark.skipif("not tiny_models.host_has('ZImage')", reason="Z-Image exists from ComfyUI v0.12 on")
 
 CAPTION, IMAGE = 32, 64  # padded token counts of the main layers' [caption; image]
 

@@ -12,7 +12,7 @@ SCHEDULE, GRID, METRICS = "Beta Coefficient Schedule", "Image Grid", "Interpolat
 KEYFRAMES = "Keyframe Schedule"
 
 
-def _beta(n, frames=5, preset="custom alpha / beta", alpha=2.0, beta=2.0, start=0.0, end=1.0):
+def _beta(n, frames=5, preset="custom", alpha=2.0, beta=2.0, start=0.0, end=1.0):
     return n.schedule_nodes.BetaCoefficientSchedule.execute(frames, preset, 20, alpha, beta, start, end).args
 
 
@@ -28,7 +28,7 @@ def test_schedule_engine_errors_name_the_widget(n):
 
 
 def test_schedule_of_many_frames(n):
-    schedule = _beta(n, frames=4096, preset="classic (alpha = beta = steps)")[0]
+    schedule = _beta(n, frames=4096, preset="classic")[0]
     values = schedule.coefficients
     assert len(values) == 4096 and values[0] == 0.0 and values[-1] == 1.0
     assert list(values) == sorted(values)

@@ -63,6 +63,27 @@ def test_translations_cover_every_node_input_and_output(locale):
     assert set(messages["nodeCategories"]) == categories - FRONT_END_CATEGORIES
 
 
+@pytest.mark.parametrize("path", docs_pages.node_pages(), ids=lambda path: str(path.relative_to(docs_pages.WEB_DOCS)))
+def test_node_pages_list_inputs_and_outputs_as_the_node_declares_them(path):
+    """Lists, not tables (a table is wider than the 275 px help panel), naming every input with its type, and every
+    output where the page lists them, by the names the front end shows in the page's language."""
+    assert not docs_pages.has_table(path), f"{path.name}: a table; the help panel is 275 px wide, write a list"
+    schema = SCHEMAS[path.parent.name]
+    locale = path.stem
+    names = docs_pages.locale_messages(locale)["nodeDefs"][schema.node_id] if locale != "en" else {}
+    declared = {"inputs": {item.id: (item.io_type, names.get("inputs", {}).get(item.id, {}).get("name", item.id))
+                           for item in schema.inputs},
+                "outputs": {item.display_name: (item.io_type, names.get("outputs", {}).get(str(index), {}).get(
+                    "name", item.display_name)) for index, item in enumerate(schema.outputs)}}
+    listed = docs_pages.io_lists(path)
+    assert "inputs" in listed, f"{path.name}: no Inputs list"
+    for section, items in listed.items():
+        assert {ident: item.type for ident, item in items.items()} == {
+            ident: kind for ident, (kind, _) in declared[section].items()}, section
+        for ident, item in items.items():
+            assert item.shown in (None, declared[section][ident][1]), (section, ident, item.shown)
+
+
 @pytest.mark.parametrize("path", docs_pages.markdown_files(), ids=lambda path: str(path.relative_to(comfy_host.PACK_DIR)))
 def test_links_and_pictures_resolve_to_repository_files(path):
     for reference in docs_pages.references(path):

@@ -7,7 +7,8 @@ flattens it into the prompt the host suite runs against its template.
 
 Every node of the pack opens its help page in the front end's help panel (select the node, press the selection
 toolbox's info button), in English and in each translated locale, where the node also carries its translated title
-and description.
+and description; the front end's first request for the page finds it (no 404 before a fallback), and from 1.37 on
+nothing on the page is wider than the panel.
 
 Without a Chromium (``.ci/run`` installs the distribution's package) the browser tests are skipped and say why.
 """
@@ -114,6 +115,22 @@ def _overlap(a, b) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
+# The Markdown files the page fetched since the last clearResourceTimings(), with their HTTP status.
+HELP_REQUESTS_JS = """performance.getEntriesByType("resource").map(e => [new URL(e.name).pathname, e.responseStatus])
+    .filter(([path]) => path.endsWith(".md"))"""
+# What of the help panel's content reaches past its right edge or scrolls sideways: [tag, text, px too wide].
+# Checked from front end 1.37 on (a panel 282 px wide in 1.37.11, 285 in 1.58.1): 1.27's is 253 px, where code spans
+# such as a template's name (`aid_text_interpolation_sd15`) cannot wrap and stand out by up to 34 px.
+PANEL_WIDTH_CHECKED_FROM = (1, 37)
+HELP_OVERFLOW_JS = """(() => {
+    const content = document.querySelector(".node-help-content");
+    const right = content.getBoundingClientRect().right;
+    return [content, ...content.querySelectorAll("*")].map(e => [e, Math.max(e.getBoundingClientRect().right - right,
+        e.clientWidth ? e.scrollWidth - e.clientWidth : 0)]).filter(([, excess]) => excess > 1)
+        .map(([e, excess]) => [e.tagName, (e.innerText || "").slice(0, 40), Math.round(excess)]);
+})()"""
+
+
 @pytest.mark.parametrize("locale", ["en", *docs_pages.TRANSLATED])
 def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
     executable = find_chromium()
@@ -125,12 +142,22 @@ def test_node_help_pages_in_the_front_end(comfy_server, object_info, locale):
     messages = docs_pages.locale_messages(locale)["nodeDefs"] if locale != "en" else {}
     page = frontend.open_frontend(comfy_server, executable, locale=locale)
     try:
+        page.evaluate("performance.setResourceTimingBufferSize(100000)")
+        version = tuple(int(part) for part in page.evaluate("window.__COMFYUI_FRONTEND_VERSION__").split(".")[:2])
         for node_id in pack_nodes:
             path = docs_pages.english_page(node_id) if locale == "en" else docs_pages.translated_page(node_id, locale)
             opening = docs_pages.opening(path)
+            page.evaluate("performance.clearResourceTimings()")
+            page.console.clear()
             shown = frontend.show_node_help(page, node_id, [opening.title, opening.sentence])
             assert opening.title in shown["panel"] and opening.sentence in shown["panel"], (
                 f"{node_id} ({locale}): the help panel shows {shown['panel'][:300]!r}")
+            # The page the front end asks for first is there: no 404 before a fallback, in the network or the log.
+            asked = page.evaluate(HELP_REQUESTS_JS)
+            assert asked == [[f"/extensions/{PACK_FOLDER_NAME}/docs/{node_id}/{locale}.md", 200]], (node_id, asked)
+            assert not [entry for entry in page.console if "404" in entry["text"]], (node_id, page.console)
+            overflow = page.evaluate(HELP_OVERFLOW_JS) if version >= PANEL_WIDTH_CHECKED_FROM else []
+            assert not overflow, f"{node_id} ({locale}): wider than the help panel: {overflow}"
             assert "**" not in shown["panel"], f"{node_id} ({locale}): emphasis the renderer did not take"
             expected_title = messages[node_id]["display_name"] if messages else object_info[node_id]["display_name"]
             assert shown["title"] == expected_title, (node_id, locale)

@@ -29,7 +29,7 @@ def encode(clip, text):
 # Keyframe Schedule --------------------------------------------------------------------------------------------------
 
 def test_keyframe_schedule_frames_and_text(n):
-    result = schedule(n, keyframes=4, loop=True, segment_frames="", frames=8, preset="classic (alpha = beta = steps)")
+    result = schedule(n, keyframes=4, loop=True, segment_frames="", frames=8, preset="classic")
     made, text, curve = result.args
     assert len(made) == 32 and made.keyframed.keyframe_frames == (0, 8, 16, 24) and made.keyframed.loop
     assert "keyframes at frames [0, 8, 16, 24]" in text and "Beta(alpha=20, beta=20)" in text

@@ -31,13 +31,7 @@ VIDEO = {"aid_wan21_t2v.json": (tiny_models.build_wan_model_patcher, 64),
 Z_IMAGE = "aid_z_image.json"
 
 
-def _has_z_image() -> bool:
-    import comfy.supported_models
-
-    return hasattr(comfy.supported_models, "ZImage")
-
-
-NEEDS_Z_IMAGE = pytest.mark.skipif("not _has_z_image()", reason="Z-Image exists from ComfyUI v0.12 on")
+NEEDS_Z_IMAGE = pytest.mark.skipif("not tiny_models.host_has('ZImage')", reason="Z-Image exists from ComfyUI v0.12 on")
 UNLISTED_FILES = frozenset({"unet_name", "clip_name", "clip_name1", "clip_name2", "vae_name", "ckpt_name",
                             "style_model_name", "image"})
 

@@ -34,7 +34,7 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
     w.group("Read me", [w.note(note, notes.next(760))], color="#432")
     ckpt = checkpoint(w, load, model)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), title="Beta schedule (alpha = beta = steps)",
-                      frames=frames, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
+                      frames=frames, preset="classic", steps=steps, start=0.0, end=1.0)
     loaders = [ckpt, schedule]
     if scribble:
         controlnet = w.node("ControlNetLoader", load.next(60), models=[SD15_SCRIBBLE_CONTROLNET],

@@ -26,7 +26,7 @@ def _sequence(w: Workflow, col, model: Output, positive_a: Output, positive_b: O
 def _aid_sequence(w: Workflow, col, model: Output, steps: int, size: int, batch: Callable[[Output], Node]):
     """:func:`_sequence` with the conditioning batch made by ``batch(schedule)``."""
     schedule = w.node("InbetweenBetaCoefficientSchedule", col.next(250), title="Beta schedule (alpha = beta = steps)",
-                      frames=7, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
+                      frames=7, preset="classic", steps=steps, start=0.0, end=1.0)
     batch = batch(schedule["schedule"])
     patch = aid_patch(w, col, model, schedule["schedule"])
     latent = w.node("InbetweenSharedNoiseLatent", col.next(130), width=size, height=size, frames=7,

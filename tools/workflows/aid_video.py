@@ -71,7 +71,7 @@ def _wan_prompts(w: Workflow, col: Column, clip: Output) -> tuple[Node, Node, No
 
 def _clip_schedule(w: Workflow, col: Column, steps: int) -> Node:
     return w.node("InbetweenBetaCoefficientSchedule", col.next(250), title="Beta schedule (one frame a clip)",
-                  frames=CLIPS, preset="classic (alpha = beta = steps)", steps=steps, start=0.0, end=1.0)
+                  frames=CLIPS, preset="classic", steps=steps, start=0.0, end=1.0)
 
 
 def _save_clips(w: Workflow, clip_cols: list[Column], sheet_col: Column, latent: Output, vae: Output, prefix: str,

@@ -71,7 +71,7 @@ def aid_prompt_morph(w: Workflow):
     sampling = _sampling(w, aid.CAT_AND_DOG_STEPS, 42, 7.5)
     frames = w.input("frames", "INT", 7)
     schedule = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250), title="Beta schedule (alpha = beta = steps)",
-                      frames=frames, preset="classic (alpha = beta = steps)", steps=sampling["steps"], start=0.0, end=1.0)
+                      frames=frames, preset="classic", steps=sampling["steps"], start=0.0, end=1.0)
     batch = prompt_batch(w, sequence, a["CONDITIONING"], b["CONDITIONING"], schedule["schedule"])
     _aid_frames(w, (sequence, sample), model, vae, schedule, batch, negative, sampling, frames)
 

@@ -65,7 +65,7 @@ endpoint A: 18 of 31 frames at most, 1.72x faster at best. More participants: ra
 """, notes.next(900))], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), title="Beta schedule (alpha = beta = steps)",
-                      frames=FRAMES, preset="classic (alpha = beta = steps)", steps=25, start=0.0, end=1.0)
+                      frames=FRAMES, preset="classic", steps=25, start=0.0, end=1.0)
     share = w.node("DistributedSeed", load.next(82), title="Share index (master 0, worker i: i)", seed=0)
     w.group("Load", [ckpt, schedule, share], color=LOAD)
     a = prompt(w, prompts, ckpt["CLIP"], "Prompt A (first frame)",

@@ -34,7 +34,7 @@ SCHEDULE_COLUMN = 360
 
 
 def _schedule(w: Workflow, col: Column, keyframes: int, frames: int, loop: bool, steps: int,
-              preset: str = "classic (alpha = beta = steps)") -> Node:
+              preset: str = "classic") -> Node:
     return w.node("InbetweenKeyframeSchedule", col.next(300), keyframes=keyframes, frames_per_segment=frames, loop=loop,
                   preset=preset, steps=steps, alpha=2.0, beta=2.0, segment_frames="")
 

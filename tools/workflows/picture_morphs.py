@@ -136,7 +136,7 @@ def morph_and_sample(w: Workflow, cols: tuple[Column, Column, Column], setting: 
         positive, sequence_nodes = guidance["CONDITIONING"], sequence_nodes + [guidance]
     attention_schedule = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250),
                                 title=f"Attention schedule (Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}))",
-                                frames=frames, preset="custom alpha / beta", steps=steps,
+                                frames=frames, preset="custom", steps=steps,
                                 alpha=ATTENTION_BETA, beta=ATTENTION_BETA, start=0.0, end=1.0)
     w.group("Sequence", sequence_nodes + [attention_schedule], color=SEQUENCE)
 
@@ -256,7 +256,7 @@ a caption line and `keyframes` in both schedules; `loop` off for an open story t
     batch = w.node("InbetweenKeyframeConditioningBatch", sequence.next(130), keyframes=captions["keyframes"],
                    schedule=uniform["schedule"], method="lerp", token_alignment="error")
     attention_schedule = schedule(f"Attention schedule (Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}))",
-                                  "custom alpha / beta")
+                                  "custom")
     w.group("Sequence", [uniform, batch, attention_schedule], color=SEQUENCE)
 
     sigmas = w.node("BasicScheduler", morph.next(110), model=ckpt["MODEL"], scheduler=s.scheduler, steps=s.steps,

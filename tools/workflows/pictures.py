@@ -168,7 +168,7 @@ def node_pictures() -> None:
     comfy_host.import_comfy_on_cpu()
     n = comfy_host.load_pack().nodes
     schedule, _, curve = n.schedule_nodes.BetaCoefficientSchedule.execute(
-        7, "classic (alpha = beta = steps)", 25, 2.0, 2.0, 0.0, 1.0).args
+        7, "classic", 25, 2.0, 2.0, 0.0, 1.0).args
     t = torch.tensor(schedule.coefficients, dtype=torch.float32)
     first, last = torch.tensor([0.85, 0.55, 0.2]), torch.tensor([0.2, 0.45, 0.8])
     frames = (first + t[:, None] * (last - first))[:, None, None, :].expand(len(t), 64, 64, 3).contiguous()
@@ -185,7 +185,7 @@ def icon() -> None:
     from PIL import Image, ImageDraw
 
     n = comfy_host.load_pack().nodes
-    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(7, "classic (alpha = beta = steps)", 4, 2.0, 2.0,
+    schedule = n.schedule_nodes.BetaCoefficientSchedule.execute(7, "classic", 4, 2.0, 2.0,
                                                                  0.0, 1.0).args[0]
     # RGB as one-pixel three-channel latents: orange for A, blue for B.
     a, b = ({"samples": torch.tensor(rgb).reshape(1, 3, 1, 1)} for rgb in ((0.93, 0.53, 0.27), (0.31, 0.55, 0.9)))
