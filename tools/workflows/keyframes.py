@@ -28,11 +28,6 @@ KEYFRAME_SETTINGS = """**Settings that matter**
   keyframe alone once per model call (bit for bit its own generation) and the in-betweens a few rows at a time."""
 
 
-# The load column that holds Keyframe Schedule: Nodes 2.0 cuts its preset "classic (alpha = beta = steps)" in a node
-# narrower than 355.
-SCHEDULE_COLUMN = 360
-
-
 def _schedule(w: Workflow, col: Column, keyframes: int, frames: int, loop: bool, steps: int,
               preset: str = "classic") -> Node:
     return w.node("InbetweenKeyframeSchedule", col.next(300), keyframes=keyframes, frames_per_segment=frames, loop=loop,
@@ -58,7 +53,7 @@ STORY_FRAMES, STORY_STEPS = 8, 25
 @workflow
 def keyframes_story_sd15(w: Workflow):
     frames = _length(len(STORY), STORY_FRAMES, loop=True)
-    notes, load, prompts, sequence, sample, save = columns(SCHEDULE_COLUMN, 400, 340, 315, 400)
+    notes, load, prompts, sequence, sample, save = columns(315, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
 ## A story in four keyframes, looping (SD1.5)
 
@@ -107,7 +102,7 @@ FLUX_PROMPTS = ("a red fox sitting in a snowy forest, photo", "a snow owl sittin
 @workflow
 def keyframes_flux(w: Workflow):
     frames = _length(len(FLUX_PROMPTS), 6, loop=False)
-    notes, load, prompts, sequence, sample, save = columns(SCHEDULE_COLUMN, 400, 340, 315, 400)
+    notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
 ## Three keyframe prompts on Flux
 

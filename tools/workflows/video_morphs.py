@@ -4,7 +4,7 @@ neighbouring stills, every clip a row of one sampling, and Join Clips puts the d
 
 from .aid_video import WAN_NEGATIVE, wan_loaders
 from .graph import GROUP_PADDING, GROUP_TITLE, Column, Node, Output, Workflow, workflow
-from .keyframes import SCHEDULE_COLUMN, STORY, STORY_STEPS, _keyframe_batch, _length, _schedule
+from .keyframes import STORY, STORY_STEPS, _keyframe_batch, _length, _schedule
 from .layout import (LOAD, NEGATIVE, PROMPTS, SAMPLE, SAVE, SEQUENCE, aid_patch, checkpoint, columns, encoded_photos,
                      models_line, prompt, sample_and_decode)
 from .models import (SD15, SD21_768, WAN21_FLF2V_14B, WAN21_VAE, WAN22_I2V_HIGH, WAN22_I2V_LOW, WAN_CLIP_VISION_H,
@@ -167,7 +167,7 @@ def video_story_wan22(w: Workflow):
     stills_count = _length(keyframes, STORY_STILL_FRAMES, loop=True)
     joined = stills_count * (STORY_LENGTH - 1)
     notes, load, prompts, sequence, sample, animate, sample_clips, save = columns(
-        SCHEDULE_COLUMN, 400, 340, 315, 315, 360, 340)
+        340, 400, 340, 315, 315, 360, 340)
     w.group("Read me", [w.note(f"""
 ## A looping video story: keyframed stills, Wan 2.2 I2V A14B clips between them
 
