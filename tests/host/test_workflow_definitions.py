@@ -1,11 +1,15 @@
 """The shipped workflows are the generator's output (tools/workflows) for this server's /object_info, and each one
 carries what a new user needs on the canvas: a note, groups, model metadata on its loaders."""
 
+import importlib
+import json
+
 import comfy_host
 import pytest
 from conftest import WORKFLOWS
 
 generator = comfy_host.load_workflow_generator()
+pictures = importlib.import_module(generator.__package__ + ".pictures")
 SIDEBAR = 56  # px: the front end's left sidebar (1.3x on), over the canvas
 NAMES = sorted(generator.REGISTRY)
 # Loader -> how many of its first widgets name model files.
@@ -29,8 +33,14 @@ def test_committed_json_equals_the_generator_output(built, name):
         f"workflows/{name}.json differs from tools/workflows: run `python -m tools.workflows.build` and commit")
 
 
+def _height(node: dict) -> int:
+    """The node's height below its title bar in either renderer: its saved size, or more in Nodes 2.0."""
+    return max(node["size"][1], generator.NODES_2_HEIGHTS.get(node["type"], 0))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_workflow_has_a_note_and_every_node_sits_in_a_group(built, name):
+    """Every node lies in one group, at the height either renderer draws it."""
     ui = built[name]
     notes = [node for node in ui["nodes"] if node["type"] == "MarkdownNote"]
     assert notes and all("##" in note["widgets_values"][0] for note in notes)
@@ -39,7 +49,7 @@ def test_workflow_has_a_note_and_every_node_sits_in_a_group(built, name):
         x, y = node["pos"]
         inside = [g["title"] for g in ui["groups"] if g["bounding"][0] <= x and g["bounding"][1] <= y
                   and x + node["size"][0] <= g["bounding"][0] + g["bounding"][2]
-                  and y + node["size"][1] <= g["bounding"][1] + g["bounding"][3]]
+                  and y + _height(node) <= g["bounding"][1] + g["bounding"][3]]
         assert len(inside) == 1, f"{name}: node {node['id']} ({node['type']}) lies in groups {inside}"
 
 
@@ -51,14 +61,14 @@ def _overlap(a: list, b: list) -> bool:
 @pytest.mark.parametrize("name", NAMES)
 def test_saved_view_clears_the_sidebar_and_nothing_overlaps(built, name):
     """The graph's left edge (its groups') opens right of the front end's 56 px sidebar; no two groups and no two
-    nodes (title bars included) overlap."""
+    nodes (title bars included, at the height either renderer draws them) overlap."""
     ui = built[name]
     scale, (offset_x, _) = ui["extra"]["ds"]["scale"], ui["extra"]["ds"]["offset"]
     left = min(group["bounding"][0] for group in ui["groups"])
     assert (left + offset_x) * scale >= SIDEBAR + 16, f"{name}: the graph starts under the sidebar"
     groups = [(group["title"], group["bounding"]) for group in ui["groups"]]
     nodes = [(node["id"], [node["pos"][0], node["pos"][1] - generator.TITLE_HEIGHT, node["size"][0],
-                           node["size"][1] + generator.TITLE_HEIGHT]) for node in ui["nodes"]]
+                           _height(node) + generator.TITLE_HEIGHT]) for node in ui["nodes"]]
     for boxes in (groups, nodes):
         for index, (label, box) in enumerate(boxes):
             clashing = [other for other, second in boxes[index + 1:] if _overlap(box, second)]
@@ -83,21 +93,34 @@ def test_every_loader_names_its_model_with_a_download(built, name):
 
 
 def test_save_nodes_sharing_a_prefix_are_refused(object_info):
-    workflow = generator.Workflow("shared_prefix")
-    image = workflow.node("EmptyImage", ((0, 0), (200, 100)))
-    for y in (200, 400):
-        workflow.node("SaveImage", ((0, y), (200, 100)), images=image["IMAGE"], filename_prefix="same")
+    workflow, column = generator.Workflow("shared_prefix"), generator.Column(0, 200)
+    image = workflow.node("EmptyImage", column.next(100))
+    for _ in range(2):
+        workflow.node("SaveImage", column.next(100), images=image["IMAGE"], filename_prefix="same")
     with pytest.raises(generator.WorkflowDefinitionError, match="share the filename prefix"):
         workflow.to_ui(object_info)
 
 
 def test_unknown_input_and_output_names_are_refused(object_info):
-    workflow = generator.Workflow("typo")
-    workflow.node("CheckpointLoaderSimple", ((0, 0), (300, 100)), ckpt_nme="x.safetensors")
+    workflow, column = generator.Workflow("typo"), generator.Column(0, 300)
+    workflow.node("CheckpointLoaderSimple", column.next(100), ckpt_nme="x.safetensors")
     with pytest.raises(generator.WorkflowDefinitionError, match=r"no input \['ckpt_nme'\]"):
         workflow.to_ui(object_info)
-    workflow = generator.Workflow("typo")
-    checkpoint = workflow.node("CheckpointLoaderSimple", ((0, 0), (300, 100)), ckpt_name="x.safetensors")
-    workflow.node("VAEDecode", ((0, 200), (300, 100)), samples=checkpoint["MODEL"], vae=checkpoint["VAES"])
+    workflow, column = generator.Workflow("typo"), generator.Column(0, 300)
+    checkpoint = workflow.node("CheckpointLoaderSimple", column.next(100), ckpt_name="x.safetensors")
+    workflow.node("VAEDecode", column.next(100), samples=checkpoint["MODEL"], vae=checkpoint["VAES"])
     with pytest.raises(generator.WorkflowDefinitionError, match="has no output 'VAES'"):
         workflow.to_ui(object_info)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_thumbnail_shows_the_graph_alone_as_the_picture_maker_draws_it(name):
+    """The thumbnail is the saved graph's extent (at the picture maker's zoom, above the front end's low-detail
+    threshold), not the front end's window: a thumbnail older than its workflow's layout, or a shot of the whole
+    page, has another size."""
+    from PIL import Image
+
+    ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
+    with Image.open(WORKFLOWS / f"{name}.jpg") as thumbnail:
+        size = thumbnail.size
+    assert size == pictures.thumbnail_size(ui), f"redraw it: python -m tools.workflows.pictures {name}"

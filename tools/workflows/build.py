@@ -20,7 +20,9 @@ from pathlib import Path
 from . import (aid, aid_transformers, aid_video, attributes, distributed, keyframes, morphs,  # noqa: F401
                picture_morphs, sequences, video_morphs)
 from . import blueprints  # noqa: F401
-from .graph import BLUEPRINTS, REGISTRY, TITLE_HEIGHT, Workflow, WorkflowDefinitionError  # noqa: F401  (host suite's)
+# Column, NODES_2_HEIGHTS, TITLE_HEIGHT and WorkflowDefinitionError are the host suite's
+from .graph import (BLUEPRINTS, NODES_2_HEIGHTS, REGISTRY, TITLE_HEIGHT, Column, Workflow,  # noqa: F401
+                    WorkflowDefinitionError)
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PACK_DIR / "workflows"

@@ -23,6 +23,35 @@ GROUP_TITLE = 36        # room for a group's title above its first node
 VIEW_MARGIN = (100, 90)
 NOTE_TYPE = "MarkdownNote"
 SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveLatent", "SaveVideo", "SaveWEBM")
+# Node type -> the height Nodes 2.0 (front end 1.58.1, setting Comfy.VueNodes.Enabled) draws its body at, title bar
+# excluded, where that can exceed a saved size: it draws a node at least as tall as its rows, widgets and footer need,
+# 8-52 px more than LiteGraph. Columns keep that room below a node and groups hold it, so neither renderer overlaps.
+# Measured in headless Chromium (every workflow loaded with its nodes' saved heights set to 1: a node's DOM height less
+# TITLE_HEIGHT); a node type missing here gets its saved height only, so measure a type when a workflow first uses it.
+NODES_2_HEIGHTS = {
+    "BasicScheduler": 118, "CFGGuider": 102, "CLIPLoader": 114, "CLIPTextEncode": 102, "CLIPVisionEncode": 82,
+    "CLIPVisionLoader": 86, "CheckpointLoaderSimple": 126, "ControlNetApplyAdvanced": 198, "ControlNetLoader": 86,
+    "CreateVideo": 82, "DualCLIPLoader": 142, "EmptyHunyuanLatentVideo": 146, "EmptyLatentImage": 118,
+    "FluxGuidance": 62, "ImageBatch": 78, "ImageScale": 146, "ImageScaleBy": 90, "ImageScaleToTotalPixels": 118,
+    "KSampler": 262, "KSamplerAdvanced": 346, "KSamplerSelect": 62, "LatentBatchSeedBehavior": 62,
+    "LatentFromBatch": 90, "LoadImage": 350, "LoraLoaderModelOnly": 114, "ModelSamplingAuraFlow": 62,
+    "ModelSamplingSD3": 62, "PreviewAny": 138, "ReferenceLatent": 54, "RepeatLatentBatch": 62, "SamplerCustom": 230,
+    "SamplerCustomAdvanced": 114, "SaveAnimatedWEBP": 182, "SaveImage": 70, "SaveVideo": 126, "StyleModelLoader": 86,
+    "TextEncodeQwenImageEdit": 142, "UNETLoader": 114, "VAEDecode": 54, "VAEEncode": 54, "VAELoader": 86,
+    "Wan22ImageToVideoLatent": 166,
+    "DistributedCollector": 106, "DistributedSeed": 86,  # ComfyUI-Distributed's (OTHER_PACKS)
+    "InbetweenAIDAttentionPatch": 330, "InbetweenAIDCheckGatheredFrames": 106, "InbetweenAIDShareFrames": 78,
+    "InbetweenAdaptiveBetaSchedule": 542, "InbetweenAlphaBlend": 238, "InbetweenBetaCoefficientSchedule": 294,
+    "InbetweenConditioningInterpolationBatch": 174, "InbetweenEmbeddingDelta": 178,
+    "InbetweenEncodeKeyframePrompts": 146, "InbetweenEncodePromptPair": 390,
+    "InbetweenImageConditionInterpolationBatch": 222, "InbetweenImageGrid": 142, "InbetweenInterpolatedNoise": 178,
+    "InbetweenInterpolationMetrics": 302, "InbetweenJoinClips": 114, "InbetweenKeepPictureEnds": 126,
+    "InbetweenKeepPictureKeyframes": 126, "InbetweenKeyframeConditioningBatch": 154,
+    "InbetweenKeyframeLatentBatch": 142, "InbetweenKeyframeSchedule": 330, "InbetweenLatentSlide": 154,
+    "InbetweenMultiAttributeBlend": 278, "InbetweenPictureMorphAttention": 218, "InbetweenPictureMorphLatents": 326,
+    "InbetweenPictureStoryLatents": 306, "InbetweenSharedNoiseLatent": 142, "InbetweenSlerpLatent": 190,
+    "InbetweenWanClipsFromStills": 270,
+}
 UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 # Widgets a newer ComfyUI than the oldest tested one (v0.3.64) added at the end of a core node: the workflows leave
 # them out, so every tested version loads them, and a newer front end gives them their default (v0.12.1: 1).
@@ -89,8 +118,7 @@ class Input:
 class Node:
     id: int
     type: str
-    pos: tuple[int, int]
-    size: tuple[int, int]
+    slot: "Slot"
     title: str | None
     values: dict            # widget values and links by input name
     properties: dict = field(default_factory=dict)
@@ -99,6 +127,31 @@ class Node:
     def __getitem__(self, output_name: str) -> Output:
         return Output(self, output_name)
 
+    @property
+    def pos(self) -> tuple[int, int]:
+        return self.slot.pos
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.slot.width, self.slot.height
+
+    @property
+    def bottom(self) -> int:
+        """Where the node ends in either renderer: Nodes 2.0 may draw it taller than its saved size."""
+        return self.pos[1] + self.slot.room
+
+
+class Slot:
+    """A node's place in a column: its saved ``height`` and the ``room`` the column keeps for it, which Workflow.node
+    raises to the height Nodes 2.0 draws the node's type at; the position is known once the column is complete."""
+
+    def __init__(self, column: "Column", height: int, width: int):
+        self.column, self.height, self.width, self.room = column, height, width, height
+
+    @property
+    def pos(self) -> tuple[int, int]:
+        return self.column.position(self)
+
 
 class Column:
     """Nodes stacked top to bottom at one x, so a layout reads as columns and nodes never overlap."""
@@ -106,17 +159,26 @@ class Column:
     GAP = 24
 
     def __init__(self, x: int, width: int, top: int = 0):
-        self.x, self.width, self.y = x, width, top
+        self.x, self.width, self.top = x, width, top
+        self.entries: list[Slot | int] = []  # slots and skipped heights, top to bottom
 
-    def next(self, height: int, width: int | None = None) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(pos, size) of the next node; its title bar sits above pos, so it is counted in the stacking."""
-        pos = (self.x, self.y + TITLE_HEIGHT)
-        self.y += TITLE_HEIGHT + height + self.GAP
-        return pos, (width or self.width, height)
+    def next(self, height: int, width: int | None = None) -> Slot:
+        """The next node's slot; its title bar sits above its pos, so it is counted in the stacking."""
+        slot = Slot(self, height, width or self.width)
+        self.entries.append(slot)
+        return slot
 
     def skip(self, height: int) -> "Column":
-        self.y += height
+        self.entries.append(height)
         return self
+
+    def position(self, slot: Slot) -> tuple[int, int]:
+        y = self.top
+        for entry in self.entries:
+            if entry is slot:
+                return self.x, y + TITLE_HEIGHT
+            y += entry if isinstance(entry, int) else TITLE_HEIGHT + entry.room + self.GAP
+        raise WorkflowDefinitionError("a slot of another column")
 
 
 class Workflow:
@@ -141,18 +203,18 @@ class Workflow:
     def output(self, name: str, source: Output) -> None:
         self.outputs.append((name, source))
 
-    def node(self, node_type: str, at, title: str | None = None, models: list | None = None,
+    def node(self, node_type: str, at: Slot, title: str | None = None, models: list | None = None,
              control: str = "fixed", **values) -> Node:
-        """A node at ``at`` = (pos, size) in canvas units (``Column.next``); ``values`` maps input names to widget
-        values or Outputs.
+        """A node in the slot ``at`` (``Column.next``, canvas units); ``values`` maps input names to widget values or
+        Outputs. The column keeps room for the height Nodes 2.0 draws the type at (``NODES_2_HEIGHTS``).
 
         ``models`` (model metadata: name, url, directory) lets the front end offer the download of a missing model.
         """
         properties = {"Node name for S&R": node_type}
         if models:
             properties["models"] = [model.as_metadata() for model in models]
-        pos, size = at
-        node = Node(len(self.nodes) + 1, node_type, tuple(pos), tuple(size), title, values, properties, control)
+        at.room = max(at.height, NODES_2_HEIGHTS.get(node_type, 0))
+        node = Node(len(self.nodes) + 1, node_type, at, title, values, properties, control)
         self.nodes.append(node)
         return node
 
@@ -330,7 +392,7 @@ class Workflow:
         left = min(n.pos[0] for n in nodes) - GROUP_PADDING
         top = min(n.pos[1] for n in nodes) - TITLE_HEIGHT - GROUP_TITLE
         right = max(n.pos[0] + n.size[0] for n in nodes) + GROUP_PADDING
-        bottom = max(n.pos[1] + n.size[1] for n in nodes) + GROUP_PADDING
+        bottom = max(n.bottom for n in nodes) + GROUP_PADDING
         return {"id": group_id, "title": title, "bounding": [left, top, right - left, bottom - top], "color": color,
                 "font_size": 24, "flags": {}}
 

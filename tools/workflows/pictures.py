@@ -1,7 +1,8 @@
 """Render the pictures the repository ships, all made by ComfyUI's front end or the pack's own nodes:
 
-- workflows/<name>.jpg: each workflow's graph as the real front end draws it (headless Chromium), the thumbnail
-  the template browser asks for next to <name>.json;
+- workflows/<name>.jpg: each workflow's graph alone (no menus, sidebar or canvas info) as the real front end draws
+  it (headless Chromium) at a zoom where every node is drawn in full, 800 px wide: the thumbnail the template browser
+  asks for next to <name>.json;
 - web/docs/images/aid_graph.jpg: the main AID graph, larger, for the README and the node help pages;
 - web/docs/images/beta_schedule_curve.png, web/docs/images/metrics_chart.png: the curve Beta Coefficient Schedule
   outputs (classic preset, 7 frames, 25 steps) and the chart Interpolation Metrics outputs for a 7-frame cross-fade
@@ -16,31 +17,43 @@
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .build import PACK_DIR, WORKFLOWS_DIR
+from .graph import TITLE_HEIGHT
 
 # Served with the node help pages (WEB_DIRECTORY) and shown in the README.
 DOCS_DIR = PACK_DIR / "web" / "docs" / "images"
 README_GRAPH = "aid_text_interpolation_sd15"
-THUMBNAIL_SCALE, README_SCALE = 0.5, 0.75  # screenshot pixels per CSS pixel of a 1600x1000 page
-# Fit the graph into the canvas (the page less the front end's side bar and top menu) with this margin.
-FIT_JS = """(() => {
-    const canvas = window.app.canvas, nodes = window.app.graph._nodes, groups = window.app.graph._groups;
-    const boxes = nodes.map(n => Array.from(n.boundingRect)).concat(groups.map(g => Array.from(g._bounding)));
-    const left = Math.min(...boxes.map(b => b[0])), top = Math.min(...boxes.map(b => b[1]));
-    const right = Math.max(...boxes.map(b => b[0] + b[2])), bottom = Math.max(...boxes.map(b => b[1] + b[3]));
-    const rect = canvas.canvas.getBoundingClientRect(), margin = 24;
-    const scale = Math.min((rect.width - 2 * margin) / (right - left), (rect.height - 2 * margin) / (bottom - top));
-    canvas.ds.scale = scale;
-    // Draw every node in full however far out the fit zooms (LiteGraph draws blank boxes below 8 px text).
-    if ("min_font_size_for_lod" in canvas) canvas.min_font_size_for_lod = 0;
-    canvas.ds.offset = [margin / scale - left + (rect.width / scale - 2 * margin / scale - (right - left)) / 2,
-                        margin / scale - top];
+PAGE = (1600, 1000)  # the browser's page, CSS pixels, as the host suite opens the front end
+# Canvas scale of a thumbnail: above the front end's low-detail threshold (LiteGraph draws nodes as empty boxes below
+# min_font_size_for_lod 8 / NODE_TEXT_SIZE 14 = 0.57), so every node, widget and note is drawn. The page grows to
+# hold the graph at this scale; the picture is then scaled down to its width.
+THUMBNAIL_ZOOM, MARGIN = 0.65, 24
+THUMBNAIL_WIDTH, README_WIDTH = 800, 1200
+# Focus mode hides the front end's tab bar, sidebar and Run button (its own menu button, top right, is hidden too), and
+# the canvas info (the "T: 0.00s I: 0 N: 15" debug text) is a setting: the picture shows the graph alone.
+FOCUS_JS = """(async (on) => {
+    await window.app.extensionManager.setting.set("Comfy.Graph.CanvasInfo", false);
+    if (window.app.extensionManager.focusMode !== on) window.app.extensionManager.toggleFocusMode();
+    await new Promise(requestAnimationFrame);
+    const menu = document.querySelector(".pi-bars")?.closest(".fixed");
+    if (menu) menu.style.visibility = on ? "hidden" : "";
+})"""
+# Puts the graph's corner MARGIN px from the page's at THUMBNAIL_ZOOM; what the canvas then draws, for the checks: the
+# low-detail mode, the canvas info, and which of the picture's corners and edges' middles the canvas does not show.
+SHOW_JS = """(([left, top], zoom, margin, width, height) => {
+    const canvas = window.app.canvas;
+    canvas.ds.scale = zoom;
+    canvas.ds.offset = [margin / zoom - left, margin / zoom - top];
     canvas.setDirty(true, true);
     canvas.draw(true, true);
-    return {x: rect.x, y: rect.y, width: rect.width, height: Math.min(rect.height, (bottom - top) * scale + 2 * margin)};
-})()"""
+    const points = [[2, 2], [width / 2, 2], [width - 2, 2], [2, height / 2], [width - 2, height / 2],
+                    [2, height - 2], [width / 2, height - 2], [width - 2, height - 2]];
+    return {lowQuality: canvas.low_quality, info: canvas.show_info,
+            covered: points.filter(([x, y]) => document.elementFromPoint(x, y) !== canvas.canvas)};
+})"""
 
 
 def screenshots(comfyui: Path, names: list[str]) -> None:
@@ -74,23 +87,66 @@ def _thumbnails(server, executable: str, names: list[str]) -> None:
     """Every workflow's thumbnail and the help panel (only ``names``' thumbnails where given), drawn by ``server``."""
     import frontend
 
-    browser = frontend.open_frontend(server, executable)
+    browser = frontend.open_frontend(server, executable, *PAGE)
     try:
+        browser.evaluate(f"{FOCUS_JS}(true)")
         for path in sorted(WORKFLOWS_DIR.glob("*.json")):
             if names and path.stem not in names:
                 continue
-            frontend.load_template(browser, path.stem)
+            ui = frontend.load_template(browser, path.stem)
             if frontend.open_dialogs(browser):
                 frontend.close_dialogs(browser)
-            clip = browser.evaluate(FIT_JS)
-            browser.screenshot(path.with_suffix(".jpg"), clip, quality=70, scale=THUMBNAIL_SCALE)
+            clip = show_graph(browser, ui)
+            browser.screenshot(path.with_suffix(".jpg"), clip, quality=70, scale=THUMBNAIL_WIDTH / clip["width"])
             if path.stem == README_GRAPH:
-                browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_SCALE)
+                browser.screenshot(DOCS_DIR / "aid_graph.jpg", clip, quality=75, scale=README_WIDTH / clip["width"])
             print(f"wrote {path.with_suffix('.jpg').relative_to(PACK_DIR)}")
+        resize_page(browser, *PAGE)
         if not names:
+            browser.evaluate(f"{FOCUS_JS}(false)")  # the help panel is shown in the front end's whole window
             help_panel(browser)
     finally:
         browser.close()
+
+
+def graph_box(ui: dict) -> tuple[float, float, float, float]:
+    """Left, top, width and height of the saved graph ``ui`` in canvas units: its groups and its nodes, title bars
+    included."""
+    boxes = [group["bounding"] for group in ui["groups"]] + [
+        [node["pos"][0], node["pos"][1] - TITLE_HEIGHT, node["size"][0], node["size"][1] + TITLE_HEIGHT]
+        for node in ui["nodes"]]
+    left, top = min(box[0] for box in boxes), min(box[1] for box in boxes)
+    return (left, top, max(box[0] + box[2] for box in boxes) - left, max(box[1] + box[3] for box in boxes) - top)
+
+
+def page_clip(ui: dict) -> dict:
+    """The page region (CSS pixels) that shows the graph at THUMBNAIL_ZOOM with MARGIN around it."""
+    _, _, width, height = graph_box(ui)
+    return {"x": 0, "y": 0, "width": round(width * THUMBNAIL_ZOOM + 2 * MARGIN),
+            "height": round(height * THUMBNAIL_ZOOM + 2 * MARGIN)}
+
+
+def thumbnail_size(ui: dict) -> tuple[int, int]:
+    clip = page_clip(ui)
+    return THUMBNAIL_WIDTH, round(clip["height"] * THUMBNAIL_WIDTH / clip["width"])
+
+
+def show_graph(browser, ui: dict) -> dict:
+    """Grow the page to hold the loaded graph ``ui`` at THUMBNAIL_ZOOM and draw it there; the page region it fills."""
+    (left, top, _, _), clip = graph_box(ui), page_clip(ui)
+    resize_page(browser, max(PAGE[0], clip["width"]), max(PAGE[1], clip["height"]))
+    drawn = browser.evaluate(f"{SHOW_JS}([{left}, {top}], {THUMBNAIL_ZOOM}, {MARGIN}, {clip['width']}, "
+                             f"{clip['height']})")
+    if drawn != {"lowQuality": False, "info": False, "covered": []}:
+        raise RuntimeError(f"the canvas would not show the graph alone in full detail: {drawn}")
+    time.sleep(0.5)  # the notes' and prompts' text boxes follow the canvas on its next frames
+    return clip
+
+
+def resize_page(browser, width: int, height: int) -> None:
+    browser.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+    browser.wait_for(f"window.app.canvas.canvas.clientWidth === {width} && window.app.canvas.canvas.clientHeight === "
+                     f"{height}", timeout=10, what="the canvas to fill the page")
 
 
 def help_panel(browser) -> None:
