@@ -105,6 +105,26 @@ class Browser:
     def goto(self, url: str) -> None:
         self.call("Page.navigate", url=url)
 
+    # input as a user gives it: real mouse and keyboard events at the page's CSS pixels -------------------
+    def move(self, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+
+    def click(self, x: float, y: float, count: int = 1) -> None:
+        """Press and release the left button ``count`` times at (x, y) (2: a double-click)."""
+        self.move(x, y)
+        for click in range(1, count + 1):
+            for kind in ("mousePressed", "mouseReleased"):
+                self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=click)
+
+    def type_text(self, text: str) -> None:
+        self.call("Input.insertText", text=text)
+
+    def press(self, key: str, code: str | None = None, key_code: int = 0) -> None:
+        """A key pressed and released (``key`` as KeyboardEvent.key names it: "Enter", "Escape")."""
+        for kind in ("rawKeyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=code or key,
+                      windowsVirtualKeyCode=key_code, nativeVirtualKeyCode=key_code)
+
     def screenshot(self, path: Path, clip: dict, quality: int = 80, scale: float = 1.0) -> Path:
         """Write the page region ``clip`` (x, y, width, height in CSS pixels) as a JPEG, or a PNG for ``.png``."""
         image_format = "png" if path.suffix == ".png" else "jpeg"

@@ -4,6 +4,7 @@ Without one, nothing here is collected and the header says why; ``.ci/run`` repo
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -152,8 +153,7 @@ def _test_checkpoint_for(workflow: dict, test_checkpoints: dict) -> str | None:
     return test_checkpoints[names.pop()].name if names else None
 
 
-@pytest.fixture(scope="session")
-def comfy_server(test_checkpoints, test_controlnet, tmp_path_factory):
+def _serve(test_checkpoints, test_controlnet, tmp_path_factory, front_end_root=None):
     """ComfyUI started headless on loopback with this pack in custom_nodes and a small picture for every image the
     shipped workflows load; stopped at the end."""
     import assets
@@ -162,12 +162,38 @@ def comfy_server(test_checkpoints, test_controlnet, tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy_base")
     assets.write_input_images(base / "input", assets.loaded_images(WORKFLOWS))
     server = ComfyServer(COMFYUI, base, comfy_host.PACK_DIR, sorted(set(test_checkpoints.values())),
-                         controlnets=[test_controlnet])
+                         controlnets=[test_controlnet], front_end_root=front_end_root)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def comfy_server(test_checkpoints, test_controlnet, tmp_path_factory):
+    """The server with the front end its ComfyUI pins (requirements.txt: 1.37 for v0.12.1, 1.27 for v0.3.64)."""
+    yield from _serve(test_checkpoints, test_controlnet, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")  # started once for the front-end test, stopped after it with what it loaded
+def newest_frontend_server(test_checkpoints, test_controlnet, tmp_path_factory):
+    """A second server, the same ComfyUI serving the newest front end on the registry (``--front-end-root``): the
+    static folder of comfyui-frontend-package named by INBETWEEN_NEWEST_FRONTEND (.ci/run installs the version it
+    pins). Tested against ComfyUI v0.12 on only: that front end is written for it (blueprints, the assets panel), and
+    a v0.3 user keeps the front end v0.3 pins. Without the folder its cases skip by name, and fail with CI=true."""
+    import comfyui_version
+
+    if comfyui_version.__version__.startswith("0.3."):
+        pytest.skip(f"newest front end: tested against ComfyUI v0.12 on, not {comfyui_version.__version__}")
+    folder = os.environ.get("INBETWEEN_NEWEST_FRONTEND", "")
+    if not folder or not (Path(folder) / "index.html").is_file():
+        message = (f"newest front end not found: INBETWEEN_NEWEST_FRONTEND={folder!r} is not a front end's static "
+                   "folder (comfyui_frontend_package/static, with index.html; .ci/run installs it)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield from _serve(test_checkpoints, test_controlnet, tmp_path_factory, front_end_root=Path(folder))
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,20 @@ import urllib.request
 from browser import Browser, BrowserError
 from server import PACK_FOLDER_NAME
 
-# A first visit would open the template browser and a minimap over the graph.
-SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False, "Comfy.Graph.CanvasMenu": False}
+# A first visit would open the template browser and a minimap over the graph. Settings are the server's, shared by
+# every page: the classic renderer unless a page asks for Nodes 2.0.
+SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False, "Comfy.Graph.CanvasMenu": False,
+            "Comfy.VueNodes.Enabled": False}
 # LiteGraph's canvas state of the loaded graph: what the layout checks read.
 NODES_JS = """window.app.graph._nodes.map(n => ({id: n.id, type: n.type, title: n.title,
     min: Array.from(n.computeSize()), bounding: Array.from(n.boundingRect)}))"""
 
 
-def open_frontend(server, executable: str, width: int = 1600, height: int = 1000, locale: str = "en") -> Browser:
-    """The front end in ``locale`` (a user setting of the server, so every later page gets it unless set again)."""
-    settings = {**SETTINGS, "Comfy.Locale": locale}
+def open_frontend(server, executable: str, width: int = 1600, height: int = 1000, locale: str = "en",
+                  settings: dict | None = None) -> Browser:
+    """The front end in ``locale`` with ``settings`` (user settings of the server, so every later page gets them
+    unless set again)."""
+    settings = {**SETTINGS, "Comfy.Locale": locale, **(settings or {})}
     request = urllib.request.Request(server.url + "/settings", data=json.dumps(settings).encode(),
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=30).close()
@@ -53,6 +57,28 @@ def open_dialogs(browser: Browser, settle: float = 1.0) -> list[str]:
     return browser.evaluate("[...document.querySelectorAll('.p-dialog')].map(d => d.innerText)")
 
 
+def missing_models(browser: Browser) -> tuple[list[str], str | None]:
+    """Dialogs open after a load, less the one that lists missing models, and the text that lists them: front end
+    1.37's Missing Models dialog, or the newest front end's right panel (its Issues tab), opened by the "View details"
+    button of the warning it shows instead of a dialog; the panel is closed again."""
+    dialogs = open_dialogs(browser)
+    listing = [text for text in dialogs if "models" in text.lower() and "download" in text.lower()]
+    others = [text for text in dialogs if text not in listing]
+    if dialogs:
+        return others, listing[0] if listing else None
+    details = "[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'View details')"
+    if not browser.evaluate(f"!!{details}"):
+        return others, None
+    browser.evaluate(f"{details}.click()")
+    panel = """[...document.querySelectorAll('div')].filter(d => d.innerText && d.innerText.includes('Missing Models')
+        && d.innerText.includes('Download')).sort((a, b) => a.innerText.length - b.innerText.length)[0]"""
+    text = browser.wait_for(f"{panel}?.innerText", timeout=10, what="the missing models in the right panel")
+    browser.evaluate("""document.querySelector('button[aria-pressed="true"][aria-label="Toggle properties panel"]')
+        .click()""")
+    browser.wait_for(f"!{panel}", timeout=10, what="the right panel to close")
+    return others, text
+
+
 def close_dialogs(browser: Browser) -> None:
     browser.evaluate("[...document.querySelectorAll('.p-dialog-close-button')].forEach(b => b.click())")
     browser.wait_for("document.querySelectorAll('.p-dialog').length === 0", timeout=10, what="dialogs to close")
@@ -64,6 +90,78 @@ def graph_to_prompt(browser: Browser) -> dict:
 
 def canvas_nodes(browser: Browser) -> list[dict]:
     return browser.evaluate(NODES_JS)
+
+
+def unknown_node_types(browser: Browser) -> list[str]:
+    """Types of the graph's nodes (subgraphs' included) that the front end has no definition for: the placeholders it
+    draws for a missing node type."""
+    return browser.evaluate("""(() => {
+        const graphs = [window.app.graph, ...(window.app.graph.subgraphs?.values() ?? [])];
+        return graphs.flatMap(graph => graph._nodes ?? graph.nodes)
+            .filter(node => !node.subgraph && !window.LiteGraph.registered_node_types[node.type])
+            .map(node => node.type);
+    })()""")
+
+
+def read_me_edge(browser: Browser) -> dict:
+    """Where the "Read me" note's left edge is drawn in the page (CSS pixels), the right edge of the side toolbar
+    over the canvas, and what the page shows just right of the note's edge, halfway down its visible part (the
+    topmost element there: the canvas or a node, not the toolbar)."""
+    return browser.evaluate("""(() => {
+        const canvas = window.app.canvas, box = canvas.canvas.getBoundingClientRect();
+        const note = window.app.graph._nodes.find(n => n.title === "Read me");
+        const [x, y] = canvas.ds.convertOffsetToCanvas([note.pos[0], note.pos[1]]);
+        const bottom = canvas.ds.convertOffsetToCanvas([note.pos[0], note.pos[1] + note.size[1]])[1];
+        const left = box.left + x, middle = box.top + (Math.max(y, 0) + Math.min(bottom, box.height)) / 2;
+        const right = box.left + canvas.ds.convertOffsetToCanvas([note.pos[0] + note.size[0], note.pos[1]])[0];
+        const bar = document.querySelector(".side-tool-bar-container").getBoundingClientRect();
+        const shown = document.elementFromPoint(left + 2, middle);
+        return {note_left: left, note_right: right, toolbar_right: bar.right, probe: [left + 2, middle],
+                under_toolbar: !!shown?.closest(".side-tool-bar-container"),
+                shown: shown ? shown.tagName + "." + shown.className : null};
+    })()""")
+
+
+def node_search_add(browser: Browser, query: str, at: tuple[float, float] = (800, 600)) -> list[dict]:
+    """Add a node as a user does: double-click the empty canvas at ``at``, type ``query`` in the node search box,
+    press Enter on the first result. Returns the nodes added (id, type, title, whether it holds a subgraph)."""
+    before = set(browser.evaluate("window.app.graph._nodes.map(n => String(n.id))"))
+    # After a node was added and removed, the newest front end sometimes lets a double-click pass without opening
+    # the search box; a user double-clicks again.
+    for attempt in range(3):
+        browser.click(*at, count=2)
+        try:
+            browser.wait_for("document.activeElement?.tagName === 'INPUT'", timeout=5, what="the node search box")
+            break
+        except BrowserError:
+            if attempt == 2:
+                raise
+    browser.type_text(query)
+    time.sleep(1.5)  # the search box lists its results as they come
+    browser.press("Enter", key_code=13)
+    browser.wait_for(f"window.app.graph._nodes.length > {len(before)}", timeout=20, what=f"'{query}' to be added")
+    nodes = browser.evaluate("""window.app.graph._nodes.map(n => ({id: String(n.id), type: n.type, title: n.title,
+        subgraph: n.subgraph?.name ?? null}))""")
+    return [node for node in nodes if node["id"] not in before]
+
+
+def vue_geometry(browser: Browser) -> dict:
+    """Nodes 2.0's drawn nodes (each node's DOM element, title included) and the canvas's groups, as rectangles
+    [x, y, width, height] in graph units."""
+    return browser.evaluate("""(() => {
+        const canvas = window.app.canvas, box = canvas.canvas.getBoundingClientRect();
+        const scale = canvas.ds.scale, [ox, oy] = canvas.ds.offset;
+        const graph = r => [(r.left - box.left) / scale - ox, (r.top - box.top) / scale - oy,
+                            r.width / scale, r.height / scale];
+        const titles = Object.fromEntries(window.app.graph._nodes.map(n => [String(n.id), n.title]));
+        return {
+            nodes: [...document.querySelectorAll(".lg-node[data-node-id]")].map(e => ({
+                id: e.getAttribute("data-node-id"), title: titles[e.getAttribute("data-node-id")],
+                rect: graph(e.getBoundingClientRect())})),
+            groups: window.app.graph._groups.map(g => ({title: g.title, rect: Array.from(g._bounding)})),
+            count: window.app.graph._nodes.length,
+        };
+    })()""")
 
 
 def show_node_help(browser: Browser, node_type: str, expected: list[str], timeout: float = 30.0) -> dict:

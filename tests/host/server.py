@@ -33,12 +33,13 @@ def _free_port() -> int:
 
 class ComfyServer:
     def __init__(self, comfyui: Path, base_dir: Path, pack_dir: Path, checkpoints: list[Path],
-                 controlnets: list[Path] = (), python: str = sys.executable):
+                 controlnets: list[Path] = (), python: str = sys.executable, front_end_root: Path | None = None):
         self.comfyui = Path(comfyui)
         self.base_dir = Path(base_dir)
         self.pack_dir = Path(pack_dir)
         self.models = {"checkpoints": [Path(p) for p in checkpoints], "controlnet": [Path(p) for p in controlnets]}
         self.python = python
+        self.front_end_root = front_end_root
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.client_id = uuid.uuid4().hex
@@ -55,6 +56,8 @@ class ComfyServer:
             "--base-directory", str(self.base_dir), "--database-url", "sqlite:///:memory:",
             "--disable-auto-launch", "--preview-method", "none",
         ]
+        if self.front_end_root is not None:
+            command += ["--front-end-root", str(self.front_end_root)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
             command, cwd=self.comfyui, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -316,8 +316,12 @@ class Workflow:
                                     **({"widget": {"name": name}} if _is_widget(spec) else {})})
                     continue
                 if not isinstance(value, Output):
-                    if not _is_widget(spec):
-                        sockets.append({"name": name, "type": _type_name(spec), "link": None})
+                    # Inside a blueprint every widget has its socket, as the front end saves a subgraph: 1.37, which
+                    # maps a subgraph input's value onto the inner node by socket position, otherwise writes it into
+                    # the wrong widget when the blueprint is added from the library (steps into the schedule's preset).
+                    if not _is_widget(spec) or self.inputs:
+                        sockets.append({"name": name, "type": _type_name(spec), "link": None,
+                                        **({"widget": {"name": name}} if _is_widget(spec) else {})})
                     continue
                 origin = object_info[value.node.type]
                 if value.name not in origin["output_name"]:
