@@ -13,7 +13,6 @@ Without a Chromium (``.ci/run`` installs the distribution's package) the browser
 """
 
 import json
-import urllib.request
 
 import docs_pages
 import frontend
@@ -54,12 +53,6 @@ VUE_TEXTS_JS = """(id => [...document.querySelectorAll(`[data-node-id="${id}"] *
 def _pack_nodes(object_info: dict) -> dict:
     return {name: info for name, info in object_info.items()
             if info["python_module"] == f"custom_nodes.{PACK_FOLDER_NAME}"}
-
-
-def _post_settings(server, settings: dict) -> None:
-    request = urllib.request.Request(server.url + "/settings", data=json.dumps(settings).encode(),
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=30).close()
 
 
 def _chromium() -> str:
@@ -128,30 +121,26 @@ def test_the_front_end_shows_the_translated_names(comfy_server, object_info, loc
 def test_nodes_2_0_shows_the_translated_names(comfy_server, object_info, locale):
     executable = _chromium()
     messages = docs_pages.locale_messages(locale)["nodeDefs"]
-    # A server setting, as a user's choice is: set back at the end, since every later page would get it.
-    _post_settings(comfy_server, {VUE_NODES: True})
+    # Every page the suite opens sets Nodes 2.0 as it asks (off unless asked), so no later page gets it.
+    page = frontend.open_frontend(comfy_server, executable, locale=locale, settings={VUE_NODES: True})
     try:
-        page = frontend.open_frontend(comfy_server, executable, locale=locale)
-        try:
-            if not page.evaluate(HAS_VUE_NODES_JS):
-                pytest.skip("this front end has no Nodes 2.0 setting")
-            for node_id, info in _pack_nodes(object_info).items():
-                entry = messages[node_id]
-                expected = [entry["inputs"][name]["name"] for name in _input_names(info)]
-                expected += [entry["outputs"][str(index)]["name"] for index in _named_outputs(info)]
-                shown_id = page.evaluate(f"{PLACE_JS}({json.dumps(node_id)}).id")
-                texts_js = f"{VUE_TEXTS_JS}({json.dumps(shown_id)})"
-                try:  # the node's rows appear one render after another
-                    page.wait_for(f"(texts => {json.dumps(expected)}.every(name => texts.some(t => t.text === name)))"
-                                  f"({texts_js})", timeout=30, what=f"{node_id}'s names in Nodes 2.0")
-                except BrowserError:
-                    pass  # the assertion says which name is missing
-                texts = page.evaluate(texts_js)
-                for name in expected:
-                    found = [text for text in texts if text["text"] == name]
-                    assert found, f"{node_id} in Nodes 2.0 does not show '{name}': {[t['text'] for t in texts]}"
-                    assert all(text["width"] <= text["given"] for text in found), (node_id, name, found)
-        finally:
-            page.close()
+        if not page.evaluate(HAS_VUE_NODES_JS):
+            pytest.skip("this front end has no Nodes 2.0 setting")
+        for node_id, info in _pack_nodes(object_info).items():
+            entry = messages[node_id]
+            expected = [entry["inputs"][name]["name"] for name in _input_names(info)]
+            expected += [entry["outputs"][str(index)]["name"] for index in _named_outputs(info)]
+            shown_id = page.evaluate(f"{PLACE_JS}({json.dumps(node_id)}).id")
+            texts_js = f"{VUE_TEXTS_JS}({json.dumps(shown_id)})"
+            try:  # the node's rows appear one render after another
+                page.wait_for(f"(texts => {json.dumps(expected)}.every(name => texts.some(t => t.text === name)))"
+                              f"({texts_js})", timeout=30, what=f"{node_id}'s names in Nodes 2.0")
+            except BrowserError:
+                pass  # the assertion says which name is missing
+            texts = page.evaluate(texts_js)
+            for name in expected:
+                found = [text for text in texts if text["text"] == name]
+                assert found, f"{node_id} in Nodes 2.0 does not show '{name}': {[t['text'] for t in texts]}"
+                assert all(text["width"] <= text["given"] for text in found), (node_id, name, found)
     finally:
-        _post_settings(comfy_server, {VUE_NODES: False})
+        page.close()
