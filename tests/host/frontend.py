@@ -5,9 +5,11 @@ import json
 import time
 import urllib.request
 
-from browser import Browser, BrowserError
+import pytest
+from browser import Browser, BrowserError, find_chromium
 from server import PACK_FOLDER_NAME
 
+NO_CHROMIUM = "front-end test skipped: no Chromium found (install Debian's chromium package; .ci/run does)"
 # A first visit would open the template browser and a minimap over the graph. Settings are the server's, shared by
 # every page: the classic renderer unless a page asks for Nodes 2.0.
 SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False, "Comfy.Graph.CanvasMenu": False,
@@ -15,6 +17,14 @@ SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False, "Co
 # LiteGraph's canvas state of the loaded graph: what the layout checks read.
 NODES_JS = """window.app.graph._nodes.map(n => ({id: n.id, type: n.type, title: n.title,
     min: Array.from(n.computeSize()), bounding: Array.from(n.boundingRect)}))"""
+
+
+def chromium() -> str:
+    """The Chromium to drive, or the test skips by name (the one way the browser tests find it)."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(NO_CHROMIUM)
+    return executable
 
 
 def open_frontend(server, executable: str, width: int = 1600, height: int = 1000, locale: str = "en",

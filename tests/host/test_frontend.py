@@ -28,7 +28,6 @@ import docs_pages
 import frontend
 import numpy as np
 import pytest
-from browser import find_chromium
 from conftest import WORKFLOWS
 from PIL import Image
 from server import PACK_FOLDER_NAME
@@ -41,9 +40,6 @@ MODEL_WIDGETS = frozenset({"ckpt_name", "unet_name", "lora_name", "clip_name", "
 OFFLINE_NOISE = ("ERR_NAME_NOT_RESOLVED", "ERR_INTERNET_DISCONNECTED", "api.comfy.org", "Error fetching file size")
 
 
-NO_CHROMIUM = "front-end test skipped: no Chromium found (install Debian's chromium package; .ci/run does)"
-
-
 @pytest.fixture(scope="module", params=["bundled", "newest"])
 def front_end_server(request, comfy_server):
     """The server of one front end; the tests that take it run once per front end, one browser each."""
@@ -52,9 +48,7 @@ def front_end_server(request, comfy_server):
 
 @pytest.fixture(scope="module")
 def browser(front_end_server):
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip(NO_CHROMIUM)
+    executable = frontend.chromium()
     page = frontend.open_frontend(front_end_server, executable)
     yield page
     page.close()
@@ -63,9 +57,7 @@ def browser(front_end_server):
 @pytest.fixture(scope="module")
 def nodes_2_browser(newest_frontend_server):
     """The newest front end with Nodes 2.0, the renderer that draws nodes as DOM elements."""
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip(NO_CHROMIUM)
+    executable = frontend.chromium()
     page = frontend.open_frontend(newest_frontend_server, executable, settings={"Comfy.VueNodes.Enabled": True})
     yield page
     page.close()
@@ -184,9 +176,7 @@ HELP_OVERFLOW_JS = """(() => {
 
 @pytest.mark.parametrize("locale", ["en", *docs_pages.TRANSLATED])
 def test_node_help_pages_in_the_front_end(front_end_server, object_info, locale):
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("front-end test skipped: no Chromium found (install Debian's chromium package; .ci/run does)")
+    executable = frontend.chromium()
     pack_nodes = sorted(name for name, info in object_info.items()
                         if info["python_module"] == f"custom_nodes.{PACK_FOLDER_NAME}")
     assert set(pack_nodes) == docs_pages.page_node_ids()

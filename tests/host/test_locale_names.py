@@ -17,7 +17,7 @@ import json
 import docs_pages
 import frontend
 import pytest
-from browser import BrowserError, find_chromium
+from browser import BrowserError
 from server import PACK_FOLDER_NAME
 
 # A slot's label shares the node's width with its widget's value: names are words, not sentences.
@@ -55,13 +55,6 @@ def _pack_nodes(object_info: dict) -> dict:
             if info["python_module"] == f"custom_nodes.{PACK_FOLDER_NAME}"}
 
 
-def _chromium() -> str:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("front-end test skipped: no Chromium found (install Debian's chromium package; .ci/run does)")
-    return executable
-
-
 def _input_names(info: dict) -> list[str]:
     return [*info["input"].get("required", {}), *info["input"].get("optional", {})]
 
@@ -92,7 +85,7 @@ def test_every_input_and_output_has_a_translated_name(object_info, locale):
 
 @pytest.mark.parametrize("locale", docs_pages.TRANSLATED)
 def test_the_front_end_shows_the_translated_names(comfy_server, object_info, locale):
-    executable = _chromium()
+    executable = frontend.chromium()
     messages = docs_pages.locale_messages(locale)["nodeDefs"]
     page = frontend.open_frontend(comfy_server, executable, locale=locale)
     try:
@@ -119,7 +112,7 @@ def test_the_front_end_shows_the_translated_names(comfy_server, object_info, loc
 
 @pytest.mark.parametrize("locale", docs_pages.TRANSLATED)
 def test_nodes_2_0_shows_the_translated_names(comfy_server, object_info, locale):
-    executable = _chromium()
+    executable = frontend.chromium()
     messages = docs_pages.locale_messages(locale)["nodeDefs"]
     # Every page the suite opens sets Nodes 2.0 as it asks (off unless asked), so no later page gets it.
     page = frontend.open_frontend(comfy_server, executable, locale=locale, settings={VUE_NODES: True})
