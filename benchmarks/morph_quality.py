@@ -1,5 +1,5 @@
 """FreeMorph's table for the pack's morphs (issue 28): LPIPS_sum, FID and PPL_sum over MorphBench and Morph4Data, for
-the picture morph and for today's img2img morph (``image_morph_sd15``'s graph).
+the picture morph and for today's img2img morph (``Picture morph img2img (SD1.5)``'s graph).
 
 What each column is (FreeMorph, ICCV 2025, Table 1; see ``web/docs/InbetweenInterpolationMetrics/en.md``):
 
@@ -111,7 +111,7 @@ def load_picture(path: Path, size: int):
 
 
 def img2img_morph(inputs: MorphInputs):
-    """Today's img2img morph, as ``image_morph_sd15`` builds it: each picture VAE-encoded alone, Slerp Latent at a
+    """Today's img2img morph, as ``Picture morph img2img (SD1.5)`` builds it: each picture VAE-encoded alone, Slerp Latent at a
     uniform schedule with shared noise, prompt A -> B by Conditioning Interpolation Batch, AID Attention Patch (its
     defaults, ``max_rows`` 2 per in-between so the end frames are img2img of each picture alone), one KSampler
     (euler, normal) at ``denoise``, VAE Decode."""
@@ -135,7 +135,7 @@ def img2img_morph(inputs: MorphInputs):
 
 
 def picture_morph(inputs: MorphInputs):
-    """The picture morph, as ``photo_morph_sd21`` builds it (FreeMorph's settings): captions A -> B by Conditioning
+    """The picture morph, as ``Picture morph FreeMorph (SD2.1)`` builds it (FreeMorph's settings): captions A -> B by Conditioning
     Interpolation Batch at a uniform schedule, Picture Morph Latents (BasicScheduler ``ddim_uniform`` at ``steps``,
     strength ``denoise``, 5 iterations), SamplerCustom (ddim, noise off) with Picture Morph Attention at Beta(20, 20),
     VAE Decode, Keep Picture Ends (the pictures as the ends)."""

@@ -92,11 +92,11 @@ def test_comfyui_distributed_master_and_worker_give_the_reference_frames(partici
 
 @pytest.mark.skipif(not DISTRIBUTED.is_file(), reason=f"ComfyUI-Distributed snapshot absent: {DISTRIBUTED}")
 def test_the_distributed_template_gives_the_one_participant_frames(participants, test_checkpoint):
-    """aid_long_sequence_distributed_sd15 as shipped (test checkpoint, 64x64, 13 frames, 2 steps) through POST
+    """AID long sequence on several GPUs (SD1.5) as shipped (test checkpoint, 64x64, 13 frames, 2 steps) through POST
     /distributed/queue, against the same prompt with share_count 1 on the master alone (DistributedSeed then passes
     0 and the collector passes the pictures through): the same grid, bit for bit."""
     master, _ = participants
-    workflow = json.loads((WORKFLOWS / "aid_long_sequence_distributed_sd15.json").read_text())
+    workflow = json.loads((WORKFLOWS / "AID long sequence on several GPUs (SD1.5).json").read_text())
     prompt = ui_to_api(workflow, master.object_info(), overrides={"ckpt_name": test_checkpoint.name, "width": 64,
                                                                   "height": 64, "frames": FRAMES, "steps": 2})
     alone = json.loads(json.dumps(prompt))

@@ -19,10 +19,10 @@ NAMES = sorted(generator.BLUEPRINTS)
 # so the comparison stays short. The template runs first; the blueprint's run then finds every node whose inputs
 # are the same in ComfyUI's cache, so it costs only the nodes that differ (none but Attribute slider's delta labels).
 EQUIVALENT = {
-    "AID prompt morph": ("aid_text_interpolation_sd15.json", {"steps": 4, "frames": 5}),
-    "Keyframe story": ("keyframes_story_sd15.json", {"steps": 4, "frames_per_segment": 2}),
-    "Attribute slider": ("attribute_intensity_sd15.json", {"steps": 4, "frames": 5}),
-    "Picture morph": ("photo_morph_sd21.json", {"steps": 4, "frames": 3, "iterations": 1}),
+    "AID prompt morph": ("AID prompt morph (SD1.5).json", {"steps": 4, "frames": 5}),
+    "Keyframe story": ("Keyframe story loop (SD1.5).json", {"steps": 4, "frames_per_segment": 2}),
+    "Attribute slider": ("Attribute slider (SD1.5).json", {"steps": 4, "frames": 5}),
+    "Picture morph": ("Picture morph FreeMorph (SD2.1).json", {"steps": 4, "frames": 3, "iterations": 1}),
 }
 # settings every blueprint's node shows (promoted), and those of one
 COMMON = {"steps", "seed", "cfg"}

@@ -1,4 +1,4 @@
-"""Img2img morph on the tiny UNet, as image_morph_sd15.json builds it: two pictures' latents slerped along the schedule
+"""Img2img morph on the tiny UNet, as Picture morph img2img (SD1.5).json builds it: two pictures' latents slerped along the schedule
 by Slerp Latent (shared noise), prompt A -> B by Conditioning Interpolation Batch, AID on the model, one KSampler at
 denoise < 1. The latents stand for VAE Encode's output: each photo is encoded alone, in the morph as in plain img2img.
 

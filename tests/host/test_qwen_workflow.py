@@ -1,4 +1,4 @@
-"""expression_qwen_image_edit.json and its AID variant: Qwen-Image-Edit (a 20B model and a 7B LLM encoder) cannot be built small, so
+"""Expression edit (Qwen-Image-Edit).json and its AID variant: Qwen-Image-Edit (a 20B model and a 7B LLM encoder) cannot be built small, so
 the workflow is validated against the real server's /object_info (every node type, link and widget value; model
 and image file names only have to be file names) and the pack's part of it runs on conditionings of Qwen's real
 shapes, with the workflow's own widget values, and ComfyUI's own ReferenceLatent node in between. The AID variant's
@@ -12,7 +12,7 @@ import torch
 from conftest import WORKFLOWS
 from ui_workflow import ui_to_api
 
-NAMES = ["expression_qwen_image_edit.json", "expression_qwen_image_edit_aid.json"]
+NAMES = ["Expression edit (Qwen-Image-Edit).json", "Expression edit with AID (Qwen-Image-Edit).json"]
 MODEL_FILES = frozenset({"unet_name", "lora_name", "clip_name", "vae_name", "image"})
 
 

@@ -13,28 +13,28 @@ from ui_workflow import WorkflowError, ui_to_api
 
 SHIPPED = sorted(path.name for path in WORKFLOWS.glob("*.json"))
 # Workflows whose models cannot be built small; each is validated and partly executed by its own test.
-NOT_RUNNABLE_HERE = {"expression_qwen_image_edit.json": "test_qwen_workflow.py",
-                     "expression_qwen_image_edit_aid.json": "test_qwen_workflow.py",
-                     **{name: "test_transformer_workflows.py" for name in ("aid_flux.json", "aid_qwen_image.json",
-                                                                         "aid_sd35.json",
-                                                                         "image_morph_flux_redux.json",
-                                                                         "photo_morph_flux.json",
-                                                                         "keyframes_flux.json",
-                                                                         "aid_wan21_t2v.json", "aid_wan22_ti2v_5b.json",
-                                                                         "aid_z_image.json")},
+NOT_RUNNABLE_HERE = {"Expression edit (Qwen-Image-Edit).json": "test_qwen_workflow.py",
+                     "Expression edit with AID (Qwen-Image-Edit).json": "test_qwen_workflow.py",
+                     **{name: "test_transformer_workflows.py" for name in ("AID prompt morph (Flux).json", "AID prompt morph (Qwen-Image).json",
+                                                                         "AID prompt morph (SD3.5).json",
+                                                                         "Picture morph Redux (Flux).json",
+                                                                         "Picture morph FreeMorph (Flux).json",
+                                                                         "Keyframe story (Flux).json",
+                                                                         "AID video prompt morph (Wan 2.1 T2V).json", "AID video prompt morph (Wan 2.2 TI2V 5B).json",
+                                                                         "AID prompt morph (Z-Image).json")},
                      # Wan 14B video morphs: validated, their Wan part run on tiny Wan models.
-                     **{name: "test_video_morph_workflows.py" for name in ("video_morph_wan21_flf2v.json",
-                                                                           "video_story_wan22.json")},
+                     **{name: "test_video_morph_workflows.py" for name in ("Video morph FreeMorph and Wan 2.1 FLF2V.json",
+                                                                           "Video story loop (Wan 2.2 I2V).json")},
                      # ComfyUI-Distributed's nodes: run on a master and a worker that have that pack.
-                     "aid_long_sequence_distributed_sd15.json": "test_aid_shares_servers.py"}
+                     "AID long sequence on several GPUs (SD1.5).json": "test_aid_shares_servers.py"}
 RUNNABLE = [name for name in SHIPPED if name not in NOT_RUNNABLE_HERE]
 # Overrides beyond the test checkpoint and 64x64, by workflow: fewer steps (schedule and sampler alike) where the
 # frames are many, so the suite stays short; the AID window still covers the first half of them.
-OVERRIDES = {"aid_long_sequence_sd15.json": {"steps": 8}, "keyframes_story_sd15.json": {"steps": 6},
-             "keyframes_pictures_sd15.json": {"steps": 6},
+OVERRIDES = {"AID long sequence (SD1.5).json": {"steps": 8}, "Keyframe story loop (SD1.5).json": {"steps": 6},
+             "Keyframe pictures img2img (SD1.5).json": {"steps": 6},
              # FreeMorph's 50 steps x 0.8 x 5 iterations: 6 steps (5 inverted, 25 inversion calls) keep it short.
-             **{name: {"steps": 6} for name in ("photo_morph_sd21.json", "photo_morph_sdxl.json",
-                                                "photo_story_sd15.json")}}
+             **{name: {"steps": 6} for name in ("Picture morph FreeMorph (SD2.1).json", "Picture morph FreeMorph (SDXL).json",
+                                                "Picture story FreeMorph (SD1.5).json")}}
 ENDS_PREFIX = "inbetween_tests/picture_ends"
 
 
@@ -82,7 +82,7 @@ def test_shipped_workflow_executes(run_workflow, name):
 
 
 def test_sd21_test_checkpoint_loads_as_sd21_v(test_sd21_checkpoint):
-    """What CheckpointLoaderSimple calls: photo_morph_sd21 really runs on an SD 2.x v-prediction model with OpenCLIP-H."""
+    """What CheckpointLoaderSimple calls: Picture morph FreeMorph (SD2.1) really runs on an SD 2.x v-prediction model with OpenCLIP-H."""
     import comfy.model_base
     import comfy.sd
     import comfy.supported_models
@@ -135,7 +135,7 @@ def _assert_picture_ends(entry: dict, files: list[Path]) -> None:
 
 
 # The bad-input tests edit one workflow that has a KSampler and a checkpoint loader.
-EDITED = "slerp_latent_sd15.json"
+EDITED = "Seed morph latent slerp (SD1.5).json"
 
 
 def _shipped(name: str) -> dict:

@@ -1,9 +1,9 @@
-"""aid_flux, aid_qwen_image, aid_sd35, image_morph_flux_redux, photo_morph_flux, keyframes_flux, aid_wan21_t2v,
-aid_wan22_ti2v_5b and aid_z_image: their models (5-20B transformers, T5-XXL, umT5, Qwen2.5-VL and Qwen3 encoders,
+"""AID prompt morph (Flux), AID prompt morph (Qwen-Image), AID prompt morph (SD3.5), Picture morph Redux (Flux), Picture morph FreeMorph (Flux), Keyframe story (Flux), AID video prompt morph (Wan 2.1 T2V),
+AID video prompt morph (Wan 2.2 TI2V 5B) and AID prompt morph (Z-Image): their models (5-20B transformers, T5-XXL, umT5, Qwen2.5-VL and Qwen3 encoders,
 SigLIP and Redux, video VAEs) cannot be built small, so each workflow is validated against the real server's
 /object_info (node types, links, widget values; model and picture file names only have to be file names), and its
 sequence part (the schedule, conditioning batch and AID settings it carries) runs on the tiny random model of its
-family, where the end frames (the end clips, on video) must equal plain sampling (photo_morph_flux: the pictures).
+family, where the end frames (the end clips, on video) must equal plain sampling (Picture morph FreeMorph (Flux): the pictures).
 
 The video workflows and Z-Image run with their own sampler settings, steps included (Wan 2.1: 30, Wan 2.2 5B: 20,
 Z-Image Turbo: 8 at cfg 1), and with their own latent nodes at test size, so the shared noise of the clips is the
@@ -19,16 +19,16 @@ import tiny_models
 from conftest import WORKFLOWS
 from ui_workflow import ui_to_api
 
-FAMILY = {"aid_flux.json": tiny_models.build_flux_model_patcher,
-          "aid_qwen_image.json": tiny_models.build_qwen_image_model_patcher,
-          "aid_sd35.json": lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True)}
-KEYFRAMED = {"keyframes_flux.json": tiny_models.build_flux_model_patcher}
-REDUX = "image_morph_flux_redux.json"
-PHOTO_MORPH = "photo_morph_flux.json"
+FAMILY = {"AID prompt morph (Flux).json": tiny_models.build_flux_model_patcher,
+          "AID prompt morph (Qwen-Image).json": tiny_models.build_qwen_image_model_patcher,
+          "AID prompt morph (SD3.5).json": lambda: tiny_models.build_sd3_model_patcher(mmdit_x=True)}
+KEYFRAMED = {"Keyframe story (Flux).json": tiny_models.build_flux_model_patcher}
+REDUX = "Picture morph Redux (Flux).json"
+PHOTO_MORPH = "Picture morph FreeMorph (Flux).json"
 # Video workflows: (tiny builder, latent channels, test width and height of the workflow's latent node).
-VIDEO = {"aid_wan21_t2v.json": (tiny_models.build_wan_model_patcher, 64),
-         "aid_wan22_ti2v_5b.json": (lambda: tiny_models.build_wan_model_patcher(channels=48), 128)}
-Z_IMAGE = "aid_z_image.json"
+VIDEO = {"AID video prompt morph (Wan 2.1 T2V).json": (tiny_models.build_wan_model_patcher, 64),
+         "AID video prompt morph (Wan 2.2 TI2V 5B).json": (lambda: tiny_models.build_wan_model_patcher(channels=48), 128)}
+Z_IMAGE = "AID prompt morph (Z-Image).json"
 
 
 NEEDS_Z_IMAGE = pytest.mark.skipif("not tiny_models.host_has('ZImage')", reason="Z-Image exists from ComfyUI v0.12 on")
@@ -150,7 +150,7 @@ def _assert_aid_keeps_end_frames(n, prompt, model, schedule, positive, negative,
 
 @torch.no_grad()  # no autograd, as ComfyUI's executor (not inference mode: AID caches its weight tensor per schedule)
 def test_image_morph_runs_on_tiny_flux(object_info, n, tmp_path):
-    """image_morph_flux_redux's own settings (schedule, CLIP Vision Encode crop, Image Condition Interpolation Batch,
+    """Picture morph Redux (Flux)'s own settings (schedule, CLIP Vision Encode crop, Image Condition Interpolation Batch,
     FluxGuidance, AID, sampler) on the tiny Flux with a tiny CLIP vision model and a random Redux: the conditioning's
     end rows are Apply Style Model of each picture alone, and the end frames sampled with AID equal plain sampling."""
     import nodes as comfy_nodes
@@ -243,7 +243,7 @@ def test_video_workflow_runs_on_tiny_wan(name, object_info, n):
 
 @NEEDS_Z_IMAGE
 def test_z_image_workflow_runs_on_tiny_z_image(object_info, n):
-    """aid_z_image's schedule, AID and KSampler settings (8 steps, cfg 1, res_multistep) on the tiny Z-Image, with
+    """AID prompt morph (Z-Image)'s schedule, AID and KSampler settings (8 steps, cfg 1, res_multistep) on the tiny Z-Image, with
     its Shared Noise Latent at 128x96: the end frames as plain sampling, the default window on steps 0 to 3."""
     prompt = _prompt(Z_IMAGE, object_info)
     sampler = _only(prompt, "KSampler")
@@ -256,7 +256,7 @@ def test_z_image_workflow_runs_on_tiny_z_image(object_info, n):
 
 @torch.no_grad()
 def test_photo_morph_runs_on_tiny_flux(object_info, n):
-    """photo_morph_flux's own settings on the tiny Flux, its own steps included: both schedules, Conditioning
+    """Picture morph FreeMorph (Flux)'s own settings on the tiny Flux, its own steps included: both schedules, Conditioning
     Interpolation Batch and FluxGuidance, BasicScheduler, Picture Morph Latents, Picture Morph Attention, and the
     sampler, cfg and add_noise of KSamplerSelect and SamplerCustom (ComfyUI's own nodes); Keep Picture Ends with the
     workflow's `ends` puts the pictures back exactly. (The Flux VAE cannot be built small: random frames stand in for

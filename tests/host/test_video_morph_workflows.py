@@ -1,11 +1,11 @@
-"""video_morph_wan21_flf2v and video_story_wan22 (issue 32): their Wan models (14B, umT5, CLIP-H) cannot be built
+"""Video morph FreeMorph and Wan 2.1 FLF2V and Video story loop (Wan 2.2 I2V) (issue 32): their Wan models (14B, umT5, CLIP-H) cannot be built
 small, so each workflow is validated against the real server's /object_info (node types, links, widget values; model
 and picture file names only have to be file names) and its Wan part runs on tiny random Wan models found by ComfyUI's
 detection: Wan Clips From Stills with the workflow's `loop` (and the CLIP vision of the stills where the workflow
 encodes them), the workflow's own sampler settings, steps included (Wan 2.1 FLF2V: one KSampler; Wan 2.2 I2V A14B:
 two KSamplerAdvanced, the high-noise expert's steps then the low-noise one's), VAE Decode and Join Clips, on as many
 stills as the workflow's picture part makes, at 32x32 and 5 frames a clip. The picture parts are the nodes and
-settings of photo_morph_sd21 and keyframes_story_sd15, run by the host suite in those workflows."""
+settings of Picture morph FreeMorph (SD2.1) and Keyframe story loop (SD1.5), run by the host suite in those workflows."""
 
 import importlib
 
@@ -17,7 +17,7 @@ import tiny_models
 from aid_support import dit_conditioning
 from test_transformer_workflows import _prompt, valid_prompt
 
-MORPH, STORY = "video_morph_wan21_flf2v.json", "video_story_wan22.json"
+MORPH, STORY = "Video morph FreeMorph and Wan 2.1 FLF2V.json", "Video story loop (Wan 2.2 I2V).json"
 SIZE, LENGTH = 32, 5
 
 

@@ -123,4 +123,4 @@ def test_thumbnail_shows_the_graph_alone_as_the_picture_maker_draws_it(name):
     ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
     with Image.open(WORKFLOWS / f"{name}.jpg") as thumbnail:
         size = thumbnail.size
-    assert size == pictures.thumbnail_size(ui), f"redraw it: python -m tools.workflows.pictures {name}"
+    assert size == pictures.thumbnail_size(ui), f"redraw it: python -m tools.workflows.pictures '{name}'"

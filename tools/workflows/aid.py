@@ -73,13 +73,13 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
             color=SAVE)
 
 
-# The reference prompt pair and steps (aid_text_interpolation_sd15, the AID prompt morph blueprint).
+# The reference prompt pair and steps (AID prompt morph (SD1.5), the AID prompt morph blueprint).
 CAT_AND_DOG = ("a photo of a cat sitting on a wooden table, soft window light",
                "a photo of a dog sitting on a wooden table, soft window light")
 CAT_AND_DOG_STEPS = 25
 
 
-@workflow
+@workflow("AID prompt morph (SD1.5)")
 def aid_text_interpolation_sd15(w: Workflow):
     _aid_graph(w, f"""
 ## AID between two prompts (SD1.5)
@@ -98,11 +98,11 @@ consistent with the first and the last frame.
 {AID_SETTINGS}
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`. Compare with the baseline
-`text_interpolation_sd15` (no AID): AID's in-betweens drift less and the steps are more even.
+`Prompt morph without AID (SD1.5)` (no AID): AID's in-betweens drift less and the steps are more even.
 """, SD15, *CAT_AND_DOG, steps=CAT_AND_DOG_STEPS, cfg=7.5, size=512, prefix="aid_text_interpolation")
 
 
-@workflow
+@workflow("PAID prompt morph through a middle (SD1.5)")
 def paid_guided_sd15(w: Workflow):
     _aid_graph(w, f"""
 ## PAID: in-betweens guided by a third prompt (SD1.5)
@@ -123,7 +123,7 @@ the sequence travels from the lion through the griffin to the eagle. The end fra
                size=512, prefix="paid_guided", guide="a photo of a griffin, half lion half eagle, nature documentary")
 
 
-@workflow
+@workflow("AID prompt morph with ControlNet (SD1.5)")
 def aid_controlnet_sd15(w: Workflow):
     _aid_graph(w, f"""
 ## AID with a ControlNet (SD1.5)
@@ -144,7 +144,7 @@ ControlNet and a matching hint; `strength` in *Apply ControlNet* sets how strict
                size=512, prefix="aid_controlnet", scribble=True)
 
 
-@workflow
+@workflow("AID prompt morph (SDXL)")
 def aid_sdxl(w: Workflow):
     _aid_graph(w, f"""
 ## AID on SDXL
@@ -164,7 +164,7 @@ a batch of 7: lower `frames` or the size on a small GPU.
                steps=30, cfg=7.0, size=1024, prefix="aid_sdxl")
 
 
-@workflow
+@workflow("AID adaptive schedule (SD1.5)")
 def aid_adaptive_sd15(w: Workflow):
     notes, load, prompts, explore, save, report = columns(315, 400, 400, 400, 360)
     w.group("Read me", [w.note(f"""
@@ -183,7 +183,7 @@ coefficients, 5 frames, about 4 sampling runs of batch 3; the paper explores 16 
 
 **Expect** the frames as WEBP and grid, the metrics chart, and two text panels: the adaptive report (explored
 coefficients, fitted Beta, chosen frames) and the metrics summary. The `schedule` output reproduces these frames in
-`aid_text_interpolation_sd15` with the same seed.
+`AID prompt morph (SD1.5)` with the same seed.
 """, notes.next(760))], color="#432")
     ckpt = checkpoint(w, load, SD15)
     w.group("Load", [ckpt], color=LOAD)
@@ -205,13 +205,13 @@ coefficients, fitted Beta, chosen frames) and the metrics summary. The `schedule
     w.group("Metrics", [metrics, summary, chart], color=SAMPLE)
 
 
-@workflow
+@workflow("AID long sequence (SD1.5)")
 def aid_long_sequence_sd15(w: Workflow):
     _aid_graph(w, f"""
 ## A long AID sequence: 25 frames, 4 rows at a time (SD1.5)
 
 A two-second morph from prompt A to prompt B: 25 frames with AID, saved as an animated WEBP, an MP4 video and a grid.
-In one batch (as in `aid_text_interpolation_sd15`) 25 frames would be one model call of 50 rows (each frame has a
+In one batch (as in `AID prompt morph (SD1.5)`) 25 frames would be one model call of 50 rows (each frame has a
 positive and a negative row). **`max_rows` 4** on *AID Attention Patch* carries out every model call in parts:
 endpoint A, then endpoint B (each exactly the call that sampling that prompt alone makes, so **the first and the last
 frame are exactly what prompt A and prompt B give alone**, bit for bit), every attention layer keeping their keys and

@@ -45,7 +45,7 @@ def _sample_and_save(w: Workflow, sample_col, save_col, model: Output, positive:
     w.group("Save", save_sequence(w, save_col, decode["IMAGE"], prefix, grid_columns=7), color=SAVE)
 
 
-@workflow
+@workflow("AID prompt morph (Flux)")
 def aid_flux(w: Workflow):
     notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -81,7 +81,7 @@ Flux schnell works the same way with 4 steps (set the schedule's `steps` to 4 to
                      latent["LATENT"], vae["VAE"], steps=20, cfg=1.0, prefix="aid_flux")
 
 
-@workflow
+@workflow("AID prompt morph (Qwen-Image)")
 def aid_qwen_image(w: Workflow):
     notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -118,7 +118,7 @@ coefficients, and *AID Attention Patch* on the joint text-image attention of eve
                      latent["LATENT"], vae["VAE"], steps=20, cfg=2.5, prefix="aid_qwen_image")
 
 
-@workflow
+@workflow("AID prompt morph (SD3.5)")
 def aid_sd35(w: Workflow):
     notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -150,7 +150,7 @@ self-attention): 7 frames from prompt A to prompt B in one batch, shared noise, 
                      latent["LATENT"], vae=ckpt["VAE"], steps=28, cfg=4.5, prefix="aid_sd35")
 
 
-@workflow
+@workflow("Picture morph Redux (Flux)")
 def image_morph_flux_redux(w: Workflow):
     notes, load, pictures, prompts, sequence, sample, save = columns(340, 330, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -164,7 +164,7 @@ in-between frame attend to the end frames' keys and values, the Redux tokens of 
 **What the end frames are**: frame 1 is exactly what *Apply Style Model* with picture A gives (the same prompt,
 seed and settings), the last frame the same with picture B: **new generations conditioned on the pictures**, not
 the pictures themselves. Redux carries their content and style, not their exact layout. To morph the photos
-themselves, see `image_morph_sd15` (img2img).
+themselves, see `Picture morph img2img (SD1.5)` (img2img).
 
 **Models**:
 {models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE, FLUX_REDUX, SIGCLIP_VISION)}
@@ -172,7 +172,7 @@ themselves, see `image_morph_sd15` (img2img).
 **Change**: the two pictures, the prompt (short: Redux does most of the work), the seed, the number of frames.
 For a prompt per picture, feed *Conditioning Interpolation Batch* (same schedule) into the image node. For more
 than two pictures, encode one picture per keyframe into `clip_vision_a`, leave `clip_vision_b` empty and use a
-*Keyframe Schedule* (see `keyframes_pictures_sd15`).
+*Keyframe Schedule* (see `Keyframe pictures img2img (SD1.5)`).
 
 **Settings that matter**
 - `strength` and `strength_type` work as in *Apply Style Model*; `attn_bias` weighs the attention towards the

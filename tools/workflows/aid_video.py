@@ -115,7 +115,7 @@ def _sampler(w: Workflow, col: Column, model: Output, positive: Output, negative
 WAN21_FRAMES, WAN21_STEPS = 33, 30
 
 
-@workflow
+@workflow("AID video prompt morph (Wan 2.1 T2V)")
 def aid_wan21_t2v(w: Workflow):
     notes, load, prompts, sequence, sample, clips_a, clips_b, sheet = columns(340, 400, 340, 315, 360, 360, 360)
     w.group("Read me", [w.note(f"""
@@ -158,14 +158,14 @@ one row a clip.
     w.group("Sequence", [schedule, batch, patch, empty, shared], color=SEQUENCE)
     sampler = _sampler(w, sample, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"], shared["LATENT"],
                        WAN21_STEPS, 6.0)
-    _save_clips(w, [clips_a, clips_b], sheet, sampler["LATENT"], vae["VAE"], "aid_wan21_t2v", fps=16.0,
+    _save_clips(w, [clips_a, clips_b], sheet, sampler["LATENT"], vae["VAE"], "AID video prompt morph (Wan 2.1 T2V)", fps=16.0,
                 frames=WAN21_FRAMES, sheet_scale=0.25)
 
 
 WAN22_FRAMES, WAN22_STEPS = 49, 20
 
 
-@workflow
+@workflow("AID video prompt morph (Wan 2.2 TI2V 5B)")
 def aid_wan22_ti2v_5b(w: Workflow):
     notes, load, prompts, sequence, sample, clips_a, clips_b, sheet = columns(340, 400, 340, 315, 360, 360, 360)
     w.group("Read me", [w.note(f"""
@@ -209,14 +209,14 @@ one row a clip.
     w.group("Sequence", [schedule, batch, patch, empty, rows, shared], color=SEQUENCE)
     sampler = _sampler(w, sample, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"], shared["LATENT"],
                        WAN22_STEPS, 5.0)
-    _save_clips(w, [clips_a, clips_b], sheet, sampler["LATENT"], vae["VAE"], "aid_wan22_ti2v_5b", fps=24.0,
+    _save_clips(w, [clips_a, clips_b], sheet, sampler["LATENT"], vae["VAE"], "AID video prompt morph (Wan 2.2 TI2V 5B)", fps=24.0,
                 frames=WAN22_FRAMES, sheet_scale=0.125)
 
 
 Z_IMAGE_STEPS = 8
 
 
-@workflow
+@workflow("AID prompt morph (Z-Image)")
 def aid_z_image(w: Workflow):
     notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""

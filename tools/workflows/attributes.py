@@ -18,12 +18,12 @@ from .layout import (
 from .models import PIXELSMILE_LORA, QWEN_IMAGE_EDIT, QWEN_TEXT_ENCODER, QWEN_VAE, SD15, SDXL
 
 NEGATIVE = "blurry, low quality, watermark, text"
-# attribute_intensity_sd15's pair, and the Attribute slider blueprint's
+# Attribute slider (SD1.5)'s pair, and the Attribute slider blueprint's
 SMILE = ("close-up portrait photo of a young woman, neutral expression, studio lighting",
          "close-up portrait photo of a young woman, smiling, studio lighting")
 
 
-@workflow
+@workflow("Attribute slider (SD1.5)")
 def attribute_intensity_sd15(w: Workflow):
     notes, load, prompts, delta_col, sample, save = columns(315, 400, 315, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -67,7 +67,7 @@ WEBP in `output/inbetween/`).
     w.group("Save", save_sequence(w, save, decode["IMAGE"], "attribute_intensity", fps=4.0), color=SAVE)
 
 
-@workflow
+@workflow("Attribute mix (SDXL)")
 def multi_attribute_sdxl(w: Workflow):
     notes, load, prompts, delta_col, sample, save = columns(315, 400, 315, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -111,12 +111,12 @@ fourth delta from `target_3` and *Multi Attribute Blend*'s free slots.
     w.group("Save", [save_image], color=SAVE)
 
 
-@workflow
+@workflow("Expression edit (Qwen-Image-Edit)")
 def expression_qwen_image_edit(w: Workflow):
     _expression_graph(w, aid=False)
 
 
-@workflow
+@workflow("Expression edit with AID (Qwen-Image-Edit)")
 def expression_qwen_image_edit_aid(w: Workflow):
     _expression_graph(w, aid=True)
 

@@ -1,11 +1,11 @@
-"""Write workflows/<name>.json for every registered workflow and subgraphs/<name>.json for every blueprint, with widget
+"""Write workflows/<title>.json for every registered workflow and subgraphs/<name>.json for every blueprint, with widget
 order from a ComfyUI server's /object_info.
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.build           # starts ComfyUI with the pack, writes
     python -m tools.workflows.build --object-info object_info.json          # uses a saved /object_info
     ... --check                                                             # writes nothing, fails on a difference
 
-Adding a workflow: write a function decorated with ``@workflow`` in one of the modules imported below (aid.py,
+Adding a workflow: write a function decorated with ``@workflow(title)`` in one of the modules imported below (aid.py,
 sequences.py, morphs.py...) or a new one imported there, run this, and commit the JSON (the host suite checks both
 agree).
 """

@@ -32,7 +32,7 @@ OTHER_PACKS.update({
 FRAMES, MAX_ROWS, PARTICIPANTS = 31, 4, 2
 
 
-@workflow
+@workflow("AID long sequence on several GPUs (SD1.5)")
 def aid_long_sequence_distributed_sd15(w: Workflow):
     notes, load, prompts, sequence, sample, save = columns(315, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""

@@ -11,6 +11,7 @@ A blueprint (``@blueprint``, ``subgraphs/<name>.json``) is a workflow with input
 settings, and offers it in the node library (ComfyUI v0.12 lists a pack's ``subgraphs/`` at /global_subgraphs).
 """
 
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -58,7 +59,7 @@ UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_u
 ADDED_WIDGETS = {"ImageScaleToTotalPixels": ("resolution_steps",)}
 
 
-# name -> function that fills a Workflow; definition modules register with @workflow (see build.py)
+# title (its file's name) -> function that fills a Workflow; definition modules register with @workflow(title)
 REGISTRY: dict = {}
 # blueprint name (its file's, shown in the node library) -> Blueprint; modules register with @blueprint
 BLUEPRINTS: dict = {}
@@ -74,12 +75,20 @@ class WorkflowDefinitionError(ValueError):
     pass
 
 
-def workflow(define):
-    """Register ``define(w: Workflow)`` as the workflow ``workflows/<function name>.json``."""
-    if define.__name__ in REGISTRY:
-        raise WorkflowDefinitionError(f"two workflows are called {define.__name__}")
-    REGISTRY[define.__name__] = define
-    return define
+def workflow(title: str):
+    """Register ``define(w: Workflow)`` as the workflow ``workflows/<title>.json``. The file name is all the template
+    browser shows of a pack's template: its card's title, its description (1.37: with '-' and '_' as spaces), and
+    the order a user who sorts by name sees; so a title says what the workflow does, then its model in brackets."""
+    if re.search(r'[\\/:*?"<>|_]', title):
+        raise WorkflowDefinitionError(f"workflow title {title!r}: a character no Windows file name holds, or '_' "
+                                      "(the template browser shows it as a space): write the title as a user reads it")
+
+    def register(define):
+        if title in REGISTRY:
+            raise WorkflowDefinitionError(f"two workflows are called {title}")
+        REGISTRY[title] = define
+        return define
+    return register
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ STORY = ("a lighthouse on a rocky cliff above the sea, spring morning, blossomin
 STORY_FRAMES, STORY_STEPS = 8, 25
 
 
-@workflow
+@workflow("Keyframe story loop (SD1.5)")
 def keyframes_story_sd15(w: Workflow):
     frames = _length(len(STORY), STORY_FRAMES, loop=True)
     notes, load, prompts, sequence, sample, save = columns(315, 400, 340, 315, 400)
@@ -99,7 +99,7 @@ FLUX_PROMPTS = ("a red fox sitting in a snowy forest, photo", "a snow owl sittin
                 "a white hare sitting in a snowy forest, photo")
 
 
-@workflow
+@workflow("Keyframe story (Flux)")
 def keyframes_flux(w: Workflow):
     frames = _length(len(FLUX_PROMPTS), 6, loop=False)
     notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
@@ -137,7 +137,7 @@ keyframes in Flux's joint text-image attention. Flux dev samples at cfg 1; the n
     w.group("Sample", sampled := sample_and_decode(
         w, sample, patch["MODEL"], guidance["CONDITIONING"], negative["CONDITIONING"], latent["LATENT"], vae["VAE"],
         seed=42, steps=20, cfg=1.0, sampler_name="euler", scheduler="simple"), color=SAMPLE)
-    w.group("Save", save_sequence(w, save, sampled[1]["IMAGE"], "keyframes_flux", grid_columns=6), color=SAVE)
+    w.group("Save", save_sequence(w, save, sampled[1]["IMAGE"], "Keyframe story (Flux)", grid_columns=6), color=SAVE)
 
 
 PICTURES = (("cat", "a photo of a cat sitting on a sofa, soft light"),
@@ -165,7 +165,7 @@ def picture_batch(w: Workflow, col: Column, vae: Output, size: int) -> tuple[lis
     return nodes + [encoded], images, encoded["LATENT"]
 
 
-@workflow
+@workflow("Keyframe pictures img2img (SD1.5)")
 def keyframes_pictures_sd15(w: Workflow):
     frames = _length(len(PICTURES), PICTURE_FRAMES, loop=False)
     notes, load, pictures, prompts, sequence, sample, save = columns(315, 330, 400, 340, 315, 400)

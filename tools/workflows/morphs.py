@@ -22,7 +22,7 @@ from .models import SD15
 FRAMES, STEPS, DENOISE = 7, 25, 0.7
 
 
-@workflow
+@workflow("Picture morph img2img (SD1.5)")
 def image_morph_sd15(w: Workflow):
     notes, load, pictures, prompts, sequence, sample, save = columns(315, 330, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -54,7 +54,7 @@ latents must share); describe each in its prompt (one prompt for both works too)
 **SDXL and Flux**: the same graph works with other loaders. SDXL: an SDXL checkpoint in *Load Checkpoint* and 1024 in
 both *Upscale Image* nodes. Flux: *Load Diffusion Model*, *DualCLIPLoader* (clip_l, t5xxl, type flux) and *Load VAE*
 (ae) in place of *Load Checkpoint*, and cfg 1 with *FluxGuidance* after *Conditioning Interpolation Batch*, as in
-`aid_flux`.
+`AID prompt morph (Flux)`.
 
 **Expect** an animated WEBP and a grid of {FRAMES} frames in `output/inbetween/`.
 """, notes.next(900))], color="#432")

@@ -176,30 +176,30 @@ def _flux_loaders(w: Workflow, col) -> tuple[list[Node], Output, Output, Output]
     return [unet, clip, vae], unet["MODEL"], clip["CLIP"], vae["VAE"]
 
 
-@workflow
+@workflow("Picture morph FreeMorph (SD2.1)")
 def photo_morph_sd21(w: Workflow):
     _photo_morph(w, SD21, f"""**Model** (v-prediction; any SD 2.x checkpoint works, at 512 for the 512 ones):
-{models_line(SD21_768)}""", _checkpoint_loader(SD21_768), "photo_morph_sd21")
+{models_line(SD21_768)}""", _checkpoint_loader(SD21_768), "Picture morph FreeMorph (SD2.1)")
 
 
-@workflow
+@workflow("Picture morph FreeMorph (SDXL)")
 def photo_morph_sdxl(w: Workflow):
     _photo_morph(w, SDXL_SETTING, f"""**Model** (any SDXL checkpoint works; FreeMorph's setting, on SDXL at 1024):
-{models_line(SDXL)}""", _checkpoint_loader(SDXL), "photo_morph_sdxl")
+{models_line(SDXL)}""", _checkpoint_loader(SDXL), "Picture morph FreeMorph (SDXL)")
 
 
-@workflow
+@workflow("Picture morph FreeMorph (Flux)")
 def photo_morph_flux(w: Workflow):
     _photo_morph(w, FLUX, f"""**Models** (FreeMorph's method on Flux's rectified flow: this pack's extension of
 the paper):
-{models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}""", _flux_loaders, "photo_morph_flux")
+{models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}""", _flux_loaders, "Picture morph FreeMorph (Flux)")
 
 
 STORY = Setting("SD1.5", 512, 50, "ddim_uniform", "ddim", 7.5, "FreeMorph's values")
 STORY_SEGMENT = 5  # frames per segment: a picture and 4 in-betweens
 
 
-@workflow
+@workflow("Picture story FreeMorph (SD1.5)")
 def photo_story_sd15(w: Workflow):
     s, keyframes = STORY, len(PICTURES)
     frames = keyframes * STORY_SEGMENT
@@ -227,7 +227,7 @@ in-between attends to its segment's two pictures. *Keep Picture Keyframes* puts 
 - *BasicScheduler*: {s.steps} steps, `{s.scheduler}`; *KSamplerSelect* `{s.sampler}`; cfg {s.cfg} for sampling (the
   inversion runs at cfg 1).
 - `strength` {STRENGTH}, `iterations` {ITERATIONS}, `mean_from` {MEAN_FROM}, `ends_from` {ENDS_FROM},
-  `low_frequencies` {LOW_FREQUENCIES}: as in `photo_morph_sd21`.
+  `low_frequencies` {LOW_FREQUENCIES}: as in `Picture morph FreeMorph (SD2.1)`.
 
 **Cost**: {ITERATIONS} x {STRENGTH} x {s.steps} = {s.inversion_calls} model calls on the batch of {frames} (cfg 1)
 before sampling's {s.sampled_steps} steps. The inversion runs the whole batch at once; for a longer story on a small
@@ -279,5 +279,5 @@ a caption line and `keyframes` in both schedules; `loop` off for an open story t
     kept = w.node("InbetweenKeepPictureKeyframes", sample.next(104), images=decode["IMAGE"], pictures=images,
                   schedule=uniform["schedule"], ends="pictures")
     w.group("Sample", [sampler_select, sampler, decode, kept], color=SAMPLE)
-    w.group("Save", save_sequence(w, save, kept["IMAGE"], "photo_story_sd15", grid_columns=STORY_SEGMENT),
+    w.group("Save", save_sequence(w, save, kept["IMAGE"], "Picture story FreeMorph (SD1.5)", grid_columns=STORY_SEGMENT),
             color=SAVE)

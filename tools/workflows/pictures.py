@@ -12,7 +12,7 @@
   (classic preset, 4 steps), coloured from A to B by Slerp Latent.
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.workflows.pictures     # needs Debian's chromium package
-    ... python -m tools.workflows.pictures photo_morph_sdxl ...         # only these workflows' thumbnails
+    ... python -m tools.workflows.pictures "Picture morph FreeMorph (SDXL)" ...   # only these workflows' thumbnails
 """
 
 import sys
@@ -25,7 +25,7 @@ from .graph import TITLE_HEIGHT
 
 # Served with the node help pages (WEB_DIRECTORY) and shown in the README.
 DOCS_DIR = PACK_DIR / "web" / "docs" / "images"
-README_GRAPH = "aid_text_interpolation_sd15"
+README_GRAPH = "AID prompt morph (SD1.5)"
 PAGE = (1600, 1000)  # the browser's page, CSS pixels, as the host suite opens the front end
 # Canvas scale of a thumbnail: above the front end's low-detail threshold (LiteGraph draws nodes as empty boxes below
 # min_font_size_for_lod 8 / NODE_TEXT_SIZE 14 = 0.57), so every node, widget and note is drawn. The page grows to

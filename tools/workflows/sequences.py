@@ -21,7 +21,7 @@ NEGATIVE = "blurry, low quality, watermark, text"
 SAMPLING = {"steps": 20, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal"}
 
 
-@workflow
+@workflow("Prompt morph without AID (SD1.5)")
 def text_interpolation_sd15(w: Workflow):
     notes, load, prompts, sequence, sample, save = columns(315, 400, 340, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -30,7 +30,7 @@ def text_interpolation_sd15(w: Workflow):
 Prompt A (a cat) and prompt B (a dog) go into *Conditioning Interpolation Batch* with a uniform 7-frame *Beta
 Coefficient Schedule*; *Shared Noise Latent* gives all 7 rows the same noise, so one KSampler pass makes the whole
 sequence and the end frames are exactly what A and B give alone. This is what the AID paper compares against:
-`aid_text_interpolation_sd15` adds attention interpolation, which makes the in-betweens more consistent.
+`AID prompt morph (SD1.5)` adds attention interpolation, which makes the in-betweens more consistent.
 
 **Model** (any SD1.5 checkpoint works):
 {models_line(SD15)}
@@ -58,7 +58,7 @@ frames, which is what AID fixes.
     w.group("Save", save_sequence(w, save, decode["IMAGE"], "text_interpolation"), color=SAVE)
 
 
-@workflow
+@workflow("Seed morph noise slerp (SD1.5)")
 def noise_slerp_sd15(w: Workflow):
     notes, load, prompts, sequence, sample, save = columns(315, 400, 315, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -114,7 +114,7 @@ def _two_generations(w: Workflow, load, prompts, sample, text: str, negative_tex
     return ckpt, positive, negative, a, b
 
 
-@workflow
+@workflow("Latent slide (SD1.5)")
 def latent_slide_sd15(w: Workflow):
     notes, load, prompts, generate, sequence, refine, save = columns(315, 400, 315, 315, 315, 400)
     w.group("Read me", [w.note(f"""
@@ -145,7 +145,7 @@ switches it from A to B), the refining KSampler's `denoise`.
     w.group("Save", save_sequence(w, save, decode["IMAGE"], "latent_slide"), color=SAVE)
 
 
-@workflow
+@workflow("Seed morph latent slerp (SD1.5)")
 def slerp_latent_sd15(w: Workflow):
     notes, load, prompts, generate, sequence, refine, save = columns(315, 400, 315, 400, 315, 400)
     w.group("Read me", [w.note(f"""

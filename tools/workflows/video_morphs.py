@@ -75,7 +75,7 @@ MORPH_FRAMES, MORPH_SIZE, MORPH_LENGTH, MORPH_STEPS, MORPH_CFG = 5, 960, 33, 20,
 MORPH_PROMPT = "an animal sitting on a sofa, it slowly turns into another animal, smooth natural motion, soft light"
 
 
-@workflow
+@workflow("Video morph FreeMorph and Wan 2.1 FLF2V")
 def video_morph_wan21_flf2v(w: Workflow):
     clips = MORPH_FRAMES - 1
     joined = clips * (MORPH_LENGTH - 1) + 1
@@ -85,7 +85,7 @@ def video_morph_wan21_flf2v(w: Workflow):
 ## A video morph from photo A to photo B: FreeMorph stills, Wan 2.1 FLF2V clips between them
 
 Wan's first-last-frame model asked to go from one photo to a very different one gives a cross-fade or a wipe. Here
-it only bridges pictures that are close. A FreeMorph picture morph on SD 2.1 768 (as `photo_morph_sd21`, with
+it only bridges pictures that are close. A FreeMorph picture morph on SD 2.1 768 (as `Picture morph FreeMorph (SD2.1)`, with
 {MORPH_FRAMES} frames) makes {MORPH_FRAMES} stills from photo A to photo B, the photos themselves first and last.
 *Wan Clips From Stills* makes one clip between each two neighbouring stills ({clips} clips of {MORPH_LENGTH} frames),
 each conditioned as ComfyUI's *WanFirstLastFrameToVideo* conditions that pair (CLIP vision of both ends included),
@@ -119,7 +119,7 @@ batch at {MORPH_SIZE}x{MORPH_SIZE}:
 
 ComfyUI frees SD 2.1's memory for Wan when it needs it. Too much: fewer stills, a shorter `length`, or 640x640.
 
-**Cost**: the picture morph as in `photo_morph_sd21` ({SD21.inversion_calls} inversion calls on {MORPH_FRAMES}
+**Cost**: the picture morph as in `Picture morph FreeMorph (SD2.1)` ({SD21.inversion_calls} inversion calls on {MORPH_FRAMES}
 frames); then {MORPH_STEPS} steps of {2 * clips} clip rows of Wan 14B, about {clips} times one FLF2V clip.
 
 **Change**: load your photos in *Photo A* and *Photo B*, describe each in its caption and the motion in the Wan
@@ -153,7 +153,7 @@ passing through every still.
                                 vae["VAE"], title="KSampler (every clip)", seed=42, steps=MORPH_STEPS, cfg=MORPH_CFG,
                                 sampler_name="uni_pc", scheduler="simple")
     w.group("Sample clips", sampled, color=SAMPLE)
-    _join_and_save(w, save, sampled[1]["IMAGE"], MORPH_LENGTH, False, "video_morph_wan21_flf2v")
+    _join_and_save(w, save, sampled[1]["IMAGE"], MORPH_LENGTH, False, "Video morph FreeMorph and Wan 2.1 FLF2V")
 
 
 STORY_STILL_FRAMES, STORY_SIZE, STORY_LENGTH, STORY_WAN_STEPS, STORY_SPLIT, STORY_CFG = 2, 640, 33, 20, 10, 3.5
@@ -161,7 +161,7 @@ STORY_MOTION = ("a lighthouse on a rocky cliff above the sea, waves rolling, clo
                 "slow camera push-in, oil painting")
 
 
-@workflow
+@workflow("Video story loop (Wan 2.2 I2V)")
 def video_story_wan22(w: Workflow):
     keyframes = len(STORY)
     stills_count = _length(keyframes, STORY_STILL_FRAMES, loop=True)
@@ -172,7 +172,7 @@ def video_story_wan22(w: Workflow):
 ## A looping video story: keyframed stills, Wan 2.2 I2V A14B clips between them
 
 Four prompts (spring, summer, autumn, winter) are the keyframes of a looping AID story on SD1.5, as in
-`keyframes_story_sd15` but with {STORY_STILL_FRAMES} frames a segment: {stills_count} stills, a keyframe and one
+`Keyframe story loop (SD1.5)` but with {STORY_STILL_FRAMES} frames a segment: {stills_count} stills, a keyframe and one
 in-between each, the last leading back to spring. *Wan Clips From Stills* (`loop` on) makes one first-last-frame clip
 between each two neighbouring stills and one from the last back to the first: {stills_count} clips of {STORY_LENGTH}
 frames, rows of one batch with one shared noise. Wan 2.2 I2V A14B samples them through its two experts, as its
@@ -260,4 +260,4 @@ back, and the stills' grid (`video_story_wan22_stills_*.png`).
                     start_at_step=STORY_SPLIT, end_at_step=10000, return_with_leftover_noise="disable", **common)
     decode = w.node("VAEDecode", sample_clips.next(46), samples=second["LATENT"], vae=vae["VAE"])
     w.group("Sample clips (two experts)", [first, second, decode], color=SAMPLE)
-    _join_and_save(w, save, decode["IMAGE"], STORY_LENGTH, True, "video_story_wan22")
+    _join_and_save(w, save, decode["IMAGE"], STORY_LENGTH, True, "Video story loop (Wan 2.2 I2V)")
