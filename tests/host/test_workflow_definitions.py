@@ -101,6 +101,22 @@ def test_save_nodes_sharing_a_prefix_are_refused(object_info):
         workflow.to_ui(object_info)
 
 
+@pytest.mark.parametrize("title", ["aid_sdxl", "AID: SDXL", "Morph A/B (SD1.5)", 'Say "cheese"'])
+def test_a_title_the_browser_would_show_otherwise_or_no_file_can_hold_is_refused(title):
+    """The title is the template's file name, which the browser shows as it is: '_' would read as code (and as a
+    space in 1.37's description), and \\ / : * ? " < > | cannot be in a Windows file name."""
+    graph = importlib.import_module(generator.__package__ + ".graph")
+    with pytest.raises(generator.WorkflowDefinitionError, match="write the title as a user reads it"):
+        graph.workflow(title)
+
+
+def test_two_workflows_with_one_title_are_refused():
+    graph = importlib.import_module(generator.__package__ + ".graph")
+    with pytest.raises(generator.WorkflowDefinitionError, match=r"two workflows are called AID prompt morph \(SDXL\)"):
+        graph.workflow("AID prompt morph (SDXL)")(lambda w: None)
+    assert "AID prompt morph (SDXL)" in NAMES and len(generator.REGISTRY) == len(NAMES)
+
+
 def test_unknown_input_and_output_names_are_refused(object_info):
     workflow, column = generator.Workflow("typo"), generator.Column(0, 300)
     workflow.node("CheckpointLoaderSimple", column.next(100), ckpt_nme="x.safetensors")
