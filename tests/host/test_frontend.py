@@ -22,6 +22,7 @@ import io
 import json
 import time
 import urllib.request
+from urllib.parse import quote
 
 import blueprint_runs
 import docs_pages
@@ -72,8 +73,9 @@ def test_template_route_lists_every_workflow_with_a_thumbnail(comfy_server):
     _, body = _fetch(comfy_server, "/workflow_templates")
     assert sorted(json.loads(body)[PACK_FOLDER_NAME]) == SHIPPED
     for name in SHIPPED:
-        # The front end asks for <name>.jpg next to the template (mediaSubtype "jpg" for custom-node templates).
-        content_type, data = _fetch(comfy_server, f"/api/workflow_templates/{PACK_FOLDER_NAME}/{name}.jpg")
+        # The front end asks for <name>.jpg next to the template (mediaSubtype "jpg" for custom-node templates), the
+        # name's spaces and brackets encoded as a browser encodes them.
+        content_type, data = _fetch(comfy_server, f"/api/workflow_templates/{PACK_FOLDER_NAME}/{quote(name)}.jpg")
         assert content_type == "image/jpeg", name
         with Image.open(io.BytesIO(data)) as image:
             assert image.format == "JPEG" and image.width >= 256 and image.height >= 128, name
