@@ -33,13 +33,16 @@ def _free_port() -> int:
 
 class ComfyServer:
     def __init__(self, comfyui: Path, base_dir: Path, pack_dir: Path, checkpoints: list[Path],
-                 controlnets: list[Path] = (), python: str = sys.executable, front_end_root: Path | None = None):
+                 controlnets: list[Path] = (), python: str = sys.executable, front_end_root: Path | None = None,
+                 env: dict[str, str] | None = None):
+        """``env``: environment variables the server process gets besides this process's."""
         self.comfyui = Path(comfyui)
         self.base_dir = Path(base_dir)
         self.pack_dir = Path(pack_dir)
         self.models = {"checkpoints": [Path(p) for p in checkpoints], "controlnet": [Path(p) for p in controlnets]}
         self.python = python
         self.front_end_root = front_end_root
+        self.env = dict(env or {})
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.client_id = uuid.uuid4().hex
@@ -58,7 +61,7 @@ class ComfyServer:
         ]
         if self.front_end_root is not None:
             command += ["--front-end-root", str(self.front_end_root)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self._process = subprocess.Popen(
             command, cwd=self.comfyui, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )

@@ -2,8 +2,9 @@
 ``share_count``) and AID Share Frames takes it out; the shares put together in index order are the single-process
 run with the same ``max_rows``, bit for bit (each part a share runs is the same model call on the same rows).
 
-Sequences: the tiny UNet's 13-frame cat -> dog, the keyframed cat -> dog -> fox (open and loop, 6 and 7 frames) and
-the tiny Wan 2.1 T2V's 5 clips (a row is a clip: shares are whole clips).
+Sequences: the tiny UNet's 9-frame cat -> dog (at ``max_rows`` 4: A alone, a full part of in-betweens, a short one,
+B alone; see ``test_rows_outside_the_share_are_not_computed``), the keyframed cat -> dog -> fox (open and loop, 6 and
+7 frames) and the tiny Wan 2.1 T2V's 5 clips (a row is a clip: shares are whole clips).
 """
 
 import pytest
@@ -18,7 +19,7 @@ NODE = "AID Attention Patch"
 
 @pytest.fixture(scope="module")
 def sequences(n, tiny_clip):
-    return {"two_endpoints": make_sequence(n, tiny_clip, 13), "keyframed": keyframe_sequence(n, tiny_clip),
+    return {"two_endpoints": make_sequence(n, tiny_clip, 9), "keyframed": keyframe_sequence(n, tiny_clip),
             "loop": keyframe_sequence(n, tiny_clip, loop=True)}
 
 
@@ -78,7 +79,7 @@ def test_wan_shares_are_whole_clips_bit_for_bit(n, wan, wan_sequence):
 
 
 @pytest.mark.parametrize("name, max_rows, count", [
-    ("two_endpoints", 4, 2), ("two_endpoints", 4, 5), ("two_endpoints", 1, 4), ("two_endpoints", 5, 3),
+    ("two_endpoints", 4, 2), ("two_endpoints", 4, 4), ("two_endpoints", 1, 4), ("two_endpoints", 5, 3),
     ("keyframed", 2, 3), ("loop", 3, 2),
 ])
 def test_shares_are_contiguous_runs_of_whole_parts(n, sequences, name, max_rows, count):
@@ -116,17 +117,18 @@ def _model_rows(model):
 
 
 def test_rows_outside_the_share_are_not_computed(n, tiny_model, sequences):
-    """13 frames, max_rows 4: runs [0] [1-4] [5-8] [9-11] [12] (whole parts at cfg 1 and with cfg, 2 frames a part).
-    Two shares: frames 0-4 compute 6 frames (B for their in-betweens), frames 5-12 compute 9 (A): the least largest
-    cost. With cfg, share 1 runs A, B and its in-between parts [5, 6] [7, 8] [9, 10] [11]; the rows the model did not
-    see come out of the sampler where they started."""
+    """9 frames, max_rows 4: runs [0] [1-4] [5-7] [8] (whole parts at cfg 1, [1-4] [5-7], and with cfg, 2 frames a
+    part: [1, 2] [3, 4] [5, 6] [7]). Two shares: frames 0-4 compute 6 frames (B for their in-betweens), frames 5-8
+    compute 5 (A): the least largest cost (cutting after [0] or after [5-7] leaves one share 9). With cfg, share 1
+    runs A, B and its in-between parts [5, 6] [7], two rows (negative and positive) a frame; the rows the model did
+    not see come out of the sampler where they started."""
     seq = sequences["two_endpoints"]
     found = shares_of(n, seq["schedule"], 4, 2)
-    assert [(s.frames, sorted(s.computes)) for s in found] == [(range(0, 5), [0, 1, 2, 3, 4, 12]),
-                                                               (range(5, 13), [0, *range(5, 13)])]
+    assert [(s.frames, sorted(s.computes)) for s in found] == [(range(0, 5), [0, 1, 2, 3, 4, 8]),
+                                                               (range(5, 9), [0, 5, 6, 7, 8])]
     model, rows = _model_rows(patch(n, tiny_model, seq["schedule"], max_rows=4, share_index=1, share_count=2))
     out = sample(model, seq, 5.0, steps=2)
-    assert rows == [2, 2, 4, 4, 4, 2] * 2, "two steps, only the share's parts and the keyframes they attend to"
+    assert rows == [2, 2, 4, 2] * 2, "two steps, only the share's parts and the keyframes they attend to"
     assert torch.equal(out[1:5], out[1:2].expand(4, -1, -1, -1)), "shared noise rows left where they started"
     assert not torch.equal(out[5], out[1]) and not torch.equal(out[0], out[1])
 
@@ -134,19 +136,19 @@ def test_rows_outside_the_share_are_not_computed(n, tiny_model, sequences):
 def test_one_share_is_the_whole_sequence(n, tiny_model, sequences):
     seq = sequences["two_endpoints"]
     patched = patch(n, tiny_model, seq["schedule"], max_rows=4)
-    latent = {**seq["latent"], "samples": torch.zeros(13, 4, 8, 8)}
+    latent = {**seq["latent"], "samples": torch.zeros(9, 4, 8, 8)}
     assert n.share_nodes.AIDShareFrames.execute(patched, latent).args[0] is latent
 
 
 def test_share_frames_takes_per_row_entries_and_leaves_its_input(n, tiny_model, sequences):
     seq = sequences["two_endpoints"]
     patched = patch(n, tiny_model, seq["schedule"], max_rows=4, share_index=1, share_count=2)
-    latent = {"samples": torch.arange(13.0).view(13, 1, 1, 1).expand(13, 4, 8, 8), "batch_index": list(range(13)),
+    latent = {"samples": torch.arange(9.0).view(9, 1, 1, 1).expand(9, 4, 8, 8), "batch_index": list(range(9)),
               "noise_mask": torch.ones(1, 1, 8, 8)}
     with untouched(latent):
         out = n.share_nodes.AIDShareFrames.execute(patched, latent).args[0]
-    assert out["samples"][:, 0, 0, 0].tolist() == list(range(5, 13))
-    assert out["batch_index"] == list(range(5, 13)) and out["noise_mask"].shape[0] == 1
+    assert out["samples"][:, 0, 0, 0].tolist() == list(range(5, 9))
+    assert out["batch_index"] == list(range(5, 9)) and out["noise_mask"].shape[0] == 1
 
 
 # bad input --------------------------------------------------------------------------------------------------------
@@ -164,18 +166,18 @@ def test_shares_need_max_rows(n, tiny_model, sequences):
 
 
 def test_more_shares_than_runs_of_parts_are_refused_before_sampling(n, tiny_model, sequences):
-    """13 frames at max_rows 12: A, B and the 11 in-betweens in one part at cfg 1 (two parts of 6 with cfg, whose
-    edge the cfg 1 part crosses): three runs."""
+    """9 frames at max_rows 8: A, B and the 7 in-betweens in one part at cfg 1 (two parts, [1-4] and [5-7], with
+    cfg, whose edge the cfg 1 part crosses): three runs."""
     schedule = sequences["two_endpoints"]["schedule"]
-    expect_input_error(lambda: patch(n, tiny_model, schedule, max_rows=12, share_count=5), NODE, "share_count",
+    expect_input_error(lambda: patch(n, tiny_model, schedule, max_rows=8, share_count=5), NODE, "share_count",
                        r"split into 3 runs", r"at most 3 shares", r"got 5")
 
 
 def test_a_model_call_in_one_part_cannot_be_shared(n, tiny_model, sequences):
     seq = sequences["two_endpoints"]
-    patched = patch(n, tiny_model, seq["schedule"], max_rows=13, share_count=2)
+    patched = patch(n, tiny_model, seq["schedule"], max_rows=9, share_count=2)
     expect_input_error(lambda: sample(patched, seq, 1.0, steps=1), NODE, "max_rows",
-                       r"holds the whole model call \(13 rows\)", r"share_count to 1")
+                       r"holds the whole model call \(9 rows\)", r"share_count to 1")
 
 
 def test_share_frames_needs_the_aid_model_and_its_latent(n, tiny_model, sequences):
@@ -184,15 +186,15 @@ def test_share_frames_needs_the_aid_model_and_its_latent(n, tiny_model, sequence
     expect_input_error(lambda: node.execute(tiny_model, seq["latent"]), "AID Share Frames", "model", "no AID patch")
     patched = patch(n, tiny_model, seq["schedule"], max_rows=4, share_count=2)
     expect_input_error(lambda: node.execute(patched, {"samples": torch.zeros(5, 4, 8, 8)}), "AID Share Frames",
-                       "samples", r"13 frames", r"5 rows")
+                       "samples", r"9 frames", r"5 rows")
 
 
 @pytest.mark.parametrize("got, shown", [
-    (13, None),
-    (5, r"missing: share 1 \(frames 5-12\); a participant that failed or timed out"),
-    (8, r"missing: share 0 \(frames 0-4\)"),
-    (14, r"more than the sequence"),
-    (6, r"7 pictures missing, which no set of whole shares makes"),
+    (9, None),
+    (5, r"missing: share 1 \(frames 5-8\); a participant that failed or timed out"),
+    (4, r"missing: share 0 \(frames 0-4\)"),
+    (10, r"more than the sequence"),
+    (6, r"3 pictures missing, which no set of whole shares makes"),
 ])
 def test_gathered_frames_are_checked_and_the_missing_share_named(n, tiny_model, sequences, got, shown):
     patched = patch(n, tiny_model, sequences["two_endpoints"]["schedule"], max_rows=4, share_count=2)
@@ -202,7 +204,7 @@ def test_gathered_frames_are_checked_and_the_missing_share_named(n, tiny_model, 
         assert node.execute(images, patched, 1).args[0] is images
     else:
         expect_input_error(lambda: node.execute(images, patched, 1), "AID Check Gathered Frames", "images",
-                           r"expected the whole sequence, 13 pictures", rf"got {got}", shown)
+                           r"expected the whole sequence, 9 pictures", rf"got {got}", shown)
 
 
 def test_gathered_clips_count_pictures_per_frame(n, wan, wan_sequence):
