@@ -26,7 +26,7 @@ SIZE = 512
 def _start(w: Workflow, *widths: int) -> tuple:
     """The columns of the given widths (no read-me column: the blueprint's description says it), then the model, CLIP
     and VAE inputs."""
-    return (*columns(*widths)[1:], w.input("model", "MODEL"), w.input("clip", "CLIP"), w.input("vae", "VAE"))
+    return (*columns(*widths, pack=False)[1:], w.input("model", "MODEL"), w.input("clip", "CLIP"), w.input("vae", "VAE"))
 
 
 def _text(w: Workflow, col: Column, clip: Input, title: str, text: Input):

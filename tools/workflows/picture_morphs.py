@@ -105,7 +105,7 @@ each in its caption; `noise_seed`; `frames` in both schedules (they must match).
 def _photo_morph(w: Workflow, setting: Setting, model_text: str, loaders, prefix: str) -> None:
     """The FreeMorph graph; ``loaders(w, column)`` gives (loader nodes, MODEL, CLIP, VAE)."""
     notes, load, pictures, prompts, sequence, morph, sample, save = columns(315, 330, 400, 340, 340, 340, 400)
-    w.group("Read me", [w.note(_note(setting, model_text), notes.next(1150))], color="#432")
+    w.group("Read me", [w.note(_note(setting, model_text), notes)], color="#432")
     loader_nodes, model, clip, vae = loaders(w, load)
     w.group("Load", loader_nodes, color=LOAD)
     picture_nodes, scaled, latents = encoded_photos(w, pictures, vae, setting.size)
@@ -237,7 +237,7 @@ GPU, `max_rows` on *Picture Morph Attention* splits the sampling.
 a caption line and `keyframes` in both schedules; `loop` off for an open story that ends at the last picture.
 
 **Expect** an animated WEBP (it cycles) and a grid of {frames} frames in `output/inbetween/`.
-""", notes.next(1150))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     w.group("Load", [ckpt], color=LOAD)
     picture_nodes, images, latents = picture_batch(w, pictures, ckpt["VAE"], s.size)

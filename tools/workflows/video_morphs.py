@@ -127,7 +127,7 @@ prompt; the seed; `frames`, `length`.
 
 **Expect** `output/inbetween/video_morph_wan21_flf2v_*.mp4`: {joined} frames at {FPS:g} fps, photo A to photo B,
 passing through every still.
-""", notes.next(1700))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD21_768)
     w.group("Load (stills)", [ckpt], color=LOAD)
     load.skip(SKIP)
@@ -210,7 +210,7 @@ Too much: fewer keyframes (prompt lines and `keyframes` together), a shorter `le
 
 **Expect** `output/inbetween/video_story_wan22_*.mp4`: {joined} frames at {FPS:g} fps through the four seasons and
 back, and the stills' grid (`video_story_wan22_stills_*.png`).
-""", notes.next(1600))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = _schedule(w, load, keyframes, STORY_STILL_FRAMES, loop=True, steps=STORY_STEPS)
     w.group("Load (stills)", [ckpt, schedule], color=LOAD)
