@@ -55,7 +55,7 @@ NODES_2_HEIGHTS = {
     "InbetweenWanClipsFromStills": 270,
 }
 # note_height's measures (canvas units)
-NOTE_CHARACTER, NOTE_LINE, NOTE_BLOCK, NOTE_MARGIN = 5.6, 12, 20, 40
+NOTE_CHARACTER, NOTE_LINE, NOTE_BLOCK, NOTE_MARGIN = 5.6, 14, 20, 40
 UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 # Widgets a newer ComfyUI than the oldest tested one (v0.3.64) added at the end of a core node: the workflows leave
 # them out, so every tested version loads them, and a newer front end gives them their default (v0.12.1: 1).
@@ -428,16 +428,17 @@ class Workflow:
 
 
 def note_height(markdown: str, width: int) -> int:
-    """The height a note ``width`` wide needs for ``markdown``: its lines as the front end wraps them (about
-    NOTE_CHARACTER px a character; a heading counts twice), NOTE_LINE px each, NOTE_BLOCK px a paragraph, NOTE_MARGIN.
-    Fitted to the text's height measured in front ends 1.27, 1.37 and 1.58.1 at width 440 (every shipped note), with
-    room to spare: the text ends at 70-85% of it. test_frontend.py checks that no note's text overflows."""
+    """The height a note ``width`` wide needs for ``markdown``: its lines as wrapped at about NOTE_CHARACTER px a
+    character (a heading counts twice, a link with its address), NOTE_LINE px each, NOTE_BLOCK px a paragraph,
+    NOTE_MARGIN. Fitted to the text's height measured at width 440 for every shipped note in front ends 1.27, 1.37 and
+    1.58.1 and in Nodes 2.0 (1.58.1), which draws a note as tall as its text needs: the text ends at 90% of it or
+    less in Nodes 2.0, at 50-70% in the classic renderer. test_frontend.py checks both."""
     per_line = (width - 44) / NOTE_CHARACTER  # the widget's margins and the editor's padding
     lines, blocks = 0, 0
     for paragraph in re.split(r"\n\s*\n", markdown.strip()):
         blocks += 1
         for item in re.split(r"\n(?=\s*[-*] |\s*\d+\. |\|)", paragraph):  # list items and table rows start lines
-            text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", item).replace("\n", " ")  # a link shows its text
+            text = item.replace("\n", " ")  # a link counted with its address: Nodes 2.0 shows the Markdown as written
             heading = text.lstrip().startswith("#")
             lines += (2 if heading else 1) * math.ceil(len(text) * (1.6 if heading else 1) / per_line)
     return 10 * math.ceil((NOTE_LINE * lines + NOTE_BLOCK * blocks + NOTE_MARGIN) / 10)
