@@ -14,6 +14,34 @@ NO_CHROMIUM = "front-end test skipped: no Chromium found (install Debian's chrom
 # every page: the classic renderer unless a page asks for Nodes 2.0.
 SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False, "Comfy.Graph.CanvasMenu": False,
             "Comfy.VueNodes.Enabled": False}
+# The template browser of the newest front end opens a template fitted to its nodes: scale = 0.75 * min(canvas width /
+# W, canvas height / H), W and H the bounds of the nodes' boundingRect (title bars included) and 10 canvas units around.
+# Below 8 / 14 (LiteGraph.Canvas.MinFontSizeForLOD over the node text size) it draws every node as an empty box. Every
+# template opens readable on a 1600x1000 canvas, but the ones below.
+READABLE_SCALE, FIT_CANVAS, LARGE_CANVAS = 8 / 14, (1600, 1000), (1920, 1080)
+# Workflows whose nodes do not fit 1600x1000 readable (packed as tight as their columns allow; see the developer
+# guide): name -> the scale each opens at, at least, on a 1920x1080 canvas. READABLE_SCALE where that is readable; the
+# others have more nodes than a 1920x1080 canvas holds readable in columns (two or three pictures with their scaling,
+# five clips' groups, two models' loaders) and open at the largest scale their layout allows.
+LARGE_TEMPLATES = {
+    "Expression edit (Qwen-Image-Edit)": READABLE_SCALE, "Expression edit with AID (Qwen-Image-Edit)": READABLE_SCALE,
+    "Picture morph Redux (Flux)": READABLE_SCALE, "Picture morph img2img (SD1.5)": READABLE_SCALE,
+    "Picture morph FreeMorph (Flux)": 0.52, "Picture morph FreeMorph (SD2.1)": 0.54,
+    "Picture morph FreeMorph (SDXL)": 0.54, "Picture story FreeMorph (SD1.5)": 0.52,
+    "AID video prompt morph (Wan 2.1 T2V)": 0.49, "AID video prompt morph (Wan 2.2 TI2V 5B)": 0.49,
+    "Video morph FreeMorph and Wan 2.1 FLF2V": 0.50, "Video story loop (Wan 2.2 I2V)": 0.51,
+}
+
+
+def fit_scale(ui: dict, canvas: tuple[int, int]) -> float:
+    """The scale the template browser opens the workflow ``ui`` at on ``canvas``, from its nodes' saved geometry."""
+    left = min(node["pos"][0] for node in ui["nodes"]) - 10
+    top = min(node["pos"][1] for node in ui["nodes"]) - 30 - 10
+    right = max(node["pos"][0] + node["size"][0] for node in ui["nodes"]) + 10
+    bottom = max(node["pos"][1] + node["size"][1] for node in ui["nodes"]) + 10
+    return 0.75 * min(canvas[0] / max(right - left, 300), canvas[1] / max(bottom - top, 300))
+
+
 # LiteGraph's canvas state of the loaded graph: what the layout checks read.
 NODES_JS = """window.app.graph._nodes.map(n => ({id: n.id, type: n.type, title: n.title,
     min: Array.from(n.computeSize()), bounding: Array.from(n.boundingRect)}))"""
@@ -59,6 +87,34 @@ def load_template(browser: Browser, name: str) -> dict:
         await window.app.loadGraphData(workflow, true, true, "{name}");
         return workflow;
     }})()""")
+
+
+def open_templates(browser: Browser, names: list[str], settle: float = 1.5) -> dict:
+    """Open each template as the newest front end's template browser does (fitted to the graph, openSource
+    "template"), one after another: name -> [canvas scale, whether LiteGraph draws low quality, canvas width, height]
+    ``settle`` seconds after each load."""
+    return browser.evaluate(f"""(async () => {{
+        const seen = {{}};
+        for (const name of {json.dumps(names)}) {{
+            const response = await fetch(window.comfyAPI.api.api.apiURL(
+                `/workflow_templates/{PACK_FOLDER_NAME}/${{name}}.json`));
+            await window.app.loadGraphData(await response.json(), true, true, name, {{openSource: "template"}});
+            await new Promise(resolve => setTimeout(resolve, {int(settle * 1000)}));
+            const canvas = window.app.canvas;
+            seen[name] = [canvas.ds.scale, canvas.low_quality, canvas.canvas.clientWidth, canvas.canvas.clientHeight];
+        }}
+        return seen;
+    }})()""", timeout=60 + len(names) * (settle + 3))
+
+
+def overflowing_notes(browser: Browser) -> list:
+    """The Markdown notes of the loaded graph whose text is taller than the note shows: [id, text height, shown
+    height] each (the editor's content against its widget's element, canvas units)."""
+    return browser.evaluate("""window.app.graph._nodes.filter(n => n.type === "MarkdownNote").map(n => {
+        const element = n.widgets[0].element;
+        const editor = element.querySelector(".ProseMirror") || element;
+        return [n.id, editor.scrollHeight, element.clientHeight];
+    }).filter(([, content, shown]) => content > shown + 1)""")
 
 
 def open_dialogs(browser: Browser, settle: float = 1.0) -> list[str]:

@@ -2,9 +2,9 @@
 front ends: the one the ComfyUI pins ("bundled") and the newest on the registry ("newest", served with
 ``--front-end-root``; ComfyUI v0.12 on, see conftest's newest_frontend_server). Each workflow loads from the template
 route with no missing node type, no dialog but the missing-models listing (the workflow's model metadata,
-downloadable), no console error; its nodes are not smaller than the front end draws them and do not overlap; its
-saved view shows the Read me note's left edge right of the side toolbar; ``app.graphToPrompt()`` equals the host
-suite's converter. The template browser lists every workflow and finds its thumbnail. Each blueprint (ComfyUI v0.12
+downloadable), no console error; its nodes are not smaller than the front end draws them and do not overlap; no
+note's text overflows it; its saved view shows the Read me note's left edge right of the side toolbar;
+``app.graphToPrompt()`` equals the host suite's converter. The template browser lists every workflow and finds its thumbnail. Each blueprint (ComfyUI v0.12
 on), its node wired to a loader, loads clean and the front end flattens it into the prompt the host suite runs
 against its template; a blueprint added from the node search box, as a user adds it, runs on the test checkpoint.
 In the newest front end's Nodes 2.0 renderer (``Comfy.VueNodes.Enabled``), whose nodes are drawn taller than their
@@ -118,6 +118,10 @@ def test_workflow_in_the_real_front_end(browser, object_info, name, tmp_path):
                for side, x in (("left", edge["note_left"] + 2), ("right", edge["note_right"] - 6))]
     assert max(abs(a - b) for a, b in zip(*margins)) <= 12, (
         f"{name}: the screenshot shows the Read me's left margin {margins[0]} unlike its right margin {margins[1]}")
+
+    # note_height gives each note the room its text takes in every front end tested, with some to spare
+    overflowing = frontend.overflowing_notes(browser)
+    assert not overflowing, f"{name}: a note's text overflows it ([id, text height, shown height]): {overflowing}"
 
     assert _comparable(frontend.graph_to_prompt(browser), object_info) == _comparable(
         ui_to_api(workflow, object_info, unlisted_files=MODEL_WIDGETS), object_info)

@@ -8,11 +8,16 @@ lists at /workflow_templates; a card's title is the file name, its description (
 '-' and '_' as spaces, in the server's order (ComfyUI globs the folder unsorted) unless the user sorts by name. It reads no title,
 description or order from the pack (no index.json, no locale keys: those are for its own templates), so the names
 are the titles.
+
+What a user sees on opening one: the newest front end fits the view to the template's nodes, and every template opens
+drawn in full (not as the empty boxes LiteGraph draws below scale 8/14) on a 1600x1000 page, the large ones listed in
+frontend.LARGE_TEMPLATES on 1920x1080 or at the scale listed there.
 """
 
 import json
 import re
 
+import frontend
 import pytest
 from conftest import WORKFLOWS
 from PIL import Image
@@ -95,3 +100,24 @@ def test_every_template_the_readme_names_is_a_card(cards):
              for name in re.findall(r"`([^`]+)`", row.rsplit("|", 2)[-2])}
     titles = {card["title"] for card in cards}
     assert len(named) > 20 and named <= titles, sorted(named - titles)
+
+
+@pytest.mark.parametrize("canvas", [frontend.FIT_CANVAS, frontend.LARGE_CANVAS], ids=lambda size: "x".join(map(str, size)))
+def test_every_template_opens_readable(newest_frontend_server, canvas):
+    """The newest front end's template browser opens a template fitted to its graph (1.58: fitToBounds at zoom 0.75),
+    and below scale 8/14 draws every node and note as an empty box. On a 1600x1000 page every template opens drawn in
+    full, but the large ones (frontend.LARGE_TEMPLATES), which on a 1920x1080 page open at least at the scale listed
+    there: readable, or for the few with a column taller than that page allows, as large as their layout makes it."""
+    names = [name for name in SHIPPED if (name in frontend.LARGE_TEMPLATES) == (canvas == frontend.LARGE_CANVAS)]
+    page = frontend.open_frontend(newest_frontend_server, frontend.chromium(), *canvas)
+    try:
+        opened = frontend.open_templates(page, names)
+    finally:
+        page.close()
+    for name in names:
+        scale, low_quality, width, height = opened[name]
+        assert (width, height) == canvas, f"{name}: the canvas is {width}x{height}, not the page"
+        least = frontend.LARGE_TEMPLATES.get(name, frontend.READABLE_SCALE)
+        assert scale >= least - 0.002, f"{name}: opens at scale {scale:.3f} on {width}x{height}, below {least:.3f}"
+        if least >= frontend.READABLE_SCALE:
+            assert not low_quality, f"{name}: opens at scale {scale:.3f} on {width}x{height}, drawn as empty boxes"

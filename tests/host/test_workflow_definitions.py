@@ -5,6 +5,7 @@ import importlib
 import json
 
 import comfy_host
+import frontend
 import pytest
 from conftest import WORKFLOWS
 
@@ -73,6 +74,21 @@ def test_saved_view_clears_the_sidebar_and_nothing_overlaps(built, name):
         for index, (label, box) in enumerate(boxes):
             clashing = [other for other, second in boxes[index + 1:] if _overlap(box, second)]
             assert not clashing, f"{name}: {label} overlaps {clashing}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_template_browser_opens_it_readable(built, name):
+    """The newest front end's template browser fits the view to the nodes; below scale 8/14 it draws them as empty
+    boxes. From the saved geometry: readable on a 1600x1000 canvas, or for a large workflow at least the scale
+    frontend.LARGE_TEMPLATES lists for 1920x1080 (test_template_browser measures both in the front end)."""
+    if name not in frontend.LARGE_TEMPLATES:
+        scale = frontend.fit_scale(built[name], frontend.FIT_CANVAS)
+        assert scale >= frontend.READABLE_SCALE, f"{name}: opens at {scale:.3f} on 1600x1000, drawn as empty boxes"
+        return
+    scale = frontend.fit_scale(built[name], frontend.LARGE_CANVAS)
+    assert scale >= frontend.LARGE_TEMPLATES[name], f"{name}: opens at {scale:.3f} on 1920x1080"
+    assert frontend.fit_scale(built[name], frontend.FIT_CANVAS) < frontend.READABLE_SCALE, (
+        f"{name} now fits 1600x1000 readable: take it off frontend.LARGE_TEMPLATES")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -7,6 +7,7 @@ from .layout import (
     PROMPTS,
     SAMPLE,
     SAVE,
+    SAVE_HEIGHT,
     SEQUENCE,
     aid_patch,
     checkpoint,
@@ -30,18 +31,18 @@ def _aid_graph(w: Workflow, note: str, model: Model, prompt_a: str, prompt_b: st
                max_rows: int = 0, grid_columns: int = 7, fps: float = 6.0, video: bool = False) -> None:
     """Load -> prompts -> conditioning batch + AID patch + shared-noise latent -> KSampler -> WEBP and grid (and an
     MP4 with ``video``)."""
-    notes, load, prompts, sequence, sample, save = columns(315, 400, 340, 315, 400)
-    w.group("Read me", [w.note(note, notes.next(760))], color="#432")
+    # a ControlNet's loader and hint get a column of their own before Sample, so the packed layout fits its budget
+    notes, load, prompts, sequence, control, sample, save = columns(315, 400, 340, 315, 315, 400)
+    w.group("Read me", [w.note(note, notes)], color="#432")
     ckpt = checkpoint(w, load, model)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), title="Beta schedule (alpha = beta = steps)",
                       frames=frames, preset="classic", steps=steps, start=0.0, end=1.0)
-    loaders = [ckpt, schedule]
+    w.group("Load", [ckpt, schedule], color=LOAD)
     if scribble:
-        controlnet = w.node("ControlNetLoader", load.next(60), models=[SD15_SCRIBBLE_CONTROLNET],
+        controlnet = w.node("ControlNetLoader", control.next(60), models=[SD15_SCRIBBLE_CONTROLNET],
                             control_net_name=SD15_SCRIBBLE_CONTROLNET.name)
-        hint = w.node("LoadImage", load.next(330), title="Scribble / edge map", image="example.png")
-        loaders += [controlnet, hint]
-    w.group("Load", loaders, color=LOAD)
+        hint = w.node("LoadImage", control.next(330), title="Scribble / edge map", image="example.png")
+        w.group("ControlNet", [controlnet, hint], color=LOAD)
 
     a = prompt(w, prompts, ckpt["CLIP"], "Prompt A (first frame)", prompt_a)
     b = prompt(w, prompts, ckpt["CLIP"], "Prompt B (last frame)", prompt_b)
@@ -166,7 +167,7 @@ a batch of 7: lower `frames` or the size on a small GPU.
 
 @workflow("AID adaptive schedule (SD1.5)")
 def aid_adaptive_sd15(w: Workflow):
-    notes, load, prompts, explore, save, report = columns(315, 400, 400, 400, 360)
+    notes, load, prompts, explore, save, report = columns(315, 360, 360, 360, 360)
     w.group("Read me", [w.note(f"""
 ## Adaptive Beta Schedule: the sequence chooses its coefficients (SD1.5)
 
@@ -184,7 +185,7 @@ coefficients, 5 frames, about 4 sampling runs of batch 3; the paper explores 16 
 **Expect** the frames as WEBP and grid, the metrics chart, and two text panels: the adaptive report (explored
 coefficients, fitted Beta, chosen frames) and the metrics summary. The `schedule` output reproduces these frames in
 `AID prompt morph (SD1.5)` with the same seed.
-""", notes.next(760))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     w.group("Load", [ckpt], color=LOAD)
     a = prompt(w, prompts, ckpt["CLIP"], "Prompt A (first frame)", "a photo of a cat sitting on a wooden table, soft window light")
@@ -201,7 +202,7 @@ coefficients, fitted Beta, chosen frames) and the metrics summary. The `schedule
     w.group("Save", save_sequence(w, save, adaptive["images"], "aid_adaptive"), color=SAVE)
     metrics = w.node("InbetweenInterpolationMetrics", report.next(280), images=adaptive["images"], distance="pixel")
     summary = w.node("PreviewAny", report.next(200), title="Metrics summary", source=metrics["summary"])
-    chart = w.node("SaveImage", report.next(300), images=metrics["chart"], filename_prefix="inbetween/aid_adaptive_metrics")
+    chart = w.node("SaveImage", report.next(SAVE_HEIGHT), images=metrics["chart"], filename_prefix="inbetween/aid_adaptive_metrics")
     w.group("Metrics", [metrics, summary, chart], color=SAMPLE)
 
 

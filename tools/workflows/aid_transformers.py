@@ -66,7 +66,7 @@ Flux schnell works the same way with 4 steps (set the schedule's `steps` to 4 to
 {TRANSFORMER_SETTINGS}
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
-""", notes.next(760))], color="#432")
+""", notes)], color="#432")
     unet, clip, vae = flux_loaders(w, load)
     w.group("Load", [unet, clip, vae], color=LOAD)
     a = prompt(w, prompts, clip["CLIP"], "Prompt A (first frame)", "a red fox sitting in a snowy forest, photo")
@@ -98,7 +98,7 @@ coefficients, and *AID Attention Patch* on the joint text-image attention of eve
 {TRANSFORMER_SETTINGS}
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
-""", notes.next(760))], color="#432")
+""", notes)], color="#432")
     unet = w.node("UNETLoader", load.next(82), models=[QWEN_IMAGE], unet_name=QWEN_IMAGE.name, weight_dtype="default")
     shift = w.node("ModelSamplingAuraFlow", load.next(58), model=unet["MODEL"], shift=3.1)
     clip = w.node("CLIPLoader", load.next(106), models=[QWEN_TEXT_ENCODER], clip_name=QWEN_TEXT_ENCODER.name,
@@ -136,7 +136,7 @@ self-attention): 7 frames from prompt A to prompt B in one batch, shared noise, 
 {TRANSFORMER_SETTINGS}
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
-""", notes.next(760))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD35_MEDIUM)
     w.group("Load", [ckpt], color=LOAD)
     a = prompt(w, prompts, ckpt["CLIP"], "Prompt A (first frame)", "a lighthouse on a cliff at dawn, oil painting")
@@ -181,7 +181,7 @@ than two pictures, encode one picture per keyframe into `clip_vision_a`, leave `
 - Keep the Beta schedule's `steps` equal to the KSampler's.
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
-""", notes.next(900))], color="#432")
+""", notes)], color="#432")
     unet, clip, vae = flux_loaders(w, load)
     redux = w.node("StyleModelLoader", load.next(58), models=[FLUX_REDUX], style_model_name=FLUX_REDUX.name)
     vision = w.node("CLIPVisionLoader", load.next(58), models=[SIGCLIP_VISION], clip_name=SIGCLIP_VISION.name)

@@ -117,7 +117,7 @@ WAN21_FRAMES, WAN21_STEPS = 33, 30
 
 @workflow("AID video prompt morph (Wan 2.1 T2V)")
 def aid_wan21_t2v(w: Workflow):
-    notes, load, prompts, sequence, sample, clips_a, clips_b, sheet = columns(340, 400, 340, 315, 360, 360, 360)
+    notes, load, prompts, sequence, sample, *clip_cols, sheet = columns(340, 400, 340, 315, *[360] * CLIPS, 360)
     w.group("Read me", [w.note(f"""
 ## AID between two prompts on video: Wan 2.1 T2V 1.3B
 
@@ -145,7 +145,7 @@ the latent's `batch_size` together; add a clip group per clip).
 
 **Expect** in `output/inbetween/`: five MP4s (`aid_wan21_t2v_clip1` to `_clip5`, 16 fps) and a contact sheet,
 one row a clip.
-""", notes.next(1500))], color="#432")
+""", notes)], color="#432")
     _, shift, clip, vae, _ = wan_loaders(w, load, WAN21_T2V_1_3B, WAN21_VAE)
     a, b, negative = _wan_prompts(w, prompts, clip["CLIP"])
     schedule = _clip_schedule(w, sequence, WAN21_STEPS)
@@ -158,7 +158,7 @@ one row a clip.
     w.group("Sequence", [schedule, batch, patch, empty, shared], color=SEQUENCE)
     sampler = _sampler(w, sample, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"], shared["LATENT"],
                        WAN21_STEPS, 6.0)
-    _save_clips(w, [clips_a, clips_b], sheet, sampler["LATENT"], vae["VAE"], "AID video prompt morph (Wan 2.1 T2V)", fps=16.0,
+    _save_clips(w, clip_cols, sheet, sampler["LATENT"], vae["VAE"], "aid_wan21_t2v", fps=16.0,
                 frames=WAN21_FRAMES, sheet_scale=0.25)
 
 
@@ -167,7 +167,7 @@ WAN22_FRAMES, WAN22_STEPS = 49, 20
 
 @workflow("AID video prompt morph (Wan 2.2 TI2V 5B)")
 def aid_wan22_ti2v_5b(w: Workflow):
-    notes, load, prompts, sequence, sample, clips_a, clips_b, sheet = columns(340, 400, 340, 315, 360, 360, 360)
+    notes, load, prompts, sequence, sample, *clip_cols, sheet = columns(340, 400, 340, 315, *[360] * CLIPS, 360)
     w.group("Read me", [w.note(f"""
 ## AID between two prompts on video: Wan 2.2 TI2V 5B
 
@@ -195,7 +195,7 @@ every clip then starts from it.
 
 **Expect** in `output/inbetween/`: five MP4s (`aid_wan22_ti2v_5b_clip1` to `_clip5`, 24 fps) and a contact sheet,
 one row a clip.
-""", notes.next(1500))], color="#432")
+""", notes)], color="#432")
     _, shift, clip, vae, _ = wan_loaders(w, load, WAN22_TI2V_5B, WAN22_VAE)
     a, b, negative = _wan_prompts(w, prompts, clip["CLIP"])
     schedule = _clip_schedule(w, sequence, WAN22_STEPS)
@@ -209,7 +209,7 @@ one row a clip.
     w.group("Sequence", [schedule, batch, patch, empty, rows, shared], color=SEQUENCE)
     sampler = _sampler(w, sample, patch["MODEL"], batch["CONDITIONING"], negative["CONDITIONING"], shared["LATENT"],
                        WAN22_STEPS, 5.0)
-    _save_clips(w, [clips_a, clips_b], sheet, sampler["LATENT"], vae["VAE"], "AID video prompt morph (Wan 2.2 TI2V 5B)", fps=24.0,
+    _save_clips(w, clip_cols, sheet, sampler["LATENT"], vae["VAE"], "aid_wan22_ti2v_5b", fps=24.0,
                 frames=WAN22_FRAMES, sheet_scale=0.125)
 
 
@@ -246,7 +246,7 @@ at 1024x1024; CPU) sampling with AID took 1.20x plain sampling. Set `max_rows` t
 do not fit: the two end frames' keys and values are then kept during each model call.
 
 **Expect** an animated WEBP and a grid of 7 frames in `output/inbetween/`.
-""", notes.next(1100))], color="#432")
+""", notes)], color="#432")
     unet = w.node("UNETLoader", load.next(82), models=[Z_IMAGE_TURBO], unet_name=Z_IMAGE_TURBO.name,
                   weight_dtype="default")
     shift = w.node("ModelSamplingAuraFlow", load.next(58), model=unet["MODEL"], shift=3.0)

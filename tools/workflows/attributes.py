@@ -6,6 +6,7 @@ from .layout import (
     PROMPTS,
     SAMPLE,
     SAVE,
+    SAVE_HEIGHT,
     SEQUENCE,
     aid_patch,
     checkpoint,
@@ -42,7 +43,7 @@ gives the opposite expression); *Alpha Blend*'s `strategy` (`last_tokens`, `dire
 
 **Expect** 7 frames: the first is the neutral prompt's image, the fifth the target's, the last exaggerated (grid and
 WEBP in `output/inbetween/`).
-""", notes.next(640))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), title="Alpha schedule 0 -> 1.5", frames=7,
                       preset="uniform", start=0.0, end=1.5)
@@ -84,7 +85,7 @@ output too, which SDXL also reads).
 fourth delta from `target_3` and *Multi Attribute Blend*'s free slots.
 
 **Expect** one 1024x1024 portrait, smiling and wearing glasses (`output/inbetween/`).
-""", notes.next(560))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SDXL)
     latent = w.node("EmptyLatentImage", load.next(110), width=1024, height=1024, batch_size=1)
     w.group("Load", [ckpt, latent], color=LOAD)
@@ -147,7 +148,7 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
 **Change**: load your portrait in *Load Image*; the two prompts; the schedule's `end` (intensity) and `frames`.
 
 **Expect** 5 edits of your portrait from neutral to an exaggerated smile (grid and WEBP in `output/inbetween/`).
-{AID_EXPRESSION if aid else ""}""", notes.next(760))], color="#432")
+{AID_EXPRESSION if aid else ""}""", notes)], color="#432")
     unet = w.node("UNETLoader", load.next(82), models=[QWEN_IMAGE_EDIT], unet_name=QWEN_IMAGE_EDIT.name,
                   weight_dtype="default")
     lora = w.node("LoraLoaderModelOnly", load.next(82), title="PixelSmile LoRA", models=[PIXELSMILE_LORA],
@@ -193,8 +194,8 @@ series; the latent is repeated to 5 rows with a fixed seed behaviour so every ro
     decode = w.node("VAEDecode", sample.next(46), samples=sampler["LATENT"], vae=vae["VAE"])
     w.group("Sample", [repeat, same_noise, sampler, decode], color=SAMPLE)
     prefix = "inbetween/expression_aid" if aid else "inbetween/expression"
-    webp = w.node("SaveAnimatedWEBP", save.next(330), images=decode["IMAGE"], filename_prefix=prefix,
+    webp = w.node("SaveAnimatedWEBP", save.next(SAVE_HEIGHT), images=decode["IMAGE"], filename_prefix=prefix,
                   fps=4.0, lossless=False, quality=90)
     grid = w.node("InbetweenImageGrid", save.next(110), images=decode["IMAGE"], columns=0, padding=5, pad_value=1.0)
-    grid_save = w.node("SaveImage", save.next(300), images=grid["IMAGE"], filename_prefix=f"{prefix}_grid")
+    grid_save = w.node("SaveImage", save.next(SAVE_HEIGHT), images=grid["IMAGE"], filename_prefix=f"{prefix}_grid")
     w.group("Save", [webp, grid, grid_save], color=SAVE)

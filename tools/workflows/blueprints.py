@@ -26,7 +26,7 @@ SIZE = 512
 def _start(w: Workflow, *widths: int) -> tuple:
     """The columns of the given widths (no read-me column: the blueprint's description says it), then the model, CLIP
     and VAE inputs."""
-    return (*columns(*widths)[1:], w.input("model", "MODEL"), w.input("clip", "CLIP"), w.input("vae", "VAE"))
+    return (*columns(*widths, pack=False)[1:], w.input("model", "MODEL"), w.input("clip", "CLIP"), w.input("vae", "VAE"))
 
 
 def _text(w: Workflow, col: Column, clip: Input, title: str, text: Input):
@@ -61,7 +61,7 @@ def _aid_frames(w: Workflow, cols: tuple[Column, Column], model: Input, vae: Inp
 
 @blueprint("AID prompt morph", f"{CATEGORY}/AID",
            "Two prompts -> frames with AID attention interpolation: prompt A's picture, in-betweens that stay "
-           "consistent with both ends, prompt B's picture, sampled in one batch (template AID prompt morph (SD1.5)).")
+           "consistent with both ends, prompt B's picture, sampled in one batch. Template: AID prompt morph (SD1.5).")
 def aid_prompt_morph(w: Workflow):
     prompts, sequence, sample, model, clip, vae = _start(w, 340, 340, 340)
     a = _text(w, prompts, clip, "Prompt A (first frame)", w.input("prompt_a", "STRING", aid.CAT_AND_DOG[0]))
@@ -78,7 +78,7 @@ def aid_prompt_morph(w: Workflow):
 
 @blueprint("Keyframe story", f"{CATEGORY}/keyframes",
            "A prompt a line -> frames through every prompt with AID in each segment; loop leads the last prompt back "
-           "to the first so the frames cycle. keyframes must count the lines (template Keyframe story loop (SD1.5)).")
+           "to the first so the frames cycle. keyframes must count the lines. Template: Keyframe story loop (SD1.5).")
 def keyframe_story(w: Workflow):
     prompts, sequence, sample, model, clip, vae = _start(w, 340, 340, 340)
     lines = w.node("InbetweenEncodeKeyframePrompts", prompts.next(260), title="Keyframe prompts (one a line)",
@@ -96,8 +96,8 @@ def keyframe_story(w: Workflow):
 
 @blueprint("Attribute slider", f"{CATEGORY}/attributes",
            "Neutral and target prompts -> frames of the target's attribute at intensities alpha_start to alpha_end "
-           "(1: the target, above 1: stronger, below 0: the opposite), one shared noise (template "
-           "Attribute slider (SD1.5)).")
+           "(1: the target, above 1: stronger, below 0: the opposite), one shared noise. Template: "
+           "Attribute slider (SD1.5).")
 def attribute_slider(w: Workflow):
     prompts, sequence, sample, model, clip, vae = _start(w, 340, 340, 340)
     pair = w.node("InbetweenEncodePromptPair", prompts.next(330), clip=clip,
@@ -126,7 +126,7 @@ def attribute_slider(w: Workflow):
 @blueprint("Picture morph", f"{CATEGORY}/morphs",
            "Two pictures -> frames from picture A to picture B whose ends are the pictures themselves (FreeMorph: "
            "inversion, then sampling with the morph's attention); captions describe each picture. SD 2.1's settings "
-           "(template Picture morph FreeMorph (SD2.1)).")
+           "as in the template Picture morph FreeMorph (SD2.1).")
 def picture_morph(w: Workflow):
     setting = picture_morphs.SD21
     pictures, prompts, sequence, morph, sample, model, clip, vae = _start(w, 340, 340, 340, 340, 400)

@@ -62,7 +62,7 @@ endpoint A: 18 of 31 frames at most, 1.72x faster at best. More participants: ra
 {AID_SETTINGS.replace("(7)", f"({FRAMES})")}
 
 **Expect** in the master's `output/inbetween/`: an animated WEBP and a grid of all {FRAMES} frames.
-""", notes.next(900))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), title="Beta schedule (alpha = beta = steps)",
                       frames=FRAMES, preset="classic", steps=25, start=0.0, end=1.0)

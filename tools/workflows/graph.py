@@ -11,6 +11,7 @@ A blueprint (``@blueprint``, ``subgraphs/<name>.json``) is a workflow with input
 settings, and offers it in the node library (ComfyUI v0.12 lists a pack's ``subgraphs/`` at /global_subgraphs).
 """
 
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ NODES_2_HEIGHTS = {
     "InbetweenPictureStoryLatents": 306, "InbetweenSharedNoiseLatent": 142, "InbetweenSlerpLatent": 190,
     "InbetweenWanClipsFromStills": 270,
 }
+# note_height's measures (canvas units)
+NOTE_CHARACTER, NOTE_LINE, NOTE_BLOCK, NOTE_MARGIN = 5.6, 14, 20, 40
 UPLOAD_KEYS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 # Widgets a newer ComfyUI than the oldest tested one (v0.3.64) added at the end of a core node: the workflows leave
 # them out, so every tested version loads them, and a newer front end gives them their default (v0.12.1: 1).
@@ -170,6 +173,9 @@ class Column:
     def __init__(self, x: int, width: int, top: int = 0):
         self.x, self.width, self.top = x, width, top
         self.entries: list[Slot | int] = []  # slots and skipped heights, top to bottom
+        self.arrange = None  # set by a layout that places its columns once they are complete (layout.columns)
+        self.layout: list[Column] | None = None  # that layout's columns, in reading order
+        self.beside: Column | None = None  # the column this one stays right of, at its top (layout.beside)
 
     def next(self, height: int, width: int | None = None) -> Slot:
         """The next node's slot; its title bar sits above its pos, so it is counted in the stacking."""
@@ -181,7 +187,18 @@ class Column:
         self.entries.append(height)
         return self
 
+    @property
+    def extent(self) -> tuple[int, int]:
+        """The column's width (its widest node's) and height: from its top to its lowest node's bottom in either
+        renderer (``room``)."""
+        height = sum(entry if isinstance(entry, int) else TITLE_HEIGHT + entry.room + self.GAP for entry in self.entries)
+        if self.entries and isinstance(self.entries[-1], Slot):
+            height -= self.GAP
+        return max([self.width] + [entry.width for entry in self.entries if isinstance(entry, Slot)]), height
+
     def position(self, slot: Slot) -> tuple[int, int]:
+        if self.arrange:
+            self.arrange()
         y = self.top
         for entry in self.entries:
             if entry is slot:
@@ -227,7 +244,10 @@ class Workflow:
         self.nodes.append(node)
         return node
 
-    def note(self, markdown: str, at, title: str = "Read me") -> Node:
+    def note(self, markdown: str, at: "Column | Slot", title: str = "Read me") -> Node:
+        """A Markdown note; in a column, as tall as its text needs there (``note_height``)."""
+        if isinstance(at, Column):
+            at = at.next(note_height(markdown, at.width))
         return self.node(NOTE_TYPE, at, title=title, text=markdown.strip())
 
     def group(self, title: str, nodes: list[Node], color: str = "#3f789e") -> None:
@@ -413,6 +433,23 @@ class Workflow:
 
     def _groups_bounds(self) -> list[dict]:
         return [self._group_ui(0, *group) for group in self.groups]
+
+
+def note_height(markdown: str, width: int) -> int:
+    """The height a note ``width`` wide needs for ``markdown``: its lines as wrapped at about NOTE_CHARACTER px a
+    character (a heading counts twice, a link with its address), NOTE_LINE px each, NOTE_BLOCK px a paragraph,
+    NOTE_MARGIN. Fitted to the text's height measured at width 440 for every shipped note in front ends 1.27, 1.37 and
+    1.58.1 and in Nodes 2.0 (1.58.1), which draws a note as tall as its text needs: the text ends at 90% of it or
+    less in Nodes 2.0, at 50-70% in the classic renderer. test_frontend.py checks both."""
+    per_line = (width - 44) / NOTE_CHARACTER  # the widget's margins and the editor's padding
+    lines, blocks = 0, 0
+    for paragraph in re.split(r"\n\s*\n", markdown.strip()):
+        blocks += 1
+        for item in re.split(r"\n(?=\s*[-*] |\s*\d+\. |\|)", paragraph):  # list items and table rows start lines
+            text = item.replace("\n", " ")  # a link counted with its address: Nodes 2.0 shows the Markdown as written
+            heading = text.lstrip().startswith("#")
+            lines += (2 if heading else 1) * math.ceil(len(text) * (1.6 if heading else 1) / per_line)
+    return 10 * math.ceil((NOTE_LINE * lines + NOTE_BLOCK * blocks + NOTE_MARGIN) / 10)
 
 
 def _output_type(source: Output, object_info: dict) -> str:

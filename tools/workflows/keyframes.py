@@ -10,6 +10,7 @@ from .layout import (
     SAVE,
     SEQUENCE,
     aid_patch,
+    beside,
     checkpoint,
     columns,
     flux_loaders,
@@ -75,7 +76,7 @@ story), the seed, `frames_per_segment`, `loop`.
 
 **Expect** in `output/inbetween/`: a looping animated WEBP and an MP4 of {frames} frames at 8 fps (4 seconds), and
 a grid. With `max_rows` 4 memory stays that of four rows plus the four keyframes' keys and values.
-""", notes.next(900))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = _schedule(w, load, len(STORY), STORY_FRAMES, loop=True, steps=STORY_STEPS)
     w.group("Load", [ckpt, schedule], color=LOAD)
@@ -102,7 +103,7 @@ FLUX_PROMPTS = ("a red fox sitting in a snowy forest, photo", "a snow owl sittin
 @workflow("Keyframe story (Flux)")
 def keyframes_flux(w: Workflow):
     frames = _length(len(FLUX_PROMPTS), 6, loop=False)
-    notes, load, prompts, sequence, sample, save = columns(340, 400, 340, 315, 400)
+    notes, load, prompts, sequence, sample, save = columns(320, 380, 340, 315, 400)
     w.group("Read me", [w.note(f"""
 ## Three keyframe prompts on Flux
 
@@ -120,7 +121,7 @@ keyframes in Flux's joint text-image attention. Flux dev samples at cfg 1; the n
 
 **Expect** an animated WEBP and a grid of {frames} frames in `output/inbetween/`. `max_rows` 4 keeps memory at four
 1024x1024 rows plus the three keyframes' keys and values (set it to 0 on a GPU with room for all {frames} rows).
-""", notes.next(760))], color="#432")
+""", notes)], color="#432")
     unet, clip, vae = flux_loaders(w, load)
     schedule = _schedule(w, load, len(FLUX_PROMPTS), 6, loop=False, steps=20)
     w.group("Load", [unet, clip, vae, schedule], color=LOAD)
@@ -137,7 +138,7 @@ keyframes in Flux's joint text-image attention. Flux dev samples at cfg 1; the n
     w.group("Sample", sampled := sample_and_decode(
         w, sample, patch["MODEL"], guidance["CONDITIONING"], negative["CONDITIONING"], latent["LATENT"], vae["VAE"],
         seed=42, steps=20, cfg=1.0, sampler_name="euler", scheduler="simple"), color=SAMPLE)
-    w.group("Save", save_sequence(w, save, sampled[1]["IMAGE"], "Keyframe story (Flux)", grid_columns=6), color=SAVE)
+    w.group("Save", save_sequence(w, save, sampled[1]["IMAGE"], "keyframes_flux", grid_columns=6), color=SAVE)
 
 
 PICTURES = (("cat", "a photo of a cat sitting on a sofa, soft light"),
@@ -148,15 +149,17 @@ PICTURE_FRAMES, PICTURE_STEPS, DENOISE = 6, 25, 0.7
 
 def picture_batch(w: Workflow, col: Column, vae: Output, size: int) -> tuple[list[Node], Output, Output]:
     """The :data:`PICTURES` loaded, scaled and center-cropped to ``size`` square, joined in order with Batch Images
-    and VAE-encoded: the nodes, the pictures' batch and its latents (one per picture)."""
-    nodes, scaled = [], []
+    and VAE-encoded: the nodes, the pictures' batch and its latents (one per picture). The pictures alternate between
+    ``col`` and a column right of it, which ends with the batches and the encoding."""
+    nodes, scaled, cols = [], [], (col, beside(col))
     for index, (name, _) in enumerate(PICTURES):
+        col = cols[index % 2]
         photo = w.node("LoadImage", col.next(330), title=f"Picture {index + 1} ({name})", image=f"{name}.png")
         resized = w.node("ImageScale", col.next(130), image=photo["IMAGE"], upscale_method="lanczos", width=size,
                          height=size, crop="center")
         nodes += [photo, resized]
         scaled.append(resized["IMAGE"])
-    images = scaled[0]
+    images, col = scaled[0], cols[1]
     for more in scaled[1:]:
         joined = w.node("ImageBatch", col.next(46), image1=images, image2=more)
         nodes.append(joined)
@@ -190,7 +193,7 @@ each picture alone gives, as `max_rows` runs every keyframe alone), the rest a m
 {KEYFRAME_SETTINGS}
 
 **Expect** an animated WEBP and a grid of {frames} frames in `output/inbetween/`.
-""", notes.next(900))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = _schedule(w, load, len(PICTURES), PICTURE_FRAMES, loop=False, steps=PICTURE_STEPS, preset="uniform")
     w.group("Load", [ckpt, schedule], color=LOAD)

@@ -57,7 +57,7 @@ both *Upscale Image* nodes. Flux: *Load Diffusion Model*, *DualCLIPLoader* (clip
 `AID prompt morph (Flux)`.
 
 **Expect** an animated WEBP and a grid of {FRAMES} frames in `output/inbetween/`.
-""", notes.next(900))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), frames=FRAMES, preset="uniform",
                       steps=STEPS, start=0.0, end=1.0)

@@ -105,7 +105,7 @@ each in its caption; `noise_seed`; `frames` in both schedules (they must match).
 def _photo_morph(w: Workflow, setting: Setting, model_text: str, loaders, prefix: str) -> None:
     """The FreeMorph graph; ``loaders(w, column)`` gives (loader nodes, MODEL, CLIP, VAE)."""
     notes, load, pictures, prompts, sequence, morph, sample, save = columns(315, 330, 400, 340, 340, 340, 400)
-    w.group("Read me", [w.note(_note(setting, model_text), notes.next(1150))], color="#432")
+    w.group("Read me", [w.note(_note(setting, model_text), notes)], color="#432")
     loader_nodes, model, clip, vae = loaders(w, load)
     w.group("Load", loader_nodes, color=LOAD)
     picture_nodes, scaled, latents = encoded_photos(w, pictures, vae, setting.size)
@@ -179,20 +179,20 @@ def _flux_loaders(w: Workflow, col) -> tuple[list[Node], Output, Output, Output]
 @workflow("Picture morph FreeMorph (SD2.1)")
 def photo_morph_sd21(w: Workflow):
     _photo_morph(w, SD21, f"""**Model** (v-prediction; any SD 2.x checkpoint works, at 512 for the 512 ones):
-{models_line(SD21_768)}""", _checkpoint_loader(SD21_768), "Picture morph FreeMorph (SD2.1)")
+{models_line(SD21_768)}""", _checkpoint_loader(SD21_768), "photo_morph_sd21")
 
 
 @workflow("Picture morph FreeMorph (SDXL)")
 def photo_morph_sdxl(w: Workflow):
     _photo_morph(w, SDXL_SETTING, f"""**Model** (any SDXL checkpoint works; FreeMorph's setting, on SDXL at 1024):
-{models_line(SDXL)}""", _checkpoint_loader(SDXL), "Picture morph FreeMorph (SDXL)")
+{models_line(SDXL)}""", _checkpoint_loader(SDXL), "photo_morph_sdxl")
 
 
 @workflow("Picture morph FreeMorph (Flux)")
 def photo_morph_flux(w: Workflow):
     _photo_morph(w, FLUX, f"""**Models** (FreeMorph's method on Flux's rectified flow: this pack's extension of
 the paper):
-{models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}""", _flux_loaders, "Picture morph FreeMorph (Flux)")
+{models_line(FLUX_DEV, FLUX_CLIP_L, FLUX_T5XXL, FLUX_VAE)}""", _flux_loaders, "photo_morph_flux")
 
 
 STORY = Setting("SD1.5", 512, 50, "ddim_uniform", "ddim", 7.5, "FreeMorph's values")
@@ -237,7 +237,7 @@ GPU, `max_rows` on *Picture Morph Attention* splits the sampling.
 a caption line and `keyframes` in both schedules; `loop` off for an open story that ends at the last picture.
 
 **Expect** an animated WEBP (it cycles) and a grid of {frames} frames in `output/inbetween/`.
-""", notes.next(1150))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     w.group("Load", [ckpt], color=LOAD)
     picture_nodes, images, latents = picture_batch(w, pictures, ckpt["VAE"], s.size)
@@ -279,5 +279,5 @@ a caption line and `keyframes` in both schedules; `loop` off for an open story t
     kept = w.node("InbetweenKeepPictureKeyframes", sample.next(104), images=decode["IMAGE"], pictures=images,
                   schedule=uniform["schedule"], ends="pictures")
     w.group("Sample", [sampler_select, sampler, decode, kept], color=SAMPLE)
-    w.group("Save", save_sequence(w, save, kept["IMAGE"], "Picture story FreeMorph (SD1.5)", grid_columns=STORY_SEGMENT),
+    w.group("Save", save_sequence(w, save, kept["IMAGE"], "photo_story_sd15", grid_columns=STORY_SEGMENT),
             color=SAVE)

@@ -42,7 +42,8 @@ FOCUS_JS = """(async (on) => {
     if (menu) menu.style.visibility = on ? "hidden" : "";
 })"""
 # Puts the graph's corner MARGIN px from the page's at THUMBNAIL_ZOOM; what the canvas then draws, for the checks: the
-# low-detail mode, the canvas info, and which of the picture's corners and edges' middles the canvas does not show.
+# low-detail mode, the canvas info, and which of the picture's corners and edges' middles the canvas (or a node's DOM
+# widget on it, such as a prompt's text box at the graph's edge) does not show.
 SHOW_JS = """(([left, top], zoom, margin, width, height) => {
     const canvas = window.app.canvas;
     canvas.ds.scale = zoom;
@@ -52,7 +53,10 @@ SHOW_JS = """(([left, top], zoom, margin, width, height) => {
     const points = [[2, 2], [width / 2, 2], [width - 2, 2], [2, height / 2], [width - 2, height / 2],
                     [2, height - 2], [width / 2, height - 2], [width - 2, height - 2]];
     return {lowQuality: canvas.low_quality, info: canvas.show_info,
-            covered: points.filter(([x, y]) => document.elementFromPoint(x, y) !== canvas.canvas)};
+            covered: points.filter(([x, y]) => {
+                const shown = document.elementFromPoint(x, y);  // the canvas, or a node's own text box over it
+                return shown !== canvas.canvas && !shown.closest(".dom-widget");
+            })};
 })"""
 
 

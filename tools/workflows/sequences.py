@@ -6,6 +6,7 @@ from .layout import (
     PROMPTS,
     SAMPLE,
     SAVE,
+    SAVE_HEIGHT,
     SEQUENCE,
     checkpoint,
     columns,
@@ -39,7 +40,7 @@ sequence and the end frames are exactly what A and B give alone. This is what th
 
 **Expect** 7 frames (WEBP and grid in `output/inbetween/`); plain text interpolation often jumps between two middle
 frames, which is what AID fixes.
-""", notes.next(640))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), frames=7, preset="uniform", start=0.0, end=1.0)
     w.group("Load", [ckpt, schedule], color=LOAD)
@@ -75,7 +76,7 @@ seed 1 gives, row 9 what seed 2 gives.
 equal the schedule's frames. Switch `method` to `lerp` to see why slerp matters: the middle frames lose contrast.
 
 **Expect** 9 frames morphing between two compositions of the same prompt (WEBP and grid in `output/inbetween/`).
-""", notes.next(640))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = w.node("InbetweenBetaCoefficientSchedule", load.next(250), frames=9, preset="uniform", start=0.0, end=1.0)
     w.group("Load", [ckpt, schedule], color=LOAD)
@@ -131,7 +132,7 @@ seams.
 switches it from A to B), the refining KSampler's `denoise`.
 
 **Expect** 9 frames panning from A into B (WEBP and grid in `output/inbetween/`).
-""", notes.next(640))], color="#432")
+""", notes)], color="#432")
     ckpt, positive, negative, a, b = _two_generations(
         w, load, prompts, generate, "a wide mountain landscape with a lake, morning mist, oil painting")
     slide = w.node("InbetweenLatentSlide", sequence.next(130), latent_a=a["LATENT"], latent_b=b["LATENT"],
@@ -162,7 +163,7 @@ Latent's `shared_noise` gives every row the same noise, so the first and last fr
 `denoise` (lower keeps the blends closer to A and B, higher gives cleaner but freer frames).
 
 **Expect** 7 PNG frames and an animated WEBP in `output/inbetween/`.
-""", notes.next(640))], color="#432")
+""", notes)], color="#432")
     ckpt, positive, negative, a, b = _two_generations(
         w, load, prompts, generate, "a watercolor painting of a lighthouse on a cliff, golden hour",
         "blurry, low quality, watermark")
@@ -177,7 +178,7 @@ Latent's `shared_noise` gives every row the same noise, so the first and last fr
                                 seed=3, **SAMPLING)
     decode = refined[-1]
     w.group("Refine", refined, color=SAMPLE)
-    frames = w.node("SaveImage", save.next(300), images=decode["IMAGE"], filename_prefix="inbetween/slerp_latent_frames")
-    webp = w.node("SaveAnimatedWEBP", save.next(330), images=decode["IMAGE"], filename_prefix="inbetween/slerp_latent",
+    frames = w.node("SaveImage", save.next(SAVE_HEIGHT), images=decode["IMAGE"], filename_prefix="inbetween/slerp_latent_frames")
+    webp = w.node("SaveAnimatedWEBP", save.next(SAVE_HEIGHT), images=decode["IMAGE"], filename_prefix="inbetween/slerp_latent",
                   fps=6.0, lossless=False, quality=90)
     w.group("Save", [frames, webp], color=SAVE)

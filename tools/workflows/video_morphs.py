@@ -127,7 +127,7 @@ prompt; the seed; `frames`, `length`.
 
 **Expect** `output/inbetween/video_morph_wan21_flf2v_*.mp4`: {joined} frames at {FPS:g} fps, photo A to photo B,
 passing through every still.
-""", notes.next(1700))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD21_768)
     w.group("Load (stills)", [ckpt], color=LOAD)
     load.skip(SKIP)
@@ -153,7 +153,7 @@ passing through every still.
                                 vae["VAE"], title="KSampler (every clip)", seed=42, steps=MORPH_STEPS, cfg=MORPH_CFG,
                                 sampler_name="uni_pc", scheduler="simple")
     w.group("Sample clips", sampled, color=SAMPLE)
-    _join_and_save(w, save, sampled[1]["IMAGE"], MORPH_LENGTH, False, "Video morph FreeMorph and Wan 2.1 FLF2V")
+    _join_and_save(w, save, sampled[1]["IMAGE"], MORPH_LENGTH, False, "video_morph_wan21_flf2v")
 
 
 STORY_STILL_FRAMES, STORY_SIZE, STORY_LENGTH, STORY_WAN_STEPS, STORY_SPLIT, STORY_CFG = 2, 640, 33, 20, 10, 3.5
@@ -210,7 +210,7 @@ Too much: fewer keyframes (prompt lines and `keyframes` together), a shorter `le
 
 **Expect** `output/inbetween/video_story_wan22_*.mp4`: {joined} frames at {FPS:g} fps through the four seasons and
 back, and the stills' grid (`video_story_wan22_stills_*.png`).
-""", notes.next(1600))], color="#432")
+""", notes)], color="#432")
     ckpt = checkpoint(w, load, SD15)
     schedule = _schedule(w, load, keyframes, STORY_STILL_FRAMES, loop=True, steps=STORY_STEPS)
     w.group("Load (stills)", [ckpt, schedule], color=LOAD)
@@ -260,4 +260,4 @@ back, and the stills' grid (`video_story_wan22_stills_*.png`).
                     start_at_step=STORY_SPLIT, end_at_step=10000, return_with_leftover_noise="disable", **common)
     decode = w.node("VAEDecode", sample_clips.next(46), samples=second["LATENT"], vae=vae["VAE"])
     w.group("Sample clips (two experts)", [first, second, decode], color=SAMPLE)
-    _join_and_save(w, save, decode["IMAGE"], STORY_LENGTH, True, "Video story loop (Wan 2.2 I2V)")
+    _join_and_save(w, save, decode["IMAGE"], STORY_LENGTH, True, "video_story_wan22")
