@@ -26,10 +26,10 @@ READABLE_SCALE, FIT_CANVAS, LARGE_CANVAS = 8 / 14, (1600, 1000), (1920, 1080)
 LARGE_TEMPLATES = {
     "Expression edit (Qwen-Image-Edit)": READABLE_SCALE, "Expression edit with AID (Qwen-Image-Edit)": READABLE_SCALE,
     "Picture morph Redux (Flux)": READABLE_SCALE, "Picture morph img2img (SD1.5)": READABLE_SCALE,
-    "Picture morph FreeMorph (Flux)": 0.52, "Picture morph FreeMorph (SD2.1)": 0.54,
-    "Picture morph FreeMorph (SDXL)": 0.54, "Picture story FreeMorph (SD1.5)": 0.52,
+    "Picture morph FreeMorph (SD2.1)": READABLE_SCALE, "Picture morph FreeMorph (SDXL)": READABLE_SCALE,
+    "Picture morph FreeMorph (Flux)": 0.52, "Picture story FreeMorph (SD1.5)": 0.52,
     "AID video prompt morph (Wan 2.1 T2V)": 0.49, "AID video prompt morph (Wan 2.2 TI2V 5B)": 0.49,
-    "Video morph FreeMorph and Wan 2.1 FLF2V": 0.50, "Video story loop (Wan 2.2 I2V)": 0.51,
+    "Video morph FreeMorph and Wan 2.1 FLF2V": 0.49, "Video story loop (Wan 2.2 I2V)": 0.51,
 }
 
 

@@ -134,11 +134,7 @@ def morph_and_sample(w: Workflow, cols: tuple[Column, Column, Column], setting: 
     if setting.guidance:
         guidance = w.node("FluxGuidance", sequence.next(58), conditioning=positive, guidance=setting.guidance)
         positive, sequence_nodes = guidance["CONDITIONING"], sequence_nodes + [guidance]
-    attention_schedule = w.node("InbetweenBetaCoefficientSchedule", sequence.next(250),
-                                title=f"Attention schedule (Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}))",
-                                frames=frames, preset="custom", steps=steps,
-                                alpha=ATTENTION_BETA, beta=ATTENTION_BETA, start=0.0, end=1.0)
-    w.group("Sequence", sequence_nodes + [attention_schedule], color=SEQUENCE)
+    w.group("Sequence", sequence_nodes, color=SEQUENCE)
 
     sigmas = w.node("BasicScheduler", morph.next(110), model=model, scheduler=setting.scheduler, steps=steps,
                     denoise=1.0)
@@ -146,10 +142,15 @@ def morph_and_sample(w: Workflow, cols: tuple[Column, Column, Column], setting: 
                           latent_a=latents[0], latent_b=latents[1], schedule=uniform["schedule"],
                           sigmas=sigmas["SIGMAS"], strength=strength, iterations=iterations, mean_from=MEAN_FROM,
                           ends_from=ENDS_FROM, low_frequencies=LOW_FREQUENCIES, noise_seed=noise_seed)
+    # The attention's own schedule stands with the attention it drives (the Sequence column is the tallest otherwise).
+    attention_schedule = w.node("InbetweenBetaCoefficientSchedule", morph.next(250),
+                                title=f"Attention schedule (Beta({ATTENTION_BETA:g}, {ATTENTION_BETA:g}))",
+                                frames=frames, preset="custom", steps=steps,
+                                alpha=ATTENTION_BETA, beta=ATTENTION_BETA, start=0.0, end=1.0)
     attention = w.node("InbetweenPictureMorphAttention", morph.next(180), model=model,
                        schedule=attention_schedule["schedule"], pure_until=PURE_UNTIL, fused_until=FUSED_UNTIL,
                        layers="self + cross", apply_to_uncond=False, max_rows=0)
-    w.group("Morph (FreeMorph)", [sigmas, latents_node, attention], color=SEQUENCE)
+    w.group("Morph (FreeMorph)", [sigmas, latents_node, attention_schedule, attention], color=SEQUENCE)
 
     sampler_select = w.node("KSamplerSelect", sample.next(58), sampler_name=setting.sampler)
     sampler = w.node("SamplerCustom", sample.next(240), title="SamplerCustom (add_noise off)",
