@@ -84,7 +84,7 @@ def workflow(title: str):
     the order a user who sorts by name sees; so a title says what the workflow does, then its model in brackets."""
     if re.search(r'[\\/:*?"<>|_]', title):
         raise WorkflowDefinitionError(f"workflow title {title!r}: a character no Windows file name holds, or '_' "
-                                      "(the template browser shows it as a space): write the title as a user reads it")
+                                      "(1.37's description shows it as a space): write the title as a user reads it")
 
     def register(define):
         if title in REGISTRY:
